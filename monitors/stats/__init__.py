@@ -1,0 +1,1 @@
+"""Monitoring statistics: drift, data quality, performance, fairness and attribution drift."""
