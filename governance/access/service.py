@@ -1,0 +1,327 @@
+"""Use cases of identities, tokens, projects and role bindings; each owns its transaction."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from uuid import UUID
+
+from sqlalchemy.exc import IntegrityError
+
+from governance.access.enforcer import PolicyEngine
+from governance.access.models import PrincipalRow, ProjectRow, RoleBindingRow, TokenRow
+from governance.access.oidc import JwtVerifier
+from governance.access.schemas import (
+    SYSTEM_PROJECT,
+    PrincipalCreate,
+    PrincipalInfo,
+    ProjectCreate,
+    ProjectInfo,
+    RoleBinding,
+    TokenInfo,
+    TokenIssued,
+)
+from governance.access.store import SqlAccessStore, token_info
+from governance.access.tokens import generate_token, hash_secret, parse_token, secret_matches
+from governance.audit.service import record_audit
+from governance.core.clock import Clock, SystemClock
+from governance.core.db import Database
+from governance.core.errors import Conflict, InvalidInput, NotFound, Unauthenticated
+from governance.core.ids import new_id
+from governance.core.principal import Principal, PrincipalKind
+
+_WALL = SystemClock()
+
+
+def create_principal(
+    db: Database, *, data: PrincipalCreate, actor: Principal, clock: Clock = _WALL
+) -> PrincipalInfo:
+    """Create a user or service account."""
+    with db.transaction() as session:
+        store = SqlAccessStore(session)
+        if store.principal_row(data.name) is not None:
+            raise Conflict(f"principal {data.name!r} already exists")
+        info = store.add_principal(
+            PrincipalRow(
+                id=new_id(),
+                name=data.name,
+                kind=str(data.kind),
+                display_name=data.display_name,
+                created_at=clock.now(),
+                disabled=False,
+            )
+        )
+        record_audit(
+            session,
+            actor=actor,
+            action="principal.create",
+            target=f"principal:{data.name}",
+            details={"kind": str(data.kind)},
+        )
+    return info
+
+
+def list_principals(db: Database) -> list[PrincipalInfo]:
+    """Every principal."""
+    with db.read() as session:
+        return SqlAccessStore(session).principals()
+
+
+def issue_token(
+    db: Database,
+    *,
+    principal: str,
+    name: str,
+    expires_in_days: int | None,
+    actor: Principal,
+    clock: Clock = _WALL,
+) -> TokenIssued:
+    """Create a token; its secret is returned here and never again."""
+    text, parts = generate_token()
+    now = clock.now()
+    with db.transaction() as session:
+        store = SqlAccessStore(session)
+        owner = store.principal_row(principal)
+        if owner is None:
+            raise NotFound(f"principal {principal!r} not found")
+        row = TokenRow(
+            id=new_id(),
+            principal_id=owner.id,
+            name=name,
+            prefix=parts.prefix,
+            secret_hash=hash_secret(parts.secret),
+            created_at=now,
+            expires_at=now + timedelta(days=expires_in_days) if expires_in_days else None,
+            revoked_at=None,
+        )
+        store.add_token(row)
+        record_audit(
+            session,
+            actor=actor,
+            action="token.create",
+            target=f"token:{parts.prefix}",
+            details={"principal": principal, "name": name, "expires_in_days": expires_in_days},
+        )
+    return TokenIssued(**token_info(row, principal).model_dump(), token=text)
+
+
+def revoke_token(
+    db: Database, *, token_id: UUID, actor: Principal, any_owner: bool, clock: Clock = _WALL
+) -> TokenInfo:
+    """Revoke a token of the caller (or any token, for a platform owner)."""
+    with db.transaction() as session:
+        store = SqlAccessStore(session)
+        row = store.token_row(token_id)
+        if row is None or (not any_owner and row.principal_id != actor.id):
+            raise NotFound("token not found")
+        if row.revoked_at is None:
+            store.revoke_token(row.id, clock.now())
+            record_audit(session, actor=actor, action="token.revoke", target=f"token:{row.prefix}")
+        session.refresh(row)
+        owner = session.get(PrincipalRow, row.principal_id)
+        return token_info(row, owner.name if owner else "?")
+
+
+def list_tokens(db: Database, *, principal_id: UUID | None) -> list[TokenInfo]:
+    """Tokens of one principal, or of everyone when ``principal_id`` is None."""
+    with db.read() as session:
+        return SqlAccessStore(session).tokens(principal_id)
+
+
+def authenticate(
+    db: Database, credential: str, *, jwt: JwtVerifier | None = None, clock: Clock = _WALL
+) -> Principal:
+    """Resolve a bearer credential to a principal, or raise Unauthenticated."""
+    parts = parse_token(credential)
+    if parts is None:
+        if jwt is None or credential.count(".") != 2:
+            raise Unauthenticated("malformed bearer token")
+        return _jwt_principal(db, jwt.subject(credential))
+    with db.read() as session:
+        found = SqlAccessStore(session).token_by_prefix(parts.prefix)
+    token, owner = found if found else (None, None)
+    if not secret_matches(parts.secret, token.secret_hash if token else None):
+        raise Unauthenticated("unknown token")
+    assert token is not None and owner is not None
+    if token.revoked_at is not None:
+        raise Unauthenticated("token revoked")
+    if token.expires_at is not None and token.expires_at <= clock.now():
+        raise Unauthenticated("token expired")
+    if owner.disabled:
+        raise Unauthenticated("principal disabled")
+    return Principal(id=owner.id, name=owner.name, kind=PrincipalKind(owner.kind), via="token")
+
+
+def _jwt_principal(db: Database, subject: str) -> Principal:
+    with db.read() as session:
+        row = SqlAccessStore(session).principal_row(subject)
+    if row is not None and row.disabled:
+        raise Unauthenticated("principal disabled")
+    # An unknown subject is authenticated but holds no role anywhere until granted one.
+    return Principal(id=row.id if row else None, name=subject, kind=PrincipalKind.user, via="oidc")
+
+
+def create_project(
+    db: Database, *, data: ProjectCreate, actor: Principal, clock: Clock = _WALL
+) -> ProjectInfo:
+    """Create a project; the creator becomes its owner."""
+    with db.transaction() as session:
+        store = SqlAccessStore(session)
+        if store.project_row(data.name) is not None:
+            raise Conflict(f"project {data.name!r} already exists")
+        row = ProjectRow(
+            id=new_id(),
+            name=data.name,
+            description=data.description,
+            created_at=clock.now(),
+            retention_days=data.retention_days,
+        )
+        info = store.add_project(row)
+        record_audit(
+            session, actor=actor, action="project.create", project=data.name,
+            target=f"project:{data.name}",
+        )  # fmt: skip
+        creator = store.principal_row(actor.name)
+        if creator is not None:
+            _bind(store, creator, row, "owner", clock)
+            _audit_grant(session, actor, data.name, actor.name, "owner")
+    return info
+
+
+def get_project(db: Database, *, name: str) -> ProjectInfo:
+    """The project called ``name``."""
+    with db.read() as session:
+        row = SqlAccessStore(session).project_row(name)
+        if row is None:
+            raise NotFound(f"project {name!r} not found")
+        return SqlAccessStore(session).projects({name})[0]
+
+
+def list_projects(db: Database, *, names: set[str]) -> list[ProjectInfo]:
+    """The projects among ``names`` that exist."""
+    with db.read() as session:
+        return SqlAccessStore(session).projects(names)
+
+
+def _bind(
+    store: SqlAccessStore, principal: PrincipalRow, project: ProjectRow, role: str, clock: Clock
+) -> None:
+    try:
+        with store.session.begin_nested():
+            store.add_binding(
+                RoleBindingRow(
+                    id=new_id(),
+                    principal_id=principal.id,
+                    project_id=project.id,
+                    role=role,
+                    created_at=clock.now(),
+                )
+            )
+    except IntegrityError as exc:
+        raise Conflict(f"{principal.name!r} already holds {role!r} in {project.name!r}") from exc
+    store.bump_epoch()
+
+
+def _audit_grant(session: object, actor: Principal, project: str, who: str, role: str) -> None:
+    record_audit(
+        session,  # type: ignore[arg-type]
+        actor=actor,
+        action="role.grant",
+        project=project,
+        target=f"principal:{who}",
+        details={"role": role},
+    )
+
+
+def grant_role(
+    db: Database, *, project: str, principal: str, role: str, actor: Principal, clock: Clock = _WALL
+) -> RoleBinding:
+    """Give ``principal`` ``role`` in ``project`` (creating an OIDC user's principal if new)."""
+    with db.transaction() as session:
+        store = SqlAccessStore(session)
+        proj = store.project_row(project)
+        if proj is None:
+            raise NotFound(f"project {project!r} not found")
+        who = store.principal_row(principal)
+        if who is None:
+            raise NotFound(f"principal {principal!r} not found")
+        _bind(store, who, proj, role, clock)
+        _audit_grant(session, actor, project, principal, role)
+    return RoleBinding(principal=principal, role=role, project=project, created_at=clock.now())
+
+
+def revoke_role(db: Database, *, project: str, principal: str, role: str, actor: Principal) -> None:
+    """Take ``role`` in ``project`` away from ``principal``; the last owner cannot be removed."""
+    with db.transaction() as session:
+        store = SqlAccessStore(session)
+        proj, who = store.project_row(project), store.principal_row(principal)
+        if proj is None or who is None:
+            raise NotFound("binding not found")
+        if role == "owner" and store.count_role(proj.id, "owner") <= 1:
+            raise Conflict("the last owner of a project cannot be removed")
+        if store.remove_binding(who.id, proj.id, role) == 0:
+            raise NotFound("binding not found")
+        store.bump_epoch()
+        record_audit(
+            session,
+            actor=actor,
+            action="role.revoke",
+            project=project,
+            target=f"principal:{principal}",
+            details={"role": role},
+        )
+
+
+def list_bindings(db: Database, *, project: str) -> list[RoleBinding]:
+    """Every binding of a project."""
+    with db.read() as session:
+        store = SqlAccessStore(session)
+        proj = store.project_row(project)
+        if proj is None:
+            raise NotFound(f"project {project!r} not found")
+        return store.bindings(proj.id)
+
+
+def sync_policy(db: Database, engine: PolicyEngine) -> None:
+    """Reload bindings into ``engine`` if any process changed them since the last load."""
+    with db.read() as session:
+        store = SqlAccessStore(session)
+        epoch = store.epoch()
+        if epoch == engine.epoch:
+            return
+        bindings = [(b.principal, b.role, b.project) for b in store.bindings()]
+    engine.load_bindings(bindings, epoch=epoch)
+    engine.maybe_reload_files()
+
+
+def bootstrap(
+    db: Database, *, owner: str, project: str, actor: Principal, clock: Clock = _WALL
+) -> TokenIssued | None:
+    """First-run setup: system and default projects, an owner, and the owner's first token.
+
+    Returns None when the owner already exists (``steward init`` run again issues no token).
+    """
+    with db.read() as session:
+        store = SqlAccessStore(session)
+        if store.principal_row(owner) is not None:
+            return None
+        missing = [p for p in (SYSTEM_PROJECT, project) if store.project_row(p) is None]
+    first = create_principal(db, data=PrincipalCreate(name=owner), actor=actor, clock=clock)
+    owner_actor = Principal(id=first.id, name=owner, kind=PrincipalKind.user)
+    for name in missing:
+        if name == SYSTEM_PROJECT:
+            _create_system_project(db, actor=owner_actor, clock=clock)
+        else:
+            create_project(db, data=ProjectCreate(name=name), actor=owner_actor, clock=clock)
+    for name in {SYSTEM_PROJECT, project} - set(missing):
+        grant_role(db, project=name, principal=owner, role="owner", actor=actor, clock=clock)
+    return issue_token(
+        db, principal=owner, name="init", expires_in_days=None, actor=actor, clock=clock
+    )
+
+
+def _create_system_project(db: Database, *, actor: Principal, clock: Clock) -> None:
+    # The system project's name is outside the pattern users may choose, so it cannot collide.
+    data = ProjectCreate.model_construct(name=SYSTEM_PROJECT, description="platform administration")
+    if not data.name.startswith("_"):
+        raise InvalidInput("system project must be reserved")
+    create_project(db, data=data, actor=actor, clock=clock)

@@ -1,0 +1,48 @@
+"""The ``steward`` command line: one clear line on error, never a traceback."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.console import Console
+
+from governance.cli import admin, audit, server
+from governance.core.errors import StewardError
+
+app = typer.Typer(
+    name="steward",
+    help="Steward: self-hosted MLOps monitoring, governance and responsible AI.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+server.register(app)
+admin.register(app)
+audit.register(app)
+
+err = Console(stderr=True)
+
+
+def main() -> None:
+    """Entry point of the ``steward`` script."""
+    try:
+        app(standalone_mode=False)
+    except StewardError as exc:
+        err.print(f"[red]error[/red] ({exc.code}): {exc.detail}", highlight=False)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)
+    except Exception as exc:  # any other failure is still one line; details with STEWARD_DEBUG
+        import click
+
+        if isinstance(exc, click.exceptions.Exit):
+            sys.exit(exc.exit_code)
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if isinstance(exc, click.exceptions.Abort):
+            sys.exit(1)
+        err.print(f"[red]error[/red]: {type(exc).__name__}: {exc}", highlight=False)
+        sys.exit(1)

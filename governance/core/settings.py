@@ -1,0 +1,59 @@
+"""Runtime configuration, read from ``STEWARD_*`` environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_PACKAGE_POLICIES = Path(__file__).resolve().parents[2] / "policies"
+
+
+class Settings(BaseSettings):
+    """Everything Steward can be configured with; built by the entry points, never at import."""
+
+    model_config = SettingsConfigDict(env_prefix="STEWARD_", extra="ignore")
+
+    home: Path = Field(default=Path("./.steward"))
+    database_url: str = ""
+    policy_dir: Path = _PACKAGE_POLICIES
+    audit_key_path: Path | None = None
+    audit_origin: str = "steward.local/audit"
+    checkpoint_every: int = Field(default=256, ge=1)
+    checkpoint_interval_seconds: float = Field(default=300.0, gt=0)
+    max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+    max_page_size: int = Field(default=500, ge=1)
+    rate_limit_per_minute: int = Field(default=1200, ge=1)
+    rate_limit_burst: int = Field(default=200, ge=1)
+    policy_reload_seconds: float = Field(default=2.0, ge=0)
+    oidc_issuer: str | None = None
+    oidc_audience: str | None = None
+    oidc_jwks_file: Path | None = None
+    oidc_jwks_url: str | None = None
+    oidc_algorithms: list[str] = Field(default_factory=lambda: ["RS256", "ES256", "EdDSA"])
+    oidc_subject_claim: str = "sub"
+    data_dir: Path | None = None
+    artifact_dir: Path | None = None
+
+    @model_validator(mode="after")
+    def _derive_paths(self) -> Settings:
+        """Fill the paths that default to places under the home."""
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.home.resolve() / 'steward.db'}"
+        if self.audit_key_path is None:
+            self.audit_key_path = self.home / "keys" / "audit-ed25519.pem"
+        if self.data_dir is None:
+            self.data_dir = self.home / "data"
+        if self.artifact_dir is None:
+            self.artifact_dir = self.home / "artifacts"
+        bad = {"none", "HS256", "HS384", "HS512"} & set(self.oidc_algorithms)
+        if bad:
+            raise ValueError(f"oidc_algorithms may not include {sorted(bad)}")
+        return self
+
+    @property
+    def key_path(self) -> Path:
+        """The audit signing key's path (always set after validation)."""
+        assert self.audit_key_path is not None
+        return self.audit_key_path
