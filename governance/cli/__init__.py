@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import sys
 
 import typer
 from rich.console import Console
 
-from governance.cli import admin, audit, server
 from governance.core.errors import StewardError
 
 app = typer.Typer(
@@ -17,9 +18,20 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-server.register(app)
-admin.register(app)
-audit.register(app)
+
+
+def _register_commands() -> None:
+    # Every module of this package with a ``register(app)`` adds its commands (server first,
+    # so that ``steward --help`` lists init/serve before the rest).
+    names = sorted(m.name for m in pkgutil.iter_modules(__path__))
+    for name in sorted(names, key=lambda n: (n != "server", n)):
+        module = importlib.import_module(f"{__name__}.{name}")
+        register = getattr(module, "register", None)
+        if callable(register):
+            register(app)
+
+
+_register_commands()
 
 err = Console(stderr=True)
 
