@@ -10,7 +10,13 @@ import numpy as np
 import pyarrow as pa
 
 from monitors.stats.categorical import CountPair
-from monitors.stats.columns import TableLike, as_columns, category_counts, numeric_values
+from monitors.stats.columns import (
+    CategoryCounts,
+    TableLike,
+    as_columns,
+    category_counts,
+    numeric_values,
+)
 from monitors.stats.correction import adjust_p_values
 from monitors.stats.numeric import NumericPair
 from monitors.stats.reference import (
@@ -73,37 +79,56 @@ def _numeric_drift(
     name: str, reference: NumericReference, current: pa.ChunkedArray, config: DriftConfig
 ) -> ColumnDrift:
     values = numeric_values(current)
-    notes = _numeric_notes(reference, values.finite, values.nulls + values.nans)
-    base = {
+    return numeric_drift_from_values(
+        name, reference, np.sort(values.finite), values.nulls + values.nans, values.infinities, config
+    )
+
+
+def numeric_drift_from_values(
+    name: str,
+    reference: NumericReference,
+    current_sorted: np.ndarray,
+    missing: int,
+    infinities: int,
+    config: DriftConfig,
+) -> ColumnDrift:
+    """Test sorted finite current values of a numeric column against its reference."""
+    base: dict[str, object] = {
         "column": name,
         "kind": ColumnKind.numerical,
         "reference_size": reference.size,
-        "current_size": int(values.finite.size),
-        "current_nulls": values.nulls + values.nans,
-        "current_infinities": values.infinities,
-        "notes": notes,
+        "current_size": int(current_sorted.size),
+        "current_nulls": missing,
+        "current_infinities": infinities,
+        "notes": _numeric_notes(reference, current_sorted, missing),
     }
     method = resolve_method(name, ColumnKind.numerical, config)
-    if min(reference.size, values.finite.size) < max(config.min_sample_size, 1):
-        return _insufficient(base, method, name, ColumnKind.numerical, config)
-    pair = NumericPair(reference, np.sort(values.finite))
+    if min(reference.size, current_sorted.size) < max(config.min_sample_size, 1):
+        return insufficient_drift(base, method, name, ColumnKind.numerical, config)
+    pair = NumericPair(reference, current_sorted)
     if method is None:
         method = default_test(ColumnKind.numerical, reference.size, pair.n_values(), config.preset)
     score = NUMERIC_TESTS[method](pair)
-    return _judged(base, method, score, name, ColumnKind.numerical, config)
+    return judged_drift(base, method, score, name, ColumnKind.numerical, config)
 
 
 def _categorical_drift(
     name: str, reference: CategoricalReference, current: pa.ChunkedArray, config: DriftConfig
 ) -> ColumnDrift:
-    counted = category_counts(current)
+    return categorical_drift_from_counts(name, reference, category_counts(current), config)
+
+
+def categorical_drift_from_counts(
+    name: str, reference: CategoricalReference, counted: CategoryCounts, config: DriftConfig
+) -> ColumnDrift:
+    """Test the category counts of a current column against its reference."""
     unseen = sum(1 for value in counted.values if value not in reference.index)
     notes = (
         *(("constant_reference",) if len(reference.categories) == 1 else ()),
         *(("all_null",) if counted.size == 0 and counted.nulls else ()),
         *((f"unseen_categories={unseen}",) if unseen else ()),
     )
-    base = {
+    base: dict[str, object] = {
         "column": name,
         "kind": ColumnKind.categorical,
         "reference_size": reference.size,
@@ -113,12 +138,12 @@ def _categorical_drift(
     }
     method = resolve_method(name, ColumnKind.categorical, config)
     if min(reference.size, counted.size) < max(config.min_sample_size, 1):
-        return _insufficient(base, method, name, ColumnKind.categorical, config)
+        return insufficient_drift(base, method, name, ColumnKind.categorical, config)
     pair = CountPair.align(reference.categories, reference.counts, counted.values, counted.counts)
     if method is None:
         method = default_test(ColumnKind.categorical, reference.size, pair.n_values, config.preset)
     score = CATEGORICAL_TESTS[method](pair)
-    return _judged(base, method, score, name, ColumnKind.categorical, config)
+    return judged_drift(base, method, score, name, ColumnKind.categorical, config)
 
 
 def _numeric_notes(reference: NumericReference, finite: np.ndarray, missing: int) -> tuple[str, ...]:
@@ -139,14 +164,18 @@ def _threshold_for(
     return SPECS[method].default_threshold if threshold is None else threshold
 
 
-def _insufficient(
+def insufficient_drift(
     base: dict[str, object],
     method: StatTestName | None,
     name: str,
     kind: ColumnKind,
     config: DriftConfig,
 ) -> ColumnDrift:
-    test = method or default_test(kind, int(str(base["reference_size"])), 6, config.preset)
+    """Return a column result without a score: too little data to test."""
+    # without data the number of distinct values is unknown: report the many-valued default
+    reference_size = base["reference_size"]
+    assert isinstance(reference_size, int)
+    test = method or default_test(kind, reference_size, 6, config.preset)
     return ColumnDrift(
         **base,  # type: ignore[arg-type]
         test=test,
@@ -157,7 +186,7 @@ def _insufficient(
     )
 
 
-def _judged(
+def judged_drift(
     base: dict[str, object],
     method: StatTestName,
     score: float,
@@ -165,6 +194,7 @@ def _judged(
     kind: ColumnKind,
     config: DriftConfig,
 ) -> ColumnDrift:
+    """Return a column result, comparing the score with its threshold."""
     threshold = _threshold_for(method, name, kind, config)
     drifted = SPECS[method].drifted(score, threshold)
     return ColumnDrift(
@@ -192,7 +222,7 @@ def compute_data_drift(
     else:
         results = [compute_column_drift(*job) for job in jobs]
     missing = [_missing(n, reference, config) for n in names if n not in table]
-    columns = _apply_chunk_thresholds(_correct(results, config.correction), config)
+    columns = apply_chunk_thresholds(correct_p_values(results, config.correction), config)
     return summarise(tuple(columns) + tuple(missing), config)
 
 
@@ -205,10 +235,11 @@ def _missing(name: str, reference: ReferenceProfile, config: DriftConfig) -> Col
         "current_size": 0,
         "notes": ("missing_column",),
     }
-    return _insufficient(base, resolve_method(name, kind, config), name, kind, config)
+    return insufficient_drift(base, resolve_method(name, kind, config), name, kind, config)
 
 
-def _correct(columns: Sequence[ColumnDrift], correction: Correction) -> list[ColumnDrift]:
+def correct_p_values(columns: Sequence[ColumnDrift], correction: Correction) -> list[ColumnDrift]:
+    """Re-judge p-value tests on adjusted p-values."""
     if correction is Correction.none:
         return list(columns)
     tested = [
@@ -227,7 +258,8 @@ def _correct(columns: Sequence[ColumnDrift], correction: Correction) -> list[Col
     return corrected
 
 
-def _apply_chunk_thresholds(columns: list[ColumnDrift], config: DriftConfig) -> list[ColumnDrift]:
+def apply_chunk_thresholds(columns: list[ColumnDrift], config: DriftConfig) -> list[ColumnDrift]:
+    """Re-judge columns that have thresholds learnt from reference chunks."""
     learnt = config.chunk_thresholds
     updated = []
     for column in columns:
