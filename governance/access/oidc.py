@@ -33,7 +33,9 @@ class JwtVerifier:
         self.algorithms = list(algorithms)
         self.subject_claim = subject_claim
         self.leeway = leeway
-        self._keyset = jwt.PyJWKSet.from_dict(json.loads(jwks_file.read_text())) if jwks_file else None
+        self._keyset = (
+            jwt.PyJWKSet.from_dict(json.loads(jwks_file.read_text())) if jwks_file else None
+        )
         self._client = jwt.PyJWKClient(jwks_url, cache_keys=True) if jwks_url else None
 
     @classmethod

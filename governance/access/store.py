@@ -135,7 +135,9 @@ class SqlAccessStore:
     def bindings(self, project_id: uuid.UUID | None = None) -> list[RoleBinding]:
         """Bindings of one project (or all)."""
         stmt = (
-            select(PrincipalRow.name, RoleBindingRow.role, ProjectRow.name, RoleBindingRow.created_at)
+            select(
+                PrincipalRow.name, RoleBindingRow.role, ProjectRow.name, RoleBindingRow.created_at
+            )
             .join(PrincipalRow, PrincipalRow.id == RoleBindingRow.principal_id)
             .join(ProjectRow, ProjectRow.id == RoleBindingRow.project_id)
         )

@@ -43,7 +43,7 @@ def status_of(exc: e.StewardError) -> int:
     """HTTP status of a Steward error (most specific class wins)."""
     for cls in type(exc).__mro__:
         if cls in STATUS:
-            return STATUS[cls]  # type: ignore[index]
+            return STATUS[cls]
     return 400
 
 

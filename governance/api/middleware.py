@@ -9,8 +9,8 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from governance.core.context import client_var, request_id_var
 from governance.api.errors import error_response
+from governance.core.context import client_var, request_id_var
 from governance.core.errors import TooLarge
 from governance.core.ids import new_request_id
 

@@ -59,7 +59,7 @@ def record_audit(
     decision: Decision = Decision.allow,
     details: dict[str, Any] | None = None,
 ) -> AuditEntry:
-    """Append one entry inside the caller's transaction (the write and its entry commit together)."""
+    """Append an entry inside the caller's transaction: the write and its entry commit together."""
     store = SqlAuditStore(session)
     store.lock()
     head = store.head()
@@ -155,7 +155,9 @@ def verify_audit(db: Database, *, signer: Signer | None = None) -> VerifyResult:
     with db.read() as session:
         store = SqlAuditStore(session)
         entries = list(store.iter_records())
-        checkpoints = [StoredCheckpoint(tree_size=c.tree_size, note=c.note) for c in store.checkpoints()]
+        checkpoints = [
+            StoredCheckpoint(tree_size=c.tree_size, note=c.note) for c in store.checkpoints()
+        ]
     report = verify_log(entries, checkpoints, signer.public_key, origin=signer.origin)
     return VerifyResult.model_validate(report.to_dict())
 
@@ -226,7 +228,10 @@ def export_audit(
         after = page[-1].seq
     if fmt == "jsonl" and checkpoints:
         for cp in list_checkpoints(db):
-            yield json.dumps({"kind": "checkpoint", "tree_size": cp.tree_size, "note": cp.note}) + "\n"
+            yield (
+                json.dumps({"kind": "checkpoint", "tree_size": cp.tree_size, "note": cp.note})
+                + "\n"
+            )
 
 
 def _csv_line(values: list[Any]) -> str:

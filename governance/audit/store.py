@@ -49,7 +49,9 @@ class SqlAuditStore:
     def head(self) -> tuple[int, str] | None:
         """Sequence number and hash of the newest entry."""
         row = self.session.execute(
-            select(AuditEntryRow.seq, AuditEntryRow.hash).order_by(AuditEntryRow.seq.desc()).limit(1)
+            select(AuditEntryRow.seq, AuditEntryRow.hash)
+            .order_by(AuditEntryRow.seq.desc())
+            .limit(1)
         ).first()
         return None if row is None else (int(row[0]), str(row[1]))
 
@@ -73,7 +75,13 @@ class SqlAuditStore:
         return self.session.scalars(stmt).first()
 
     def add_checkpoint(
-        self, *, tree_size: int, created_at: datetime, root: str, note: str, frontier: dict[str, Any]
+        self,
+        *,
+        tree_size: int,
+        created_at: datetime,
+        root: str,
+        note: str,
+        frontier: dict[str, Any],
     ) -> None:
         """Insert a checkpoint row."""
         self.session.add(
@@ -100,7 +108,9 @@ class SqlAuditStore:
     def page(self, flt: AuditFilter, *, after: int, limit: int) -> list[AuditEntry]:
         """Entries matching ``flt`` with ``seq > after``, oldest first."""
         stmt = _filtered(select(AuditEntryRow), flt).where(AuditEntryRow.seq > after)
-        rows = self.session.scalars(stmt.order_by(AuditEntryRow.seq).limit(limit))
+        rows: list[AuditEntryRow] = list(
+            self.session.scalars(stmt.order_by(AuditEntryRow.seq).limit(limit))
+        )
         return [AuditEntry.model_validate(row_to_record(r).to_dict() | {"ts": r.ts}) for r in rows]
 
     def count(self) -> int:
@@ -108,7 +118,7 @@ class SqlAuditStore:
         return int(self.session.scalar(select(func.count()).select_from(AuditEntryRow)) or 0)
 
 
-def _filtered(stmt: Select[tuple[AuditEntryRow]], flt: AuditFilter) -> Select[tuple[AuditEntryRow]]:
+def _filtered(stmt: Select[Any], flt: AuditFilter) -> Select[Any]:
     conditions = [
         (flt.actor, AuditEntryRow.actor == flt.actor),
         (flt.action, AuditEntryRow.action == flt.action),
@@ -123,6 +133,7 @@ def _filtered(stmt: Select[tuple[AuditEntryRow]], flt: AuditFilter) -> Select[tu
     if flt.projects_visible is not None:
         visible = AuditEntryRow.project.in_(sorted(flt.projects_visible))
         if flt.include_global:
-            visible = visible | AuditEntryRow.project.is_(None)
-        stmt = stmt.where(visible)
+            stmt = stmt.where(visible | AuditEntryRow.project.is_(None))
+        else:
+            stmt = stmt.where(visible)
     return stmt

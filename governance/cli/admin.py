@@ -26,7 +26,7 @@ def register(app: typer.Typer) -> None:
     for name, (help_text, commands) in groups.items():
         group = typer.Typer(help=help_text, no_args_is_help=True)
         for command in commands:
-            group.command(command.__name__.split("_", 1)[1])(command)
+            group.command(command.__name__.split("_", 1)[1])(command)  # type: ignore[type-var]
         app.add_typer(group, name=name)
 
 

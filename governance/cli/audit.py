@@ -31,9 +31,7 @@ def verify(
     from governance.audit.signing import parse_verifier_key
 
     if file is not None:
-        name, public = (
-            parse_verifier_key(key.read_text()) if key else ("", signer().public_key)
-        )
+        name, public = parse_verifier_key(key.read_text()) if key else ("", signer().public_key)
         with file.open() as fh:
             result = service.verify_export(
                 fh, signer_key=public, origin=name or settings().audit_origin

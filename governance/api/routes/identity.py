@@ -126,4 +126,3 @@ def revoke_token_of(
     return service.revoke_token(
         svc.db, token_id=token_id, actor=caller.principal, any_owner=True, clock=svc.clock
     )
-
