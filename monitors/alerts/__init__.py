@@ -1,0 +1,1 @@
+"""Alerts raised by monitors, and their notification channels (signed webhooks)."""

@@ -1,0 +1,1 @@
+"""Inference capture: Parquet logs of what endpoints received and returned, and labels."""

@@ -1,0 +1,191 @@
+"""Parquet files of captured rows, partitioned by project / endpoint / day, written atomically.
+
+A batch is first staged as ``.pending-<batch>.parquet`` (written, fsynced) in each day directory
+it touches, then published by ``os.replace`` to ``part-<batch>.parquet`` once the database has
+recorded the batch. Readers only ever list ``part-*.parquet``, so they never see a partial file,
+and a published file is never modified again (retention deletes whole days).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import time
+from collections.abc import Iterator
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from uuid import UUID
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+
+from governance.core.clock import to_utc
+from governance.core.errors import InvalidInput
+from monitors.capture.schemas import CaptureKind
+
+SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+_DIRS = {CaptureKind.inference: "inferences", CaptureKind.label: "labels"}
+_PART = "part-{}.parquet"
+_PENDING = ".pending-{}.parquet"
+_READ_ATTEMPTS = 3
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def day_of(value: datetime) -> str:
+    """The UTC day partition a timestamp falls in."""
+    return to_utc(value).date().isoformat()
+
+
+def days_between(start: datetime, end: datetime) -> list[str]:
+    """Every day partition a half-open window ``[start, end)`` may touch."""
+    first, last = to_utc(start).date(), to_utc(end - timedelta(microseconds=1)).date()
+    return [(first + timedelta(days=n)).isoformat() for n in range((last - first).days + 1)]
+
+
+class ParquetCaptureStore:
+    """Captured inferences and labels as Parquet files under one root directory."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    def endpoint_dir(self, kind: CaptureKind, project: str, endpoint: str) -> Path:
+        """Directory of one endpoint's partitions (names are checked: they become paths)."""
+        for name in (project, endpoint):
+            if not SAFE_NAME.match(name):
+                raise InvalidInput(f"invalid name {name!r}")
+        return self.root / _DIRS[kind] / f"project={project}" / f"endpoint={endpoint}"
+
+    def day_dir(self, kind: CaptureKind, project: str, endpoint: str, day: str) -> Path:
+        """Directory of one day partition."""
+        return self.endpoint_dir(kind, project, endpoint) / f"day={day}"
+
+    # writing
+    def stage(
+        self, kind: CaptureKind, project: str, endpoint: str, batch: UUID, table: pa.Table, by: str
+    ) -> list[str]:
+        """Write ``table`` split by the UTC day of column ``by`` as pending files; their days."""
+        days = pc.cast(table.column(by), pa.date32())
+        staged = []
+        for day in sorted(pc.unique(days).to_pylist()):
+            part = table.filter(pc.equal(days, pa.scalar(day, pa.date32()))).sort_by(by)
+            folder = self.day_dir(kind, project, endpoint, day.isoformat())
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / _PENDING.format(batch.hex)
+            with open(path, "wb") as handle:
+                pq.write_table(part, handle, compression="snappy")
+                handle.flush()
+                os.fsync(handle.fileno())
+            staged.append(day.isoformat())
+        return staged
+
+    def publish(
+        self, kind: CaptureKind, project: str, endpoint: str, batch: UUID, days: list[str]
+    ) -> None:
+        """Make a staged batch visible (idempotent: finishes a publish cut short by a crash)."""
+        for day in days:
+            folder = self.day_dir(kind, project, endpoint, day)
+            pending = folder / _PENDING.format(batch.hex)
+            if pending.exists():
+                os.replace(pending, folder / _PART.format(batch.hex))
+                _fsync_dir(folder)
+
+    def discard(
+        self, kind: CaptureKind, project: str, endpoint: str, batch: UUID, days: list[str]
+    ) -> None:
+        """Remove a staged batch that will not be published."""
+        for day in days:
+            (self.day_dir(kind, project, endpoint, day) / _PENDING.format(batch.hex)).unlink(
+                missing_ok=True
+            )
+
+    def pending(self, kind: CaptureKind, older_than: float) -> Iterator[tuple[Path, UUID]]:
+        """Staged files older than ``older_than`` seconds, with their batch ids."""
+        cutoff = time.time() - older_than
+        for path in (self.root / _DIRS[kind]).glob("project=*/endpoint=*/day=*/.pending-*"):
+            try:
+                stale = path.stat().st_mtime < cutoff
+            except FileNotFoundError:
+                continue
+            if stale:
+                yield path, UUID(hex=path.name[len(".pending-") : -len(".parquet")])
+
+    # reading
+    def days(self, kind: CaptureKind, project: str, endpoint: str) -> list[str]:
+        """Day partitions of one endpoint, oldest first."""
+        base = self.endpoint_dir(kind, project, endpoint)
+        if not base.is_dir():
+            return []
+        return sorted(p.name[4:] for p in base.iterdir() if p.name.startswith("day="))
+
+    def endpoints(self, kind: CaptureKind) -> list[tuple[str, str]]:
+        """Every (project, endpoint) with stored partitions."""
+        folders = sorted((self.root / _DIRS[kind]).glob("project=*/endpoint=*"))
+        return [(f.parent.name[len("project=") :], f.name[len("endpoint=") :]) for f in folders]
+
+    def files(self, kind: CaptureKind, project: str, endpoint: str, days: list[str]) -> list[Path]:
+        """Published files of the given days (never a pending one)."""
+        paths: list[Path] = []
+        for day in days:
+            paths.extend(sorted(self.day_dir(kind, project, endpoint, day).glob("part-*.parquet")))
+        return paths
+
+    def read(
+        self,
+        kind: CaptureKind,
+        project: str,
+        endpoint: str,
+        *,
+        days: list[str],
+        columns: list[str] | None = None,
+        where: pc.Expression | None = None,
+    ) -> pa.Table | None:
+        """Rows of the published files of ``days`` (None when there are none)."""
+        for attempt in range(_READ_ATTEMPTS):
+            paths = self.files(kind, project, endpoint, days)
+            if not paths:
+                return None
+            try:
+                return _read_files(paths, columns, where)
+            except FileNotFoundError:
+                # Retention removed a day between listing and reading: list again.
+                if attempt == _READ_ATTEMPTS - 1:
+                    raise
+        return None
+
+    # retention
+    def delete_day(self, kind: CaptureKind, project: str, endpoint: str, day: str) -> int:
+        """Remove one day partition; returns how many published files it held."""
+        folder = self.day_dir(kind, project, endpoint, day)
+        if not folder.is_dir():
+            return 0
+        count = len(list(folder.glob("part-*.parquet")))
+        # Renaming first takes the whole day out of readers' listings in one step.
+        trash = folder.with_name(f".trash-{day}-{os.getpid()}-{time.monotonic_ns()}")
+        os.replace(folder, trash)
+        shutil.rmtree(trash, ignore_errors=True)
+        return count
+
+
+def _read_files(
+    paths: list[Path], columns: list[str] | None, where: pc.Expression | None
+) -> pa.Table:
+    schemas = [pq.read_schema(p) for p in paths]
+    schema = pa.unify_schemas(schemas, promote_options="permissive")
+    dataset = ds.dataset([str(p) for p in paths], schema=schema, format="parquet")
+    wanted = None if columns is None else [c for c in columns if c in schema.names]
+    return dataset.to_table(columns=wanted, filter=where)
+
+
+def cutoff_day(today: date, retention_days: int) -> str:
+    """Partitions strictly before this day are past retention."""
+    return (today - timedelta(days=retention_days)).isoformat()

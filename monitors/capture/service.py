@@ -1,0 +1,342 @@
+"""Use cases of inference capture: ingest, labels, windows for monitors, retention, counts."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Final
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+from sqlalchemy.exc import IntegrityError
+
+from governance.access.service import list_projects
+from governance.audit.service import record_audit
+from governance.core.clock import Clock, SystemClock, to_utc
+from governance.core.db import Database
+from governance.core.errors import Conflict, InvalidInput
+from governance.core.ids import new_id
+from governance.core.principal import SYSTEM, Principal
+from governance.core.settings import Settings
+from monitors.capture import validate
+from monitors.capture.files import ParquetCaptureStore, cutoff_day, days_between
+from monitors.capture.schemas import (
+    CORRELATION_ID,
+    LABEL,
+    RECEIVED_AT,
+    TIMESTAMP,
+    CaptureKind,
+    ExpectedSchema,
+    IngestCount,
+    IngestResult,
+    RetentionResult,
+    StoredBatch,
+)
+from monitors.capture.source import EndpointSchemaSource
+from monitors.capture.store import SqlCaptureStore
+
+log = logging.getLogger(__name__)
+
+_WALL: Final = SystemClock()
+_UTC_US = pa.timestamp("us", tz="UTC")
+# Labels are matched when they were received from the day before the window on.
+LABEL_SKEW = timedelta(days=1)
+Parser = Callable[[bytes, str, ExpectedSchema, datetime], pa.Table]
+
+
+def capture_files(source: Settings | ParquetCaptureStore) -> ParquetCaptureStore:
+    """The Parquet store under ``Settings.data_dir`` (or the store itself)."""
+    if isinstance(source, ParquetCaptureStore):
+        return source
+    assert source.data_dir is not None
+    return ParquetCaptureStore(source.data_dir)
+
+
+def _parse_inferences(body: bytes, media: str, schema: ExpectedSchema, now: datetime) -> pa.Table:
+    if media == validate.JSON:
+        return validate.inferences_from_json(body, schema, now=now)
+    return validate.inferences_from_table(validate.read_bulk(body, media), schema, now=now)
+
+
+def _parse_labels(body: bytes, media: str, schema: ExpectedSchema, now: datetime) -> pa.Table:
+    if media == validate.JSON:
+        return validate.labels_from_json(body, schema, now=now)
+    return validate.labels_from_table(validate.read_bulk(body, media), schema, now=now)
+
+
+def ingest_inferences(
+    db: Database,
+    *,
+    files: ParquetCaptureStore,
+    schemas: EndpointSchemaSource,
+    project: str,
+    endpoint: str,
+    body: bytes,
+    content_type: str | None,
+    idempotency_key: str | None = None,
+    actor: Principal,
+    clock: Clock = _WALL,
+) -> IngestResult:
+    """Check a batch of inference records against the endpoint's schema and store it once."""
+    batch = _Batch(db, files, project, endpoint, CaptureKind.inference, actor, clock)
+    return batch.ingest(schemas, body, content_type, idempotency_key, _parse_inferences)
+
+
+def ingest_labels(
+    db: Database,
+    *,
+    files: ParquetCaptureStore,
+    schemas: EndpointSchemaSource,
+    project: str,
+    endpoint: str,
+    body: bytes,
+    content_type: str | None,
+    idempotency_key: str | None = None,
+    actor: Principal,
+    clock: Clock = _WALL,
+) -> IngestResult:
+    """Store the ground-truth labels of earlier inferences, keyed by correlation id."""
+    batch = _Batch(db, files, project, endpoint, CaptureKind.label, actor, clock)
+    return batch.ingest(schemas, body, content_type, idempotency_key, _parse_labels)
+
+
+class _Batch:
+    """One ingest: stage files, record the batch (the idempotency point), publish."""
+
+    def __init__(
+        self,
+        db: Database,
+        files: ParquetCaptureStore,
+        project: str,
+        endpoint: str,
+        kind: CaptureKind,
+        actor: Principal,
+        clock: Clock,
+    ) -> None:
+        self.db, self.files, self.kind, self.actor, self.clock = db, files, kind, actor, clock
+        self.project, self.endpoint = project, endpoint
+        files.endpoint_dir(kind, project, endpoint)  # refuses unsafe names before any work
+
+    def ingest(
+        self,
+        schemas: EndpointSchemaSource,
+        body: bytes,
+        content_type: str | None,
+        key: str | None,
+        parse: Parser,
+    ) -> IngestResult:
+        """Run the whole use case."""
+        media = validate.media_type(content_type)
+        schema = schemas.expected_schema(self.db, project=self.project, endpoint=self.endpoint)
+        digest = hashlib.sha256(f"{self.kind}\n{media}\n".encode() + body).hexdigest()
+        with self.db.read() as session:
+            earlier = SqlCaptureStore(session).find_batch(
+                self.project, self.endpoint, self.kind, digest, key
+            )
+        if earlier is not None:
+            return self._duplicate(earlier, digest)
+        now = self.clock.now()
+        try:
+            table = parse(body, media, schema, now)
+        except InvalidInput:
+            self._count(refused=1)
+            raise
+        return self._store(table, digest, key, now)
+
+    def _store(self, table: pa.Table, digest: str, key: str | None, now: datetime) -> IngestResult:
+        batch_id = new_id()
+        by = TIMESTAMP if self.kind is CaptureKind.inference else RECEIVED_AT
+        days = self.files.stage(self.kind, self.project, self.endpoint, batch_id, table, by)
+        batch = StoredBatch(
+            id=batch_id, project=self.project, endpoint=self.endpoint, kind=self.kind,
+            content_hash=digest, idempotency_key=key, rows=table.num_rows,
+            actor=self.actor.ref, days=days, created_at=now,
+        )  # fmt: skip
+        try:
+            earlier = self._record(batch)
+        except IntegrityError:
+            earlier = self._find(digest, key)
+        except BaseException:
+            self.files.discard(self.kind, self.project, self.endpoint, batch_id, days)
+            raise
+        if earlier is not None:
+            self.files.discard(self.kind, self.project, self.endpoint, batch_id, days)
+            return self._duplicate(earlier, digest)
+        self.files.publish(self.kind, self.project, self.endpoint, batch_id, days)
+        return IngestResult(
+            batch_id=batch_id, kind=self.kind, rows=batch.rows, duplicate=False, days=days
+        )
+
+    def _record(self, batch: StoredBatch) -> StoredBatch | None:
+        with self.db.transaction() as session:
+            store = SqlCaptureStore(session)
+            earlier = store.find_batch(
+                self.project, self.endpoint, self.kind, batch.content_hash, batch.idempotency_key
+            )
+            if earlier is not None:
+                return earlier
+            store.add_batch(batch)
+            store.bump(self.project, self.endpoint, self.kind, batches=1, rows=batch.rows)
+        return None
+
+    def _find(self, digest: str, key: str | None) -> StoredBatch | None:
+        with self.db.read() as session:
+            return SqlCaptureStore(session).find_batch(
+                self.project, self.endpoint, self.kind, digest, key
+            )
+
+    def _duplicate(self, earlier: StoredBatch, digest: str) -> IngestResult:
+        if earlier.content_hash != digest:
+            raise Conflict("Idempotency-Key was already used for a different batch")
+        # A crash between recording and publishing leaves staged files: finish the job.
+        self.files.publish(self.kind, self.project, self.endpoint, earlier.id, earlier.days)
+        self._count(duplicates=1)
+        return IngestResult(
+            batch_id=earlier.id, kind=self.kind, rows=earlier.rows, duplicate=True,
+            days=earlier.days,
+        )  # fmt: skip
+
+    def _count(self, **counts: int) -> None:
+        with self.db.transaction() as session:
+            SqlCaptureStore(session).bump(self.project, self.endpoint, self.kind, **counts)
+
+
+def _window_filter(start: datetime, end: datetime) -> pc.Expression:
+    lo = pa.scalar(to_utc(start), type=_UTC_US)
+    hi = pa.scalar(to_utc(end), type=_UTC_US)
+    return (ds.field(TIMESTAMP) >= lo) & (ds.field(TIMESTAMP) < hi)
+
+
+def read_window(
+    source: Settings | ParquetCaptureStore,
+    *,
+    project: str,
+    endpoint: str,
+    start: datetime,
+    end: datetime,
+    columns: list[str] | None = None,
+    with_labels: bool = False,
+) -> pa.Table:
+    """Inference rows with ``start <= timestamp < end``, oldest first, safe under writes.
+
+    Only published files are read, so a concurrent ingest is either wholly absent from the
+    result or present file by file, never half-written. ``columns`` limits the columns (those no
+    file holds are left out); ``with_labels`` adds the latest ``label`` per correlation id.
+    """
+    if end <= start:
+        raise InvalidInput("the window must end after it starts")
+    files = capture_files(source)
+    wanted = None if columns is None else list(dict.fromkeys([*columns, TIMESTAMP]))
+    if wanted is not None and with_labels:
+        wanted.append(CORRELATION_ID)
+    table = files.read(
+        CaptureKind.inference, project, endpoint,
+        days=days_between(start, end), columns=wanted, where=_window_filter(start, end),
+    )  # fmt: skip
+    if table is None:
+        table = pa.table(
+            {CORRELATION_ID: pa.array([], pa.string()), TIMESTAMP: pa.array([], _UTC_US)}
+        )
+    table = table.sort_by([(TIMESTAMP, "ascending")])
+    if with_labels:
+        table = table.append_column(LABEL, _labels_for(files, table, project, endpoint, start))
+    if columns is not None:
+        keep = [*columns, LABEL] if with_labels else columns
+        table = table.select([c for c in dict.fromkeys(keep) if c in table.column_names])
+    return table
+
+
+def _labels_for(
+    files: ParquetCaptureStore, table: pa.Table, project: str, endpoint: str, start: datetime
+) -> pa.ChunkedArray:
+    first = (to_utc(start) - LABEL_SKEW).date().isoformat()
+    days = [d for d in files.days(CaptureKind.label, project, endpoint) if d >= first]
+    labels = files.read(
+        CaptureKind.label,
+        project,
+        endpoint,
+        days=days,
+        columns=[CORRELATION_ID, LABEL, RECEIVED_AT],
+    )
+    if labels is None or labels.num_rows == 0:
+        return pa.chunked_array([pa.nulls(table.num_rows)])
+    latest = labels.sort_by(RECEIVED_AT).group_by(CORRELATION_ID, use_threads=False)
+    latest = latest.aggregate([(LABEL, "last")])
+    positions = pc.index_in(table.column(CORRELATION_ID), value_set=latest.column(CORRELATION_ID))
+    return pa.chunked_array([latest.column(f"{LABEL}_last").combine_chunks().take(positions)])
+
+
+def apply_retention(
+    db: Database,
+    *,
+    files: ParquetCaptureStore,
+    actor: Principal = SYSTEM,
+    clock: Clock = _WALL,
+) -> RetentionResult:
+    """Delete day partitions past their project's ``retention_days``; each deletion is audited."""
+    recover_pending(db, files=files)
+    endpoints = sorted(
+        set(files.endpoints(CaptureKind.inference)) | set(files.endpoints(CaptureKind.label))
+    )
+    projects = list_projects(db, names={p for p, _ in endpoints})
+    keep = {p.name: p.retention_days for p in projects if p.retention_days}
+    today = to_utc(clock.now()).date()
+    deleted: dict[str, list[str]] = {}
+    for project, endpoint in endpoints:
+        if project in keep:
+            days = _expire(db, files, project, endpoint, cutoff_day(today, keep[project]), actor)
+            if days:
+                deleted[f"{project}/{endpoint}"] = days
+    return RetentionResult(deleted=deleted)
+
+
+def _expire(
+    db: Database,
+    files: ParquetCaptureStore,
+    project: str,
+    endpoint: str,
+    cutoff: str,
+    actor: Principal,
+) -> list[str]:
+    old = {
+        kind: [d for d in files.days(kind, project, endpoint) if d < cutoff] for kind in CaptureKind
+    }
+    if not any(old.values()):
+        return []
+    before = datetime.combine(date.fromisoformat(cutoff), time(), tzinfo=UTC)
+    # The audit entry commits before the files go: an interrupted pass is repeated, never hidden.
+    with db.transaction() as session:
+        SqlCaptureStore(session).forget_batches(project, endpoint, before)
+        record_audit(
+            session, actor=actor, action="inference.retention.delete", project=project,
+            target=f"endpoint:{endpoint}",
+            details={"before": cutoff, **{str(k): days for k, days in old.items()}},
+        )  # fmt: skip
+    for kind, days in old.items():
+        for day in days:
+            files.delete_day(kind, project, endpoint, day)
+    return sorted({d for days in old.values() for d in days})
+
+
+def recover_pending(db: Database, *, files: ParquetCaptureStore, older_than: float = 3600) -> int:
+    """Publish staged files of recorded batches, delete those of unrecorded ones; how many."""
+    handled = 0
+    for kind in CaptureKind:
+        for path, batch_id in list(files.pending(kind, older_than)):
+            with db.read() as session:
+                batch = SqlCaptureStore(session).batch(batch_id)
+            if batch is None:
+                path.unlink(missing_ok=True)
+            else:
+                files.publish(kind, batch.project, batch.endpoint, batch.id, batch.days)
+            handled += 1
+    return handled
+
+
+def ingest_counts(db: Database) -> list[IngestCount]:
+    """Running ingest totals per endpoint and kind, for ``/metrics`` (monotonic counters)."""
+    with db.read() as session:
+        return SqlCaptureStore(session).totals()
