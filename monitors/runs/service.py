@@ -1,0 +1,335 @@
+"""Use cases of monitor runs: run one window exactly once, backfill, read the time series."""
+
+from __future__ import annotations
+
+import base64
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+import pyarrow as pa
+from sqlalchemy.exc import IntegrityError
+
+from governance.audit.service import record_audit
+from governance.core.clock import Clock, SystemClock, to_utc
+from governance.core.db import Database
+from governance.core.errors import InvalidInput, InvalidState, NotFound, StewardError
+from governance.core.ids import new_id
+from governance.core.principal import SYSTEM, Principal
+from monitors.runs.models import RunRow
+from monitors.runs.schemas import (
+    BackfillReport,
+    MonitorRun,
+    ResultPage,
+    RunReport,
+    RunStatus,
+    RunTrigger,
+    SignalOutcome,
+)
+from monitors.runs.signals import SignalInput, compute_signal, summary_of
+from monitors.runs.sources import LoadedReference, RunEnvironment, RunRecord
+from monitors.runs.store import SqlRunStore, to_run
+from monitors.specs.schemas import Monitor
+from monitors.specs.service import get_monitor
+from monitors.specs.windows import WindowPlan, latest_window_end, plan_window, window_ends
+
+log = logging.getLogger(__name__)
+_WALL = SystemClock()
+MAX_BACKFILL = 2000
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class _Computed:
+    """Everything a run produced before it is stored."""
+
+    plan: WindowPlan
+    reference: LoadedReference
+    rows: int
+    status: RunStatus
+    outcomes: tuple[SignalOutcome, ...]
+    error: str | None
+    seconds: float
+
+
+def _compute(monitor: Monitor, plan: WindowPlan, env: RunEnvironment) -> _Computed:
+    started = time.perf_counter()
+    spec = monitor.spec
+    empty = LoadedReference(key="", table=pa.table({}))
+    reference, rows, error = empty, 0, None
+    outcomes: tuple[SignalOutcome, ...] = ()
+    try:
+        reference = env.references.load(
+            project=monitor.project, spec=spec, span=plan.reference, windows=env.windows
+        )
+        current = env.windows.read(
+            project=monitor.project, target=spec.target, span=plan.production
+        )
+        rows = current.num_rows
+        if rows and reference.table.num_rows:
+            data = SignalInput(
+                profile=env.profiles.profile(reference), reference=reference.table, current=current
+            )
+            outcomes = tuple(compute_signal(s, data) for s in spec.signals)
+    except StewardError as exc:
+        # A missing endpoint, reference or schema is the run's outcome, kept like any other.
+        error = f"{exc.code}: {exc.detail}"
+    status = RunStatus.failed if error else RunStatus.succeeded if outcomes else RunStatus.no_data
+    return _Computed(
+        plan=plan,
+        reference=reference,
+        rows=rows,
+        status=status,
+        outcomes=outcomes,
+        error=error,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def run_window(
+    db: Database,
+    *,
+    monitor: Monitor,
+    window_end: datetime,
+    env: RunEnvironment,
+    trigger: RunTrigger = RunTrigger.schedule,
+    actor: Principal = SYSTEM,
+    clock: Clock = _WALL,
+    holder: str = "",
+) -> RunReport:
+    """Run the window ending at ``window_end`` unless it already ran (then return that run)."""
+    window_end = to_utc(window_end)
+    with db.read() as session:
+        existing = SqlRunStore(session).find(monitor.id, window_end)
+        if existing is not None:
+            return RunReport(run=to_run(existing, monitor.name), created=False)
+    started_at = clock.now()
+    computed = _compute(monitor, plan_window(monitor.spec, window_end), env)
+    try:
+        run, alerts = _store(db, monitor, computed, trigger, actor, started_at, clock, holder, env)
+    except IntegrityError:
+        # Another daemon or request took the key first: its run stands, ours is discarded.
+        with db.read() as session:
+            taken = SqlRunStore(session).find(monitor.id, window_end)
+        if taken is None:
+            raise
+        return RunReport(run=to_run(taken, monitor.name), created=False)
+    if alerts:
+        _deliver(db, env, alerts)
+    return RunReport(run=run, created=True, alerts=alerts)
+
+
+def _deliver(db: Database, env: RunEnvironment, alerts: list[str]) -> None:
+    try:
+        env.alerts.deliver(db, alerts)
+    except Exception:  # delivery has its own retries and log; the run itself is committed
+        log.exception("alert delivery failed")
+
+
+def _store(
+    db: Database,
+    monitor: Monitor,
+    computed: _Computed,
+    trigger: RunTrigger,
+    actor: Principal,
+    started_at: datetime,
+    clock: Clock,
+    holder: str,
+    env: RunEnvironment,
+) -> tuple[MonitorRun, list[str]]:
+    plan = computed.plan
+    row = RunRow(
+        id=new_id(),
+        monitor_id=monitor.id,
+        project=monitor.project,
+        window_start=plan.production.start,
+        window_end=plan.window_end,
+        status=computed.status.value,
+        trigger=trigger.value,
+        row_count=computed.rows,
+        reference_rows=computed.reference.table.num_rows,
+        breached=any(o.breached for o in computed.outcomes),
+        started_at=started_at,
+        finished_at=clock.now(),
+        duration_seconds=computed.seconds,
+        reference=computed.reference.key,
+        lineage_ref=None,
+        error=computed.error,
+        summary=summary_of(computed.outcomes),
+        holder=holder,
+    )
+    with db.transaction() as session:
+        store = SqlRunStore(session)
+        store.add_run(row)  # first statement: a taken key fails before anything else is written
+        store.add_results(row, [(o.key, m) for o in computed.outcomes for m in o.metrics])
+        record = RunRecord(
+            run_id=row.id,
+            monitor=monitor,
+            plan=plan,
+            reference=computed.reference,
+            status=computed.status,
+            outcomes=computed.outcomes,
+        )
+        row.lineage_ref = env.lineage.record_run(session, record)
+        alerts = env.alerts.raise_alerts(session, record) if row.breached else []
+        record_audit(
+            session,
+            actor=actor,
+            action="monitor.run",
+            project=monitor.project,
+            target=f"monitor:{monitor.name}",
+            details={
+                "run_id": str(row.id),
+                "window_end": plan.window_end.isoformat(),
+                "status": row.status,
+                "trigger": row.trigger,
+                "breached": row.breached,
+                "rows": row.row_count,
+                "alerts": alerts,
+            },
+        )
+        session.flush()
+        return to_run(row, monitor.name), alerts
+
+
+def run_now(
+    db: Database,
+    *,
+    project: str,
+    name: str,
+    env: RunEnvironment,
+    window_end: datetime | None = None,
+    actor: Principal = SYSTEM,
+    clock: Clock = _WALL,
+) -> RunReport:
+    """Run one window of a monitor now (default: the newest window that has ended)."""
+    monitor = get_monitor(db, project=project, name=name)
+    now = clock.now()
+    end = window_end or latest_window_end(monitor.spec.schedule, now=now)
+    if end is None:
+        raise InvalidState("the monitor's schedule has no window that has ended yet")
+    if to_utc(end) > now:
+        raise InvalidInput("window_end is in the future", field="window_end")
+    return run_window(
+        db,
+        monitor=monitor,
+        window_end=end,
+        env=env,
+        trigger=RunTrigger.manual,
+        actor=actor,
+        clock=clock,
+    )
+
+
+def pending_windows(
+    db: Database, *, monitor: Monitor, since: datetime, until: datetime
+) -> list[datetime]:
+    """Window ends in ``(since, until]`` that have no run yet, oldest first."""
+    ends = list(window_ends(monitor.spec.schedule, after=since, until=until))
+    if len(ends) > MAX_BACKFILL:
+        raise InvalidInput(f"at most {MAX_BACKFILL} windows at once", field="since")
+    with db.read() as session:
+        done = SqlRunStore(session).done_ends(monitor.id, to_utc(since))
+    return [e for e in ends if e not in done]
+
+
+def backfill(
+    db: Database,
+    *,
+    project: str,
+    name: str,
+    since: datetime,
+    until: datetime | None,
+    env: RunEnvironment,
+    actor: Principal = SYSTEM,
+    clock: Clock = _WALL,
+) -> BackfillReport:
+    """Run every window ending in ``(since, until]`` that has not run yet, oldest first."""
+    monitor = get_monitor(db, project=project, name=name)
+    now = clock.now()
+    until = min(to_utc(until), now) if until else now
+    if to_utc(since) >= until:
+        raise InvalidInput("since must be before until (and before now)", field="since")
+    ends = list(window_ends(monitor.spec.schedule, after=since, until=until))
+    if len(ends) > MAX_BACKFILL:
+        raise InvalidInput(f"at most {MAX_BACKFILL} windows at once", field="since")
+    reports = [
+        run_window(
+            db,
+            monitor=monitor,
+            window_end=end,
+            env=env,
+            trigger=RunTrigger.backfill,
+            actor=actor,
+            clock=clock,
+        )
+        for end in ends
+    ]
+    created = sum(1 for r in reports if r.created)
+    return BackfillReport(
+        monitor=name, created=created, existing=len(reports) - created, runs=reports
+    )
+
+
+def list_runs(
+    db: Database, *, project: str, name: str, since: datetime | None = None, limit: int = 100
+) -> list[MonitorRun]:
+    """Runs of a monitor, newest window first."""
+    monitor = get_monitor(db, project=project, name=name)
+    with db.read() as session:
+        rows = SqlRunStore(session).runs(monitor.id, since=since, limit=limit)
+        return [to_run(r, name) for r in rows]
+
+
+def _decode(cursor: str | None) -> tuple[datetime, UUID] | None:
+    if not cursor:
+        return None
+    try:
+        text = base64.urlsafe_b64decode(cursor.encode()).decode()
+        when, _, ident = text.partition("|")
+        return datetime.fromisoformat(when), UUID(ident)
+    except ValueError as exc:
+        raise InvalidInput("malformed cursor", field="cursor") from exc
+
+
+def _encode(when: datetime, ident: UUID) -> str:
+    return base64.urlsafe_b64encode(f"{when.isoformat()}|{ident}".encode()).decode()
+
+
+def list_results(
+    db: Database,
+    *,
+    project: str,
+    name: str,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    signal: str | None = None,
+    limit: int = 500,
+    cursor: str | None = None,
+) -> ResultPage:
+    """The time series of a monitor's values, oldest window first, in cursor pages."""
+    monitor = get_monitor(db, project=project, name=name)
+    with db.read() as session:
+        found = SqlRunStore(session).results(
+            monitor.id,
+            since=since,
+            until=until,
+            signal=signal,
+            after=_decode(cursor),
+            limit=limit + 1,
+        )
+    more = len(found) > limit
+    found = found[:limit]
+    nxt = _encode(found[-1][0].window_end, found[-1][1]) if more else None
+    return ResultPage(monitor=name, items=[p for p, _ in found], next_cursor=nxt)
+
+
+def get_run(db: Database, *, project: str, name: str, window_end: datetime) -> MonitorRun:
+    """The run of a monitor for one window end."""
+    monitor = get_monitor(db, project=project, name=name)
+    with db.read() as session:
+        row = SqlRunStore(session).find(monitor.id, to_utc(window_end))
+        if row is None:
+            raise NotFound("run not found")
+        return to_run(row, name)

@@ -1,0 +1,147 @@
+"""Signals of a monitor computed with the statistics engine, judged against their thresholds."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+
+from monitors.runs.schemas import Metric, SignalOutcome
+from monitors.specs.schemas import Signal, SignalKind
+from monitors.stats.drift import compute_data_drift, compute_prediction_drift
+from monitors.stats.reference import ReferenceProfile
+from monitors.stats.schemas import ColumnDrift, DriftConfig, Preset, StatTestName, Verdict
+
+PREDICTION = "prediction"
+LABEL = "label"
+# Columns of captured windows that are bookkeeping, not model inputs.
+NOT_FEATURES = frozenset(
+    {"correlation_id", "timestamp", "received_at", "probabilities", PREDICTION, LABEL}
+)
+# Share of drifted features at which the data drift signal fires when no threshold is given:
+# evidently's dataset-drift default; the per-feature thresholds are the preset's.
+DEFAULT_DRIFT_SHARE = 0.5
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class SignalInput:
+    """What a signal sees: the reference profile and table, and the current window."""
+
+    profile: ReferenceProfile
+    reference: pa.Table
+    current: pa.Table
+
+
+Computer = Callable[[Signal, SignalInput], SignalOutcome]
+
+
+def feature_columns(profile: ReferenceProfile, signal: Signal) -> tuple[str, ...]:
+    """The features a signal covers: its list, or every profiled non-bookkeeping column."""
+    if signal.features:
+        return tuple(signal.features)
+    return tuple(c for c in profile.columns if c not in NOT_FEATURES)
+
+
+def _config(signal: Signal, columns: Sequence[str]) -> DriftConfig:
+    method = StatTestName(signal.method) if signal.method else None
+    return DriftConfig(
+        preset=Preset(signal.preset),
+        method=method,
+        threshold=signal.feature_threshold,
+        drift_share=signal.threshold if signal.threshold is not None else DEFAULT_DRIFT_SHARE,
+        columns=tuple(columns),
+        max_workers=1,
+    )
+
+
+def _column_metric(column: ColumnDrift) -> Metric:
+    return Metric(
+        metric=f"{column.test}_{column.score_kind}",
+        feature=column.column,
+        value=column.score,
+        threshold=column.threshold,
+        breached=column.verdict is Verdict.drift,
+    )
+
+
+def data_drift(signal: Signal, data: SignalInput) -> SignalOutcome:
+    """Per-feature drift and the share of drifted features (the signal's breach metric)."""
+    columns = feature_columns(data.profile, signal)
+    config = _config(signal, columns)
+    result = compute_data_drift(data.profile, data.current, config)
+    share = Metric(
+        metric="share_of_drifted_columns",
+        value=result.share_of_drifted_columns,
+        threshold=config.drift_share,
+        breached=result.dataset_drift,
+    )
+    metrics = (share, *(_column_metric(c) for c in result.columns))
+    drifted = [c.column for c in result.columns if c.verdict is Verdict.drift]
+    return SignalOutcome(
+        key=signal.key,
+        kind=str(signal.kind),
+        breached=result.dataset_drift,
+        metrics=metrics,
+        summary={"drifted": drifted, "insufficient": list(result.insufficient_columns)},
+    )
+
+
+def prediction_drift(signal: Signal, data: SignalInput) -> SignalOutcome:
+    """Drift of the prediction column against the reference's target (or predictions)."""
+    column = str(signal.options.get("column", PREDICTION))
+    if column not in data.profile.columns or column not in data.current.column_names:
+        return SignalOutcome(
+            key=signal.key,
+            kind=str(signal.kind),
+            breached=False,
+            metrics=(Metric(metric="unavailable", value=None, feature=column),),
+            summary={"reason": f"no {column!r} column in the reference or the window"},
+        )
+    config = _config(signal, (column,))
+    method = StatTestName(signal.method) if signal.method else None
+    (drift,) = compute_prediction_drift(
+        data.profile, data.current, column=column, methods=(method,), config=config
+    )
+    metric = _column_metric(drift)
+    return SignalOutcome(
+        key=signal.key,
+        kind=str(signal.kind),
+        breached=metric.breached,
+        metrics=(metric,),
+        summary={"verdict": str(drift.verdict)},
+    )
+
+
+def _unavailable(signal: Signal, data: SignalInput) -> SignalOutcome:
+    return SignalOutcome(
+        key=signal.key,
+        kind=str(signal.kind),
+        breached=False,
+        metrics=(Metric(metric="unavailable", value=None),),
+        summary={"reason": f"signal {signal.kind} is not available in this version"},
+    )
+
+
+COMPUTERS: dict[SignalKind, Computer] = {
+    SignalKind.data_drift: data_drift,
+    SignalKind.prediction_drift: prediction_drift,
+}
+
+
+def compute_signal(signal: Signal, data: SignalInput) -> SignalOutcome:
+    """Compute one signal (signals the engine does not offer yet report ``unavailable``)."""
+    return COMPUTERS.get(signal.kind, _unavailable)(signal, data)
+
+
+def summary_of(outcomes: Sequence[SignalOutcome]) -> dict[str, Any]:
+    """The run's summary: per signal, whether it breached and its headline numbers."""
+    return {
+        o.key: {
+            "breached": o.breached,
+            **o.summary,
+            **{m.metric: m.value for m in o.metrics if not m.feature},
+        }
+        for o in outcomes
+    }

@@ -1,0 +1,199 @@
+"""Seams of a run: where windows, references, alerts and lineage come from and go to.
+
+Each seam is a Protocol with an in-memory implementation here (tests, benchmarks, the demo's
+dry runs); the real ones, on the capture store, the alerts package and the lineage graph, are in
+``monitors.runs.adapters``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+from uuid import UUID
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from sqlalchemy.orm import Session
+
+from governance.core.db import Database
+from governance.core.errors import NotFound
+from monitors.runs.schemas import RunStatus, SignalOutcome
+from monitors.specs.schemas import Monitor, MonitorSpec, Target
+from monitors.specs.windows import Span, WindowPlan
+from monitors.stats.reference import ReferenceProfile, build_reference_profile
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class LoadedReference:
+    """A reference table and the identity it is cached and linked under."""
+
+    key: str
+    table: pa.Table
+    dataset: str | None = None
+    version: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RunRecord:
+    """What the lineage and alert seams learn about a finished run."""
+
+    run_id: UUID
+    monitor: Monitor
+    plan: WindowPlan
+    reference: LoadedReference
+    status: RunStatus
+    outcomes: Sequence[SignalOutcome]
+
+
+class WindowReader(Protocol):
+    """Reads the rows of a target in ``[start, end)`` as an Arrow table (empty when none)."""
+
+    def read(self, *, project: str, target: Target, span: Span) -> pa.Table:
+        """The target's rows inside ``span``."""
+        ...
+
+
+class ReferenceLoader(Protocol):
+    """Resolves a monitor's reference to a table; raises NotFound when it does not exist."""
+
+    def load(
+        self, *, project: str, spec: MonitorSpec, span: Span | None, windows: WindowReader
+    ) -> LoadedReference:
+        """The reference of ``spec`` (``span`` is set for past-window references)."""
+        ...
+
+
+class AlertSink(Protocol):
+    """Opens or updates alerts for breached signals inside the run's transaction."""
+
+    def raise_alerts(self, session: Session, record: RunRecord) -> list[str]:
+        """Raise an alert per breached signal; return the ids of alerts raised or updated."""
+        ...
+
+    def deliver(self, db: Database, alert_ids: Sequence[str]) -> None:
+        """Send notifications for alerts after the run's transaction committed."""
+        ...
+
+
+class LineageSink(Protocol):
+    """Records a run as a lineage node linked to its endpoint and reference."""
+
+    def record_run(self, session: Session, record: RunRecord) -> str | None:
+        """Record the run inside the run's transaction; return the node's reference."""
+        ...
+
+
+class ProfileCache:
+    """Reference profiles by reference key, computed once per process (LRU, thread-safe)."""
+
+    def __init__(self, size: int = 32) -> None:
+        self.size = size
+        self.builds = 0
+        self._items: OrderedDict[str, ReferenceProfile] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str, build: Callable[[], ReferenceProfile]) -> ReferenceProfile:
+        """The cached profile of ``key``, building it on first use."""
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        profile = build()
+        with self._lock:
+            self.builds += 1
+            self._items[key] = profile
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return profile
+
+    def profile(self, reference: LoadedReference) -> ReferenceProfile:
+        """The profile of a loaded reference."""
+        return self.get(reference.key, lambda: build_reference_profile(reference.table))
+
+
+PROFILES = ProfileCache()
+
+
+@dataclass(kw_only=True)
+class RunEnvironment:
+    """The collaborators a run needs, passed in by the daemon, the API, the CLI or a test."""
+
+    windows: WindowReader
+    references: ReferenceLoader
+    alerts: AlertSink
+    lineage: LineageSink
+    profiles: ProfileCache = PROFILES
+
+
+class TableWindowReader:
+    """Windows cut from in-memory tables by their ``timestamp`` column, per target name."""
+
+    def __init__(self, tables: Mapping[str, pa.Table], *, column: str = "timestamp") -> None:
+        self.tables = dict(tables)
+        self.column = column
+
+    def read(self, *, project: str, target: Target, span: Span) -> pa.Table:
+        """Rows of the target's table with ``start <= timestamp < end``."""
+        table = self.tables.get(target.name)
+        if table is None:
+            raise NotFound(f"{target.kind} {target.name!r} not found")
+        ts = table.column(self.column)
+        start = pa.scalar(span.start, type=ts.type)
+        end = pa.scalar(span.end, type=ts.type)
+        return table.filter(pc.and_(pc.greater_equal(ts, start), pc.less(ts, end)))
+
+
+class StaticReferenceLoader:
+    """References from in-memory tables by dataset name (or past windows of the reader)."""
+
+    def __init__(self, tables: Mapping[str, pa.Table], *, default: str | None = None) -> None:
+        self.tables = dict(tables)
+        self.default = default
+
+    def load(
+        self, *, project: str, spec: MonitorSpec, span: Span | None, windows: WindowReader
+    ) -> LoadedReference:
+        """The named (or default) table, or the past window ``span`` of the target."""
+        if span is not None:
+            table = windows.read(project=project, target=spec.target, span=span)
+            key = f"window:{project}/{spec.target.name}@{span.start.isoformat()}"
+            return LoadedReference(key=key, table=table)
+        name = spec.reference.dataset or self.default
+        if name is None or name not in self.tables:
+            raise NotFound(f"reference dataset {name!r} not found")
+        return LoadedReference(
+            key=f"dataset:{project}/{name}", table=self.tables[name], dataset=name
+        )
+
+
+@dataclass(kw_only=True)
+class MemoryAlertSink:
+    """Keeps raised alerts in a list; delivers nothing (tests)."""
+
+    raised: list[tuple[str, str, datetime]] = field(default_factory=list)
+    delivered: list[str] = field(default_factory=list)
+
+    def raise_alerts(self, session: Session, record: RunRecord) -> list[str]:
+        """Remember each breached signal as (monitor, signal, window end)."""
+        ids = []
+        for outcome in record.outcomes:
+            if outcome.breached:
+                self.raised.append((record.monitor.name, outcome.key, record.plan.window_end))
+                ids.append(f"{record.monitor.name}/{outcome.key}")
+        return ids
+
+    def deliver(self, db: Database, alert_ids: Sequence[str]) -> None:
+        """Note the ids as delivered."""
+        self.delivered.extend(alert_ids)
+
+
+class NoLineage:
+    """Records nothing (tests of runs without a lineage graph)."""
+
+    def record_run(self, session: Session, record: RunRecord) -> str | None:
+        """Return no node."""
+        return None

@@ -1,0 +1,181 @@
+"""SQL storage of monitor runs and their results; never commits."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Protocol
+
+from sqlalchemy import func, select, tuple_
+from sqlalchemy.orm import Session
+
+from governance.core.ids import new_id
+from monitors.runs.models import ResultRow, RunRow
+from monitors.runs.schemas import Metric, MonitorRun, ResultPoint, RunStatus, RunTrigger
+from monitors.specs.models import MonitorRow
+
+
+def to_run(row: RunRow, monitor: str) -> MonitorRun:
+    """The schema of a stored run."""
+    return MonitorRun(
+        id=row.id,
+        monitor=monitor,
+        project=row.project,
+        window_start=row.window_start,
+        window_end=row.window_end,
+        status=RunStatus(row.status),
+        trigger=RunTrigger(row.trigger),
+        row_count=row.row_count,
+        reference_rows=row.reference_rows,
+        breached=row.breached,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+        duration_seconds=row.duration_seconds,
+        reference=row.reference,
+        lineage_ref=row.lineage_ref,
+        error=row.error,
+        summary=row.summary,
+    )
+
+
+def _point(row: ResultRow) -> ResultPoint:
+    return ResultPoint(
+        window_end=row.window_end,
+        run_id=row.run_id,
+        signal=row.signal,
+        metric=row.metric,
+        feature=row.feature,
+        value=row.value,
+        threshold=row.threshold,
+        breached=row.breached,
+    )
+
+
+class RunStore(Protocol):
+    """Storage of runs and results."""
+
+    def find(self, monitor_id: uuid.UUID, window_end: datetime) -> RunRow | None:
+        """The run of a monitor for one window end, if any."""
+        ...
+
+    def add_run(self, row: RunRow) -> None:
+        """Insert a run; raises IntegrityError when its (monitor, window end) is taken."""
+        ...
+
+    def add_results(self, run: RunRow, metrics: Sequence[tuple[str, Metric]]) -> None:
+        """Insert the values of a run."""
+        ...
+
+
+class SqlRunStore:
+    """RunStore on SQLAlchemy (SQLite and PostgreSQL)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def find(self, monitor_id: uuid.UUID, window_end: datetime) -> RunRow | None:
+        """The run of a monitor for one window end, if any."""
+        query = select(RunRow).where(
+            RunRow.monitor_id == monitor_id, RunRow.window_end == window_end
+        )
+        return self.session.scalars(query).one_or_none()
+
+    def done_ends(self, monitor_id: uuid.UUID, since: datetime) -> set[datetime]:
+        """Window ends after ``since`` that already have a run."""
+        query = select(RunRow.window_end).where(
+            RunRow.monitor_id == monitor_id, RunRow.window_end > since
+        )
+        return set(self.session.scalars(query))
+
+    def add_run(self, row: RunRow) -> None:
+        """Insert a run; raises IntegrityError when its (monitor, window end) is taken."""
+        self.session.add(row)
+        self.session.flush()
+
+    def add_results(self, run: RunRow, metrics: Sequence[tuple[str, Metric]]) -> None:
+        """Insert the values of a run."""
+        self.session.add_all(
+            ResultRow(
+                id=new_id(),
+                run_id=run.id,
+                monitor_id=run.monitor_id,
+                window_end=run.window_end,
+                signal=signal,
+                metric=m.metric,
+                feature=m.feature,
+                value=m.value,
+                threshold=m.threshold,
+                breached=m.breached,
+            )
+            for signal, m in metrics
+        )
+        self.session.flush()
+
+    def runs(self, monitor_id: uuid.UUID, *, since: datetime | None, limit: int) -> list[RunRow]:
+        """Runs of a monitor, newest window first."""
+        query = select(RunRow).where(RunRow.monitor_id == monitor_id)
+        if since is not None:
+            query = query.where(RunRow.window_end >= since)
+        query = query.order_by(RunRow.window_end.desc()).limit(limit)
+        return list(self.session.scalars(query))
+
+    def results(
+        self,
+        monitor_id: uuid.UUID,
+        *,
+        since: datetime | None,
+        until: datetime | None,
+        signal: str | None,
+        after: tuple[datetime, uuid.UUID] | None,
+        limit: int,
+    ) -> list[tuple[ResultPoint, uuid.UUID]]:
+        """Values of a monitor, oldest window first, with the row id as a cursor."""
+        query = select(ResultRow).where(ResultRow.monitor_id == monitor_id)
+        if since is not None:
+            query = query.where(ResultRow.window_end >= since)
+        if until is not None:
+            query = query.where(ResultRow.window_end < until)
+        if signal is not None:
+            query = query.where(ResultRow.signal == signal)
+        if after is not None:
+            query = query.where(tuple_(ResultRow.window_end, ResultRow.id) > after)
+        query = query.order_by(ResultRow.window_end, ResultRow.id).limit(limit)
+        return [(_point(r), r.id) for r in self.session.scalars(query)]
+
+    def latest(self, project: str | None) -> list[tuple[str, str, ResultPoint]]:
+        """The newest value of every series, as (project, monitor, point)."""
+        newest = (
+            select(RunRow.monitor_id, func.max(RunRow.window_end).label("end"))
+            .where(RunRow.status == RunStatus.succeeded.value)
+            .group_by(RunRow.monitor_id)
+            .subquery()
+        )
+        query = (
+            select(MonitorRow.project, MonitorRow.name, ResultRow)
+            .join(newest, (newest.c.monitor_id == ResultRow.monitor_id))
+            .join(MonitorRow, MonitorRow.id == ResultRow.monitor_id)
+            .where(ResultRow.window_end == newest.c.end)
+        )
+        if project is not None:
+            query = query.where(MonitorRow.project == project)
+        return [(p, n, _point(r)) for p, n, r in self.session.execute(query)]
+
+    def run_stats(self) -> list[tuple[str, str, str, int, float, float]]:
+        """Per (project, monitor, status): count, total seconds, last duration."""
+        query = (
+            select(
+                MonitorRow.project,
+                MonitorRow.name,
+                RunRow.status,
+                func.count(),
+                func.sum(RunRow.duration_seconds),
+                func.max(RunRow.duration_seconds),
+            )
+            .join(MonitorRow, MonitorRow.id == RunRow.monitor_id)
+            .group_by(MonitorRow.project, MonitorRow.name, RunRow.status)
+        )
+        return [
+            (p, n, s, int(c), float(t or 0), float(m or 0))
+            for p, n, s, c, t, m in self.session.execute(query)
+        ]
