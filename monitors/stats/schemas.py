@@ -126,7 +126,7 @@ class DriftConfig(Serializable):
     correction: Correction = Correction.none
     chunk_thresholds: Mapping[str, ChunkThreshold] = field(default_factory=dict)
     columns: tuple[str, ...] | None = None
-    max_workers: int = 2
+    max_workers: int = 1
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
