@@ -1,0 +1,235 @@
+"""Graph traversal in SQL: recursive CTEs over the edge table, on SQLite and PostgreSQL alike.
+
+The graph is never loaded: each query walks from a few seed nodes, bounded by a depth limit
+and a row limit, and only the reached nodes (and the edges among them) come back.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from enum import StrEnum
+from itertools import pairwise
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import ColumnElement, Integer, and_, func, literal, or_, select
+from sqlalchemy.orm import Session
+
+from lineage.models import ColumnEdgeRow, EdgeRow, NodeRow
+from lineage.schemas import ColumnEdge, Edge, Graph, NodeKind, PathResult
+from lineage.store import to_edge, to_node
+
+MAX_DEPTH = 50
+MAX_NODES = 10_000
+
+
+class Direction(StrEnum):
+    """Which way to walk: against the flow of data (upstream) or with it (downstream)."""
+
+    upstream = "upstream"
+    downstream = "downstream"
+
+
+def live_at(at: datetime | None) -> list[ColumnElement[bool]]:
+    """Conditions for an edge that existed at ``at`` (every edge ever, when None)."""
+    if at is None:
+        return []
+    return [
+        EdgeRow.valid_from <= at,
+        or_(EdgeRow.valid_to.is_(None), EdgeRow.valid_to > at),
+    ]
+
+
+def reach(
+    session: Session,
+    *,
+    seeds: Sequence[UUID],
+    direction: Direction,
+    max_depth: int,
+    at: datetime | None,
+    limit: int = MAX_NODES,
+) -> tuple[dict[UUID, int], bool]:
+    """Nodes reachable from ``seeds`` within ``max_depth`` hops, with their distance.
+
+    UNION (not UNION ALL) keeps the recursion finite: a (node, depth) pair is produced once, so
+    the work is bounded by nodes x depth even where many paths lead to the same node.
+    """
+    if not seeds:
+        return {}, False
+    base = select(NodeRow.id.label("id"), literal(0, Integer).label("depth")).where(
+        NodeRow.id.in_(list(seeds))
+    )
+    walk = base.cte("walk", recursive=True)
+    here, there = (
+        (EdgeRow.dst_id, EdgeRow.src_id)
+        if direction == Direction.upstream
+        else (EdgeRow.src_id, EdgeRow.dst_id)
+    )
+    step = (
+        select(there, walk.c.depth + 1)
+        .join(walk, here == walk.c.id)
+        .where(walk.c.depth < max_depth, *live_at(at))
+    )
+    walk = walk.union(step)
+    depth = func.min(walk.c.depth)
+    stmt = select(walk.c.id, depth).group_by(walk.c.id).order_by(depth, walk.c.id).limit(limit + 1)
+    rows = session.execute(stmt).all()
+    return {row[0]: int(row[1]) for row in rows[:limit]}, len(rows) > limit
+
+
+def edges_among(session: Session, ids: Iterable[UUID], at: datetime | None) -> list[Edge]:
+    """Every edge (live at ``at``) whose two ends are both in ``ids``."""
+    wanted = list(ids)
+    if not wanted:
+        return []
+    found: list[Edge] = []
+    # Chunked so that the bound parameters stay within every backend's limits.
+    for start in range(0, len(wanted), 2000):
+        chunk = wanted[start : start + 2000]
+        stmt = select(EdgeRow).where(EdgeRow.dst_id.in_(chunk), *live_at(at))
+        found.extend(to_edge(r) for r in session.scalars(stmt))
+    members = set(wanted)
+    return sorted(
+        (e for e in found if e.src in members),
+        key=lambda e: (str(e.src), str(e.dst), e.kind, e.valid_from),
+    )
+
+
+def seeds_of(session: Session, node: NodeRow) -> list[UUID]:
+    """A dataset or model stands for itself and every one of its versions."""
+    if node.kind not in (NodeKind.dataset, NodeKind.model):
+        return [node.id]
+    stmt = select(NodeRow.id).where(NodeRow.parent_id == node.id)
+    return [node.id, *session.scalars(stmt)]
+
+
+def subgraph(
+    session: Session,
+    *,
+    root: NodeRow,
+    direction: Direction,
+    max_depth: int,
+    at: datetime | None,
+    kinds: frozenset[NodeKind] | None = None,
+    limit: int = MAX_NODES,
+) -> Graph:
+    """The upstream or downstream subgraph of one node."""
+    seeds = seeds_of(session, root)
+    depths, truncated = reach(
+        session, seeds=seeds, direction=direction, max_depth=max_depth, at=at, limit=limit
+    )
+    rows = {r.id: r for r in _nodes(session, depths)}
+    edges = edges_among(session, depths, at)
+    nodes = sorted(
+        (to_node(r) for r in rows.values()), key=lambda n: (depths[n.id], n.kind, n.name)
+    )
+    if kinds is not None:
+        nodes = [n for n in nodes if n.kind in kinds or n.id in seeds]
+        keep = {n.id for n in nodes}
+        edges = [e for e in edges if e.src in keep and e.dst in keep]
+    return Graph(
+        root=root.id,
+        nodes=nodes,
+        edges=edges,
+        depth={str(n.id): depths[n.id] for n in nodes},
+        truncated=truncated,
+    )
+
+
+def _nodes(session: Session, ids: Iterable[UUID]) -> list[NodeRow]:
+    wanted = list(ids)
+    out: list[NodeRow] = []
+    for start in range(0, len(wanted), 2000):
+        chunk = wanted[start : start + 2000]
+        out.extend(session.scalars(select(NodeRow).where(NodeRow.id.in_(chunk))))
+    return out
+
+
+def shortest_path(
+    session: Session, *, src: NodeRow, dst: NodeRow, max_depth: int, at: datetime | None
+) -> PathResult:
+    """One shortest path from ``src`` downstream to ``dst`` (empty if none within the limit).
+
+    SQL finds the nodes lying on some shortest path (distance from ``src`` plus distance to
+    ``dst`` equals the path length); only that small set is walked in memory to pick one path.
+    """
+    down, _ = reach(
+        session, seeds=[src.id], direction=Direction.downstream, max_depth=max_depth, at=at
+    )
+    if dst.id not in down:
+        return PathResult(nodes=[], edges=[])
+    length = down[dst.id]
+    up, _ = reach(session, seeds=[dst.id], direction=Direction.upstream, max_depth=length, at=at)
+    on_path = {n for n, d in down.items() if n in up and d + up[n] == length}
+    edges = [e for e in edges_among(session, on_path, at) if down[e.dst] == down[e.src] + 1]
+    chain = _walk(src.id, dst.id, edges)
+    rows = {r.id: r for r in _nodes(session, chain)}
+    picked = set(pairwise(chain))
+    seen: set[tuple[UUID, UUID]] = set()
+    path_edges = []
+    for e in edges:
+        if (e.src, e.dst) in picked and (e.src, e.dst) not in seen:
+            seen.add((e.src, e.dst))
+            path_edges.append(e)
+    path_edges.sort(key=lambda e: chain.index(e.src))
+    return PathResult(nodes=[to_node(rows[n]) for n in chain], edges=path_edges)
+
+
+def _walk(src: UUID, dst: UUID, edges: Sequence[Edge]) -> list[UUID]:
+    nxt: dict[UUID, list[UUID]] = {}
+    for e in edges:
+        nxt.setdefault(e.src, []).append(e.dst)
+    prev: dict[UUID, UUID] = {}
+    queue = deque([src])
+    while queue and dst not in prev:
+        node = queue.popleft()
+        for succ in sorted(nxt.get(node, []), key=str):
+            if succ not in prev:
+                prev[succ] = node
+                queue.append(succ)
+    chain = [dst]
+    while chain[-1] != src:
+        chain.append(prev[chain[-1]])
+    return chain[::-1]
+
+
+def column_upstream(
+    session: Session, *, node_id: UUID, field: str, max_depth: int
+) -> list[ColumnEdge]:
+    """Every column edge that feeds ``field`` of a dataset, transitively."""
+    base = select(
+        literal(node_id).label("node"),
+        literal(field).label("field"),
+        literal(0, Integer).label("d"),
+    )
+    walk = base.cte("colwalk", recursive=True)
+    step = (
+        select(ColumnEdgeRow.src_id, ColumnEdgeRow.src_field, walk.c.d + 1)
+        .join(
+            walk,
+            and_(ColumnEdgeRow.dst_id == walk.c.node, ColumnEdgeRow.dst_field == walk.c.field),
+        )
+        .where(walk.c.d < max_depth)
+    )
+    walk = walk.union(step)
+    stmt = select(ColumnEdgeRow).join(
+        walk, and_(ColumnEdgeRow.dst_id == walk.c.node, ColumnEdgeRow.dst_field == walk.c.field)
+    )
+    rows = {r.id: r for r in session.scalars(stmt)}
+    return sorted(
+        (_column_edge(r) for r in rows.values()),
+        key=lambda c: (str(c.dst), c.dst_field, str(c.src), c.src_field),
+    )
+
+
+def _column_edge(row: ColumnEdgeRow) -> ColumnEdge:
+    transformations: list[dict[str, Any]] = list(row.transformations or [])
+    return ColumnEdge(
+        src=row.src_id,
+        src_field=row.src_field,
+        dst=row.dst_id,
+        dst_field=row.dst_field,
+        transformations=transformations,
+    )
