@@ -28,6 +28,7 @@ class ColumnType(StrEnum):
     integer = "integer"
     string = "string"
     boolean = "boolean"
+    datetime = "datetime"
 
     @property
     def arrow(self) -> pa.DataType:
@@ -40,6 +41,7 @@ _ARROW = {
     ColumnType.integer: pa.int64(),
     ColumnType.string: pa.string(),
     ColumnType.boolean: pa.bool_(),
+    ColumnType.datetime: pa.timestamp("us", tz="UTC"),
 }
 
 
@@ -56,6 +58,7 @@ class ExpectedSchema:
 
     features: tuple[tuple[str, ColumnType], ...]
     prediction: ColumnType
+    probabilities: bool = False
     classes: tuple[str, ...] = ()
     allow_extra: bool = False
 
@@ -72,7 +75,7 @@ class ExpectedSchema:
             *(pa.field(name, kind.arrow) for name, kind in self.features),
             pa.field(PREDICTION, self.prediction.arrow),
         ]
-        if self.classes:
+        if self.probabilities:
             fields.append(pa.field(PROBABILITIES, pa.list_(pa.float64())))
         return pa.schema(fields)
 

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Protocol
 
 from governance.core.db import Database
 from governance.core.errors import InvalidState, NotFound
-from monitors.capture.schemas import RESERVED, ColumnType, ExpectedSchema
+from lineage import service as lineage
+from lineage.schemas import Signature
+from monitors.capture.schemas import PREDICTION, RESERVED, ColumnType, ExpectedSchema
 
 _TYPES = {
-    **dict.fromkeys(("float", "double", "float32", "float64", "number", "numeric"), "float"),
-    **dict.fromkeys(("int", "integer", "long", "int32", "int64"), "integer"),
-    **dict.fromkeys(("str", "string", "category", "categorical", "object"), "string"),
-    **dict.fromkeys(("bool", "boolean"), "boolean"),
+    "float": ColumnType.float,
+    "int": ColumnType.integer,
+    "str": ColumnType.string,
+    "bool": ColumnType.boolean,
+    "datetime": ColumnType.datetime,
 }
 
 
@@ -22,7 +24,7 @@ class EndpointSchemaSource(Protocol):
     """Resolves an endpoint to the schema its captured rows must follow.
 
     ``expected_schema`` raises ``NotFound`` for an unknown endpoint and ``InvalidState`` when the
-    endpoint has no deployed model version with a signature.
+    endpoint has no deployed model version (so no signature to check rows against).
     """
 
     def expected_schema(self, db: Database, *, project: str, endpoint: str) -> ExpectedSchema:
@@ -31,7 +33,7 @@ class EndpointSchemaSource(Protocol):
 
 
 class StaticSchemaSource:
-    """Schemas given up front (tests, benchmarks, imports without a lineage graph)."""
+    """Schemas given up front (benchmarks, imports of logs without a lineage graph)."""
 
     def __init__(self, schemas: Mapping[tuple[str, str], ExpectedSchema]) -> None:
         self._schemas = dict(schemas)
@@ -45,61 +47,27 @@ class StaticSchemaSource:
 
 
 class LineageSchemaSource:
-    """Reads the deployed model version's signature through ``lineage.service``."""
+    """The signature of the model version deployed at the endpoint, from ``lineage.service``."""
 
     def expected_schema(self, db: Database, *, project: str, endpoint: str) -> ExpectedSchema:
-        """The signature of the model version deployed at ``endpoint``."""
-        lineage = importlib.import_module("lineage.service")
+        """The deployed version's signature as an expected schema."""
         found = lineage.get_endpoint(db, project=project, name=endpoint)
-        signature = getattr(found, "signature", None)
-        if not signature:
-            raise InvalidState(f"endpoint {endpoint!r} has no deployed model with a signature")
-        if not isinstance(signature, Mapping):
-            signature = signature.model_dump() if hasattr(signature, "model_dump") else {}
-        return schema_from_signature(signature)
+        if found.signature is None:
+            raise InvalidState(f"endpoint {endpoint!r} serves no model version yet")
+        return schema_from_signature(found.signature)
 
 
-def column_type(name: str) -> ColumnType:
-    """Map a signature's type name (MLflow, pandas or Arrow spelling) to a column type."""
-    found = _TYPES.get(name.strip().lower())
-    if found is None:
-        # The endpoint's signature, not the caller's batch, is what cannot be enforced.
-        raise InvalidState(f"unsupported column type {name!r} in the endpoint's signature")
-    return ColumnType(found)
-
-
-def _columns(spec: Any) -> list[tuple[str, ColumnType]]:
-    if isinstance(spec, Mapping):
-        return [(str(k), column_type(str(v))) for k, v in spec.items()]
-    return [(str(item["name"]), column_type(str(item.get("type", "float")))) for item in spec or []]
-
-
-def _output_type(spec: Any) -> ColumnType:
-    if isinstance(spec, str):
-        return column_type(spec)
-    if isinstance(spec, Mapping):
-        return column_type(str(spec.get("type", "string")))
-    if isinstance(spec, list) and spec:
-        return _output_type(spec[0])
-    return ColumnType.string
-
-
-def schema_from_signature(signature: Mapping[str, Any]) -> ExpectedSchema:
-    """Build an expected schema from a signature document.
-
-    Accepts ``{"inputs": [{"name", "type"}] | {name: type}, "prediction": type | {"type"},
-    "probabilities": [class, ...]}``; ``outputs`` is read as the prediction when that is absent.
-    """
-    features = _columns(signature.get("inputs", signature.get("features", [])))
+def schema_from_signature(signature: Signature) -> ExpectedSchema:
+    """Inputs become feature columns; the output named ``prediction`` (else the first) its type."""
+    features = tuple((c.name, _TYPES[str(c.type)]) for c in signature.inputs)
     clash = sorted({name for name, _ in features} & RESERVED)
     if clash:
-        raise InvalidState(f"signature uses reserved column names {clash}")
-    prediction = _output_type(signature.get("prediction", signature.get("outputs")))
-    classes = signature.get("probabilities") or signature.get("classes") or []
-    if isinstance(classes, Mapping):
-        classes = classes.get("classes", [])
+        raise InvalidState(f"the signature's inputs use reserved column names {clash}")
+    named = [c for c in signature.outputs if c.name == PREDICTION]
+    output = (named or signature.outputs)[0]
     return ExpectedSchema(
-        features=tuple(features),
-        prediction=prediction,
-        classes=tuple(str(c) for c in classes),
+        features=features,
+        prediction=_TYPES[str(output.type)],
+        probabilities=signature.probabilities,
+        classes=tuple(signature.classes or ()),
     )

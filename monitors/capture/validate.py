@@ -85,7 +85,7 @@ def _fits(value: Any, kind: ColumnType) -> bool:
         return isinstance(value, int | float) and not isinstance(value, bool)
     if kind is ColumnType.integer:
         return isinstance(value, int) and not isinstance(value, bool)
-    if kind is ColumnType.string:
+    if kind in (ColumnType.string, ColumnType.datetime):
         return isinstance(value, str)
     return isinstance(value, bool)
 
@@ -98,7 +98,18 @@ def _column(
         problems.add([loc, i, name], f"{name}: expected {kind}, got {type(values[i]).__name__}")
     if bad:
         return pa.nulls(len(values), kind.arrow)
+    if kind is ColumnType.datetime:
+        return _timestamps(values, name, problems, loc)
     return pa.array(values, type=kind.arrow)
+
+
+def _timestamps(values: list[Any], name: str, problems: Problems, loc: str) -> pa.Array:
+    try:
+        parsed = pc.cast(pa.array(values, pa.string()), pa.timestamp("us"))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        problems.add([loc, name], f"{name}: expected ISO-8601 date-times")
+        return pa.nulls(len(values), _UTC_US)
+    return pc.assume_timezone(parsed, "UTC")
 
 
 def _unknown_features(batch: InferenceBatch, schema: ExpectedSchema, problems: Problems) -> None:
@@ -111,22 +122,26 @@ def _unknown_features(batch: InferenceBatch, schema: ExpectedSchema, problems: P
             problems.add(["records", i, "features"], f"unknown features {extra}")
 
 
+def _probability_row(given: list[float] | dict[str, float], classes: list[str]) -> str | None:
+    if isinstance(given, dict):
+        return None if classes and sorted(given) == sorted(classes) else f"keys must be {classes}"
+    if classes and len(given) != len(classes):
+        return f"expected {len(classes)} probabilities"
+    return None
+
+
 def _probabilities(batch: InferenceBatch, schema: ExpectedSchema, problems: Problems) -> pa.Array:
     classes = list(schema.classes)
     out: list[list[float] | None] = []
     for i, record in enumerate(batch.records):
         given = record.probabilities
-        if given is None:
-            out.append(None)
-            continue
+        reason = None if given is None else _probability_row(given, classes)
+        if reason is not None:
+            problems.add(["records", i, PROBABILITIES], reason)
         if isinstance(given, dict):
-            if sorted(given) != sorted(classes):
-                problems.add(["records", i, PROBABILITIES], f"classes must be {classes}")
             out.append([given.get(c, 0.0) for c in classes])
-            continue
-        if len(given) != len(classes):
-            problems.add(["records", i, PROBABILITIES], f"expected {len(classes)} probabilities")
-        out.append(list(given))
+        else:
+            out.append(None if given is None else list(given))
     return pa.array(out, type=pa.list_(pa.float64()))
 
 
@@ -150,10 +165,10 @@ def inferences_from_json(body: bytes, schema: ExpectedSchema, *, now: datetime) 
         columns[name] = _column(values, kind, name, problems, "records")
     predictions = [r.prediction for r in records]
     columns[PREDICTION] = _column(predictions, schema.prediction, PREDICTION, problems, "records")
-    if schema.classes:
+    if schema.probabilities:
         columns[PROBABILITIES] = _probabilities(batch, schema, problems)
     elif any(r.probabilities is not None for r in records):
-        problems.add(["records"], "the endpoint's model declares no probability classes")
+        problems.add(["records"], "the endpoint's model returns no probabilities")
     table = pa.table(columns)
     _check_keys(table, problems)
     problems.raise_if_any("batch")
@@ -223,7 +238,7 @@ def inferences_from_table(table: pa.Table, schema: ExpectedSchema, *, now: datet
     """Check a bulk inference table against the endpoint's schema and conform its types."""
     if TIMESTAMP not in table.column_names:
         table = table.append_column(TIMESTAMP, pa.array([now] * len(table), type=_UTC_US))
-    if not schema.classes and PROBABILITIES in table.column_names:
+    if not schema.probabilities and PROBABILITIES in table.column_names:
         table = table.drop_columns([PROBABILITIES])
     target = schema.inference_arrow()
     conformed = _conform(table, target, extra_ok=schema.allow_extra, what="batch")
