@@ -24,6 +24,8 @@ from governance.core.migrate import ensure_current
 from governance.core.settings import Settings
 
 log = logging.getLogger("steward")
+# Inference and label uploads: bulk Arrow/Parquet bodies get their own, larger limit.
+INGEST_PATHS = r"^/api/v1/projects/[^/]+/endpoints/[^/]+/(inferences|labels)$"
 
 
 def build_services(
@@ -80,6 +82,10 @@ def create_app(
     errors.install(app)
     for router in all_routers():
         app.include_router(router)
-    app.add_middleware(BodyLimitMiddleware, limit=svc.settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        limit=svc.settings.max_body_bytes,
+        overrides=[(INGEST_PATHS, svc.settings.max_ingest_body_bytes)],
+    )
     app.add_middleware(RequestContextMiddleware)
     return app

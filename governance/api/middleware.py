@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -61,22 +62,37 @@ class RequestContextMiddleware:
 
 
 class BodyLimitMiddleware:
-    """Refuse bodies over ``limit`` bytes with 413: by Content-Length, or while buffering."""
+    """Refuse bodies over ``limit`` bytes with 413: by Content-Length, or while buffering.
 
-    def __init__(self, app: ASGIApp, *, limit: int) -> None:
+    ``overrides`` maps path patterns to their own limits (the first match wins).
+    """
+
+    def __init__(
+        self, app: ASGIApp, *, limit: int, overrides: Sequence[tuple[str, int]] = ()
+    ) -> None:
         self.app = app
+        self.default = limit
         self.limit = limit
+        self.overrides = [(re.compile(pattern), size) for pattern, size in overrides]
+
+    def limit_for(self, path: str) -> int:
+        """The body limit of a request path."""
+        for pattern, size in self.overrides:
+            if pattern.match(path):
+                return size
+        return self.default
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one ASGI call."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.limit_for(str(scope.get("path", "")))
         headers = dict(scope.get("headers") or [])
         declared = headers.get(b"content-length")
         if declared is not None:
-            if not declared.isdigit() or int(declared) > self.limit:
-                await self._refuse(scope, receive, send)
+            if not declared.isdigit() or int(declared) > limit:
+                await self._refuse(scope, receive, send, limit)
                 return
             await self.app(scope, receive, send)
             return
@@ -88,8 +104,8 @@ class BodyLimitMiddleware:
             if message["type"] != "http.request":
                 break
             size += len(message.get("body", b""))
-            if size > self.limit:
-                await self._refuse(scope, receive, send)
+            if size > limit:
+                await self._refuse(scope, receive, send, limit)
                 return
             chunks.append(message.get("body", b""))
             more = bool(message.get("more_body", False))
@@ -102,7 +118,7 @@ class BodyLimitMiddleware:
 
         await self.app(scope, replay, send)
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        exc = TooLarge(f"request body exceeds {self.limit} bytes")
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+        exc = TooLarge(f"request body exceeds {limit} bytes")
         response = error_response(413, exc.code, exc.detail)
         await response(scope, receive, send)

@@ -23,6 +23,8 @@ class Settings(BaseSettings):
     checkpoint_every: int = Field(default=256, ge=1)
     checkpoint_interval_seconds: float = Field(default=300.0, gt=0)
     max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+    # Bulk inference and label uploads (Arrow/Parquet) may be far larger than other requests.
+    max_ingest_body_bytes: int = Field(default=256 * 1024 * 1024, ge=1024)
     max_page_size: int = Field(default=500, ge=1)
     rate_limit_per_minute: int = Field(default=1200, ge=1)
     rate_limit_burst: int = Field(default=200, ge=1)
@@ -34,6 +36,8 @@ class Settings(BaseSettings):
     oidc_algorithms: list[str] = Field(default_factory=lambda: ["RS256", "ES256", "EdDSA"])
     oidc_subject_claim: str = "sub"
     data_dir: Path | None = None
+    # Hosts, addresses or CIDRs (optionally ``:port``) webhooks may reach although not public.
+    webhook_allowlist: list[str] = Field(default_factory=list)
     artifact_dir: Path | None = None
 
     @model_validator(mode="after")
