@@ -1,0 +1,404 @@
+"""OpenLineage in and out: ingest RunEvent/JobEvent/DatasetEvent into the graph; export it back.
+
+Authorisation: ``POST /api/v1/lineage`` carries no project in its path; the project is the job's
+namespace (or the dataset's, for a DatasetEvent), mapped through ``namespace_map`` when one is
+configured. ``ingest_event`` therefore checks ``(lineage, write)`` itself, against that project,
+exactly as the API's ``require`` does: no role in the project is a 404, a role without the
+permission a 403, and both are audited as denials.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from governance.access.enforcer import PolicyEngine
+from governance.audit.service import record_audit, record_denial
+from governance.core.clock import Clock, SystemClock, isoformat, to_utc
+from governance.core.db import Database
+from governance.core.errors import NotFound, PermissionDenied
+from governance.core.ids import new_id
+from governance.core.principal import Principal
+from lineage.models import EdgeRow, EventRow, NodeRow
+from lineage.olschema import SPEC_ID, validate_event
+from lineage.runs import merge_run_attrs
+from lineage.schemas import EdgeKind, IngestResult, NodeKind, RunState
+from lineage.store import SqlLineageStore
+
+PRODUCER = "https://github.com/steward-mlops/steward/tree/main/lineage"
+_WALL = SystemClock()
+_RUN_NS = uuid.UUID("6f0d2f7e-5b35-4d59-8d5a-6c7f3f1f2a10")
+_VERSION_FACET = (
+    "https://openlineage.io/spec/facets/1-0-1/DatasetVersionDatasetFacet.json"
+    "#/$defs/DatasetVersionDatasetFacet"
+)
+
+
+def fingerprint(payload: Mapping[str, Any]) -> str:
+    """SHA-256 of the canonical JSON of an event: equal events, equal fingerprints."""
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def project_of(
+    payload: Mapping[str, Any], *, override: str | None, namespace_map: Mapping[str, str]
+) -> str:
+    """The project an event belongs to: explicit, mapped from its namespace, or the namespace."""
+    if override:
+        return override
+    part = payload.get("job") or payload.get("dataset") or {}
+    namespace = str(part.get("namespace", ""))
+    return namespace_map.get(namespace, namespace)
+
+
+def authorize(
+    db: Database, policy: PolicyEngine, actor: Principal, project: str, obj: str, act: str
+) -> None:
+    """Check ``(obj, act)`` in ``project`` the way route dependencies do (404, then 403)."""
+    allowed = bool(policy.roles(actor.name, project)) and policy.enforce(
+        actor.name, project, obj, act
+    )
+    if allowed:
+        return
+    record_denial(
+        db,
+        actor=actor,
+        action=f"{obj}.{act}",
+        project=project if policy.roles(actor.name, project) else None,
+        target=f"project:{project}",
+        details={"reason": "denied by policy"},
+    )
+    if not policy.roles(actor.name, project):
+        raise NotFound(f"project {project!r} not found")
+    raise PermissionDenied(f"not allowed to {act} {obj} in this project")
+
+
+def ingest_event(
+    db: Database,
+    *,
+    payload: Any,
+    actor: Principal,
+    policy: PolicyEngine,
+    project: str | None = None,
+    namespace_map: Mapping[str, str] | None = None,
+    clock: Clock = _WALL,
+) -> IngestResult:
+    """Validate, authorise and apply one OpenLineage event; a retried event changes nothing."""
+    kind = validate_event(payload)
+    target = project_of(payload, override=project, namespace_map=namespace_map or {})
+    authorize(db, policy, actor, target, "lineage", "write")
+    return apply_event(db, payload=payload, kind=kind, project=target, actor=actor, clock=clock)
+
+
+def apply_event(
+    db: Database,
+    *,
+    payload: dict[str, Any],
+    kind: str,
+    project: str,
+    actor: Principal | str,
+    clock: Clock = _WALL,
+) -> IngestResult:
+    """Apply an already validated and authorised event in one transaction with its audit entry."""
+    digest = fingerprint(payload)
+    with db.transaction() as session:
+        store = SqlLineageStore(session)
+        if store.event_seen(digest):
+            return IngestResult(project=project, kind=kind, duplicate=True)
+        at = to_utc(datetime.fromisoformat(payload["eventTime"]))
+        _keep(store, payload, kind, project, digest, at, clock)
+        applier = _APPLIERS[kind]
+        run_id, edges, target = applier(store, payload, project, at, clock.now())
+        record_audit(
+            session,
+            actor=actor,
+            action="lineage.ingest",
+            project=project,
+            target=target,
+            details={"kind": kind, "eventType": payload.get("eventType"), "edges": edges},
+        )
+    return IngestResult(project=project, kind=kind, run=run_id, edges=edges)
+
+
+def _keep(
+    store: SqlLineageStore,
+    payload: dict[str, Any],
+    kind: str,
+    project: str,
+    digest: str,
+    at: datetime,
+    clock: Clock,
+) -> None:
+    run = payload.get("run") or {}
+    store.add_event(
+        EventRow(
+            id=new_id(),
+            project=project,
+            fingerprint=digest,
+            kind=kind,
+            event_type=payload.get("eventType"),
+            run_id=run.get("runId"),
+            event_time=at,
+            received_at=clock.now(),
+            payload=payload,
+        )
+    )
+
+
+def _facets(old: dict[str, Any], new: dict[str, Any] | None) -> dict[str, Any]:
+    merged = dict(old)
+    for name, facet in (new or {}).items():
+        if isinstance(facet, dict) and facet.get("_deleted") is True:
+            merged.pop(name, None)
+        else:
+            merged[name] = facet
+    return merged
+
+
+def _dataset(store: SqlLineageStore, project: str, ds: dict[str, Any], now: datetime) -> NodeRow:
+    facets = ds.get("facets") or {}
+    node, _ = store.ensure_node(
+        project=project, kind=NodeKind.dataset, namespace=ds["namespace"], name=ds["name"], at=now
+    )
+    if facets:
+        store.set_attrs(
+            node, {**node.attrs, "facets": _facets(node.attrs.get("facets", {}), facets)}, now
+        )
+    version = (facets.get("version") or {}).get("datasetVersion")
+    if not isinstance(version, str) or not version:
+        return node
+    row, _ = store.ensure_node(
+        project=project,
+        kind=NodeKind.dataset_version,
+        namespace=ds["namespace"],
+        name=ds["name"],
+        version=version[:128],
+        parent_id=node.id,
+        attrs={"facets": facets},
+        at=now,
+    )
+    return row
+
+
+def _run_event(
+    store: SqlLineageStore, payload: dict[str, Any], project: str, at: datetime, now: datetime
+) -> tuple[uuid.UUID | None, int, str]:
+    job_part, run_part = payload["job"], payload["run"]
+    ns, name, run_id = job_part["namespace"], job_part["name"], run_part["runId"]
+    job = _job(store, project, job_part, now)
+    run, _ = store.ensure_node(
+        project=project,
+        kind=NodeKind.run,
+        namespace=ns,
+        name=name,
+        version=run_id,
+        parent_id=job.id,
+        at=at,
+    )
+    state = RunState(payload.get("eventType") or RunState.other)
+    attrs = merge_run_attrs(
+        dict(run.attrs or {}),
+        state=state,
+        started_at=at if state in (RunState.start, RunState.running) else None,
+        ended_at=at if state in (RunState.complete, RunState.fail, RunState.abort) else None,
+        facets=run_part.get("facets"),
+    )
+    store.set_attrs(run, attrs, now)
+    edges = 0
+    for ds in payload.get("inputs") or []:
+        node = _dataset(store, project, ds, now)
+        edges += _link(store, project, node.id, run.id, EdgeKind.consumed, at)
+    for ds in payload.get("outputs") or []:
+        node = _dataset(store, project, ds, now)
+        edges += _link(store, project, run.id, node.id, EdgeKind.produced, at)
+        _columns(store, project, node, ds, run.id, payload.get("inputs") or [], now)
+    return run.id, edges, f"run:{ns}/{name}@{run_id}"
+
+
+def _link(
+    store: SqlLineageStore,
+    project: str,
+    src: uuid.UUID,
+    dst: uuid.UUID,
+    kind: EdgeKind,
+    at: datetime,
+) -> int:
+    if store.add_edge(project=project, src=src, dst=dst, kind=kind, at=at):
+        return 1
+    # Events may arrive out of order: the edge exists from the earliest event that reported it.
+    stmt = select(EdgeRow).where(EdgeRow.src_id == src, EdgeRow.dst_id == dst, EdgeRow.kind == kind)
+    for row in store.session.scalars(stmt):
+        if row.valid_to is None and row.valid_from > at:
+            row.valid_from = at
+    return 0
+
+
+def _columns(
+    store: SqlLineageStore,
+    project: str,
+    out: NodeRow,
+    ds: dict[str, Any],
+    run_id: uuid.UUID,
+    inputs: list[dict[str, Any]],
+    now: datetime,
+) -> None:
+    fields = ((ds.get("facets") or {}).get("columnLineage") or {}).get("fields") or {}
+    known = {(i["namespace"], i["name"]): i for i in inputs}
+    for out_field, spec in fields.items():
+        for src in spec.get("inputFields", []):
+            ref = known.get((src["namespace"], src["name"]), src)
+            node = _dataset(store, project, ref, now)
+            store.add_column_edge(
+                project=project,
+                src=node.id,
+                src_field=src["field"],
+                dst=out.id,
+                dst_field=out_field,
+                run_id=run_id,
+                transformations=list(src.get("transformations") or []),
+                at=now,
+            )
+
+
+def _job(store: SqlLineageStore, project: str, part: dict[str, Any], now: datetime) -> NodeRow:
+    job, _ = store.ensure_node(
+        project=project, kind=NodeKind.job, namespace=part["namespace"], name=part["name"], at=now
+    )
+    if part.get("facets"):
+        facets = _facets(job.attrs.get("facets", {}), part["facets"])
+        store.set_attrs(job, {**job.attrs, "facets": facets}, now)
+    return job
+
+
+def _job_event(
+    store: SqlLineageStore, payload: dict[str, Any], project: str, at: datetime, now: datetime
+) -> tuple[uuid.UUID | None, int, str]:
+    job = _job(store, project, payload["job"], now)
+    edges = 0
+    for ds in payload.get("inputs") or []:
+        edges += _link(
+            store, project, _dataset(store, project, ds, now).id, job.id, EdgeKind.consumed, at
+        )
+    for ds in payload.get("outputs") or []:
+        edges += _link(
+            store, project, job.id, _dataset(store, project, ds, now).id, EdgeKind.produced, at
+        )
+    return None, edges, f"job:{job.namespace}/{job.name}"
+
+
+def _dataset_event(
+    store: SqlLineageStore, payload: dict[str, Any], project: str, at: datetime, now: datetime
+) -> tuple[uuid.UUID | None, int, str]:
+    node = _dataset(store, project, payload["dataset"], now)
+    return None, 0, f"dataset:{node.namespace}/{node.name}"
+
+
+_APPLIERS = {"RunEvent": _run_event, "JobEvent": _job_event, "DatasetEvent": _dataset_event}
+
+
+# ---------------------------------------------------------------- export
+
+
+def export_events(db: Database, *, project: str) -> Iterator[dict[str, Any]]:
+    """The project's graph as OpenLineage events: one RunEvent per run, then JobEvents."""
+    with db.read() as session:
+        store = SqlLineageStore(session)
+        runs = list(session.scalars(_of_kind(project, NodeKind.run)))
+        for run in runs:
+            yield _export_run(session, store, run)
+        for job in session.scalars(_of_kind(project, NodeKind.job)):
+            yield _export_job(session, store, job)
+
+
+def _of_kind(project: str, kind: NodeKind) -> Any:
+    return (
+        select(NodeRow)
+        .where(NodeRow.project == project, NodeRow.kind == str(kind))
+        .order_by(NodeRow.created_at, NodeRow.id)
+    )
+
+
+def _run_uuid(run: NodeRow) -> str:
+    try:
+        return str(uuid.UUID(run.version))
+    except ValueError:
+        return str(uuid.uuid5(_RUN_NS, f"{run.project}:{run.namespace}/{run.name}@{run.version}"))
+
+
+def as_facets(values: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Facets as the spec wants them: objects carrying ``_producer`` and ``_schemaURL``."""
+    out: dict[str, Any] = {}
+    for name, value in (values or {}).items():
+        facet = dict(value) if isinstance(value, Mapping) else {"value": value}
+        facet.setdefault("_producer", PRODUCER)
+        facet.setdefault("_schemaURL", f"{PRODUCER}#/facets/{name}")
+        out[name] = facet
+    return out
+
+
+def _ol_dataset(node: NodeRow) -> dict[str, Any]:
+    facets = as_facets(node.attrs.get("facets"))
+    if node.kind == NodeKind.dataset_version:
+        facets["version"] = {
+            "_producer": PRODUCER,
+            "_schemaURL": _VERSION_FACET,
+            "datasetVersion": node.version,
+        }
+    name = node.name
+    if node.kind in (NodeKind.model_version, NodeKind.endpoint, NodeKind.model):
+        # Steward assets that OpenLineage has no word for travel as datasets of their own kind.
+        name = f"{node.kind}/{node.name}" + (f"@{node.version}" if node.version else "")
+    return {"namespace": node.namespace, "name": name, "facets": facets}
+
+
+def _neighbours(session: Session, node_id: uuid.UUID, *, incoming: bool) -> list[NodeRow]:
+    col, other = (EdgeRow.dst_id, EdgeRow.src_id) if incoming else (EdgeRow.src_id, EdgeRow.dst_id)
+    stmt = (
+        select(NodeRow)
+        .join(EdgeRow, other == NodeRow.id)
+        .where(col == node_id, EdgeRow.kind != str(EdgeKind.deployed))
+        .order_by(NodeRow.namespace, NodeRow.name, NodeRow.version)
+    )
+    return list(session.scalars(stmt).unique())
+
+
+def _export_run(session: Session, store: SqlLineageStore, run: NodeRow) -> dict[str, Any]:
+    a = run.attrs or {}
+    job = store.node_by_id(run.parent_id) if run.parent_id else None
+    when = a.get("ended_at") or a.get("started_at") or isoformat(run.created_at)
+    return {
+        "eventType": a.get("state", "OTHER"),
+        "eventTime": when,
+        "producer": PRODUCER,
+        "schemaURL": f"{SPEC_ID}#/$defs/RunEvent",
+        "run": {"runId": _run_uuid(run), "facets": as_facets(a.get("facets"))},
+        "job": {
+            "namespace": run.namespace,
+            "name": run.name,
+            "facets": as_facets(job.attrs.get("facets") if job else None),
+        },
+        "inputs": [_ol_dataset(n) for n in _neighbours(session, run.id, incoming=True)],
+        "outputs": [_ol_dataset(n) for n in _neighbours(session, run.id, incoming=False)],
+    }
+
+
+def _export_job(session: Session, store: SqlLineageStore, job: NodeRow) -> dict[str, Any]:
+    return {
+        "eventTime": isoformat(job.updated_at),
+        "producer": PRODUCER,
+        "schemaURL": f"{SPEC_ID}#/$defs/JobEvent",
+        "job": {
+            "namespace": job.namespace,
+            "name": job.name,
+            "facets": as_facets(job.attrs.get("facets")),
+        },
+        "inputs": [_ol_dataset(n) for n in _neighbours(session, job.id, incoming=True)],
+        "outputs": [_ol_dataset(n) for n in _neighbours(session, job.id, incoming=False)],
+    }

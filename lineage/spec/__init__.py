@@ -1,0 +1,1 @@
+"""The OpenLineage JSON schema, shipped as package data."""
