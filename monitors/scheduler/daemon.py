@@ -1,0 +1,193 @@
+"""The monitoring daemon: APScheduler 3 runs every monitor's windows while this process leads."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from governance.core.clock import Clock, SystemClock, to_utc
+from governance.core.db import Database
+from monitors.runs.schemas import RunReport, RunTrigger
+from monitors.runs.service import pending_windows, run_window
+from monitors.runs.sources import RunEnvironment
+from monitors.scheduler.lease import Lease, new_holder_id
+from monitors.specs.schemas import Monitor
+from monitors.specs.service import list_monitors
+from monitors.specs.windows import frequency_of, trigger_of
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class DaemonOptions:
+    """Timing of the daemon; the defaults give a takeover within 18 s of a leader's death."""
+
+    lease_ttl: float = 15.0
+    renew_every: float = 3.0
+    sync_every: float = 10.0
+    # With an injected (accelerated) clock the daemon polls instead of using the cron triggers.
+    tick: float | None = None
+    misfire_grace_time: int = 60
+    max_catchup: int = 1000
+
+
+class Daemon:
+    """Leader-elected scheduler of monitor runs; ``start``/``stop`` or ``run_forever``."""
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        env: RunEnvironment,
+        clock: Clock | None = None,
+        options: DaemonOptions | None = None,
+        holder: str | None = None,
+        on_run: Callable[[Monitor, RunReport], None] | None = None,
+    ) -> None:
+        self.db = db
+        self.env = env
+        self.clock = clock or SystemClock()
+        self.options = options or DaemonOptions()
+        self.holder = holder or new_holder_id()
+        self.lease = Lease(db, holder=self.holder, ttl=self.options.lease_ttl)
+        self.on_run = on_run
+        self.leading = False
+        self._jobs: dict[UUID, str] = {}
+        # Per monitor, a window end up to which every window is known to have run.
+        self._watermark: dict[UUID, datetime] = {}
+        self._stopped = threading.Event()
+        self._scheduler: Any = None
+
+    def start(self) -> None:
+        """Start the scheduler: heartbeats at once, monitor jobs while leading."""
+        from apscheduler.schedulers.background import BackgroundScheduler
+
+        self._scheduler = BackgroundScheduler(
+            timezone=UTC,
+            job_defaults={
+                "coalesce": True,
+                "max_instances": 1,
+                "misfire_grace_time": self.options.misfire_grace_time,
+            },
+        )
+        self._scheduler.add_job(
+            self.heartbeat,
+            "interval",
+            seconds=self.options.renew_every,
+            id="heartbeat",
+            next_run_time=datetime.now(UTC),
+        )
+        self._scheduler.add_job(self.sync, "interval", seconds=self.options.sync_every, id="sync")
+        self._scheduler.start()
+
+    def stop(self, *, release: bool = True) -> None:
+        """Stop scheduling, wait for running jobs, and hand the lease on."""
+        self._stopped.set()
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=True)
+        if release and self.leading:
+            self.lease.release()
+        self.leading = False
+
+    def request_stop(self) -> None:
+        """Ask ``run_forever`` to stop (safe in a signal handler)."""
+        self._stopped.set()
+
+    def run_forever(self) -> None:
+        """Start and block until ``request_stop``; then stop cleanly."""
+        self.start()
+        while not self._stopped.wait(0.5):
+            pass
+        self.stop()
+
+    def heartbeat(self) -> None:
+        """Renew or take the lease; start or stop leading accordingly."""
+        if self._stopped.is_set():
+            return
+        try:
+            held = self.lease.acquire()
+        except Exception:  # a database hiccup: lose leadership rather than risk running blind
+            log.exception("lease renewal failed")
+            held = False
+        if held and not self.leading:
+            self.leading = True
+            info = self.lease.current()
+            if info is not None:
+                self.lease.record_takeover(info)
+            log.info("%s leads (epoch %s)", self.holder, info.epoch if info else "?")
+            self.sync()
+        elif not held and self.leading:
+            log.warning("%s lost the lease", self.holder)
+            self.leading = False
+            self._drop_jobs(set(self._jobs))
+
+    def sync(self) -> None:
+        """Match the monitor jobs to the enabled monitors (leader only)."""
+        if not self.leading or self._scheduler is None:
+            return
+        monitors = {m.id: m for m in list_monitors(self.db, enabled_only=True)}
+        self._drop_jobs({i for i in self._jobs if i not in monitors})
+        for monitor in monitors.values():
+            version = f"{monitor.id}:{monitor.revision}"
+            if self._jobs.get(monitor.id) == version:
+                continue
+            self._drop_jobs({monitor.id})
+            self._scheduler.add_job(
+                self.run_due,
+                self._trigger(monitor),
+                args=[monitor],
+                id=version,
+                next_run_time=datetime.now(UTC),
+            )
+            self._jobs[monitor.id] = version
+
+    def _trigger(self, monitor: Monitor) -> Any:
+        if self.options.tick is not None:
+            from apscheduler.triggers.interval import IntervalTrigger
+
+            return IntervalTrigger(seconds=self.options.tick, timezone=UTC)
+        return trigger_of(monitor.spec.schedule.model_copy(update={"end": None}))
+
+    def _drop_jobs(self, ids: set[UUID]) -> None:
+        for monitor_id in ids:
+            version = self._jobs.pop(monitor_id, None)
+            if version is not None and self._scheduler is not None:
+                try:
+                    self._scheduler.remove_job(version)
+                except LookupError:
+                    pass
+
+    def run_due(self, monitor: Monitor) -> int:
+        """Run every window of a monitor that has ended and not run yet; returns how many ran."""
+        ran = 0
+        for end in self.due(monitor):
+            if not self.leading or self._stopped.is_set():
+                break
+            report = run_window(
+                self.db,
+                monitor=monitor,
+                window_end=end,
+                env=self.env,
+                trigger=RunTrigger.schedule,
+                clock=self.clock,
+                holder=self.holder,
+            )
+            ran += int(report.created)
+            self._watermark[monitor.id] = end
+            if self.on_run is not None:
+                self.on_run(monitor, report)
+        return ran
+
+    def due(self, monitor: Monitor) -> list[datetime]:
+        """Window ends of a monitor that are due: after its start (or creation), up to now."""
+        now = self.clock.now()
+        schedule = monitor.spec.schedule
+        horizon = now - self.options.max_catchup * frequency_of(schedule)
+        since = max(to_utc(schedule.start or monitor.created_at) - timedelta(seconds=1), horizon)
+        since = max(since, self._watermark.get(monitor.id, since))
+        return pending_windows(self.db, monitor=monitor, since=since, until=now)

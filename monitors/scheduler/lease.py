@@ -1,0 +1,130 @@
+"""Leader election through the database: one lease row, renewed by a conditional UPDATE."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import case, select, update
+from sqlalchemy.exc import IntegrityError
+
+from governance.audit.service import record_audit
+from governance.core.clock import Clock, SystemClock
+from governance.core.db import Database
+from governance.core.principal import SYSTEM
+from monitors.scheduler.models import LeaseRow
+
+DEFAULT_LEASE = "monitor-daemon"
+
+
+def new_holder_id() -> str:
+    """A holder id naming the host and process, unique per daemon start."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class LeaseInfo:
+    """Who holds the lease, since when and until when; ``epoch`` counts changes of holder."""
+
+    holder: str
+    expires_at: datetime
+    acquired_at: datetime
+    epoch: int
+
+
+class Lease:
+    """A named lease held by one holder at a time; expires ``ttl`` after the last renewal.
+
+    Times are wall-clock times of the daemons (never the accelerated monitor clock): hosts of
+    one deployment must keep their clocks in sync to well under ``ttl`` (NTP does).
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        holder: str,
+        ttl: float = 15.0,
+        name: str = DEFAULT_LEASE,
+        wall: Clock | None = None,
+    ) -> None:
+        self.db = db
+        self.holder = holder
+        self.ttl = timedelta(seconds=ttl)
+        self.name = name
+        self.wall = wall or SystemClock()
+
+    def acquire(self) -> bool:
+        """Take the lease if it is free or expired, or renew it if held; True when held."""
+        now = self.wall.now()
+        with self.db.transaction() as session:
+            mine = LeaseRow.holder == self.holder
+            result = session.execute(
+                update(LeaseRow)
+                .where(LeaseRow.name == self.name, mine | (LeaseRow.expires_at < now))
+                .values(
+                    holder=self.holder,
+                    expires_at=now + self.ttl,
+                    acquired_at=case((mine, LeaseRow.acquired_at), else_=now),
+                    epoch=case((mine, LeaseRow.epoch), else_=LeaseRow.epoch + 1),
+                )
+                .execution_options(synchronize_session=False)
+            )
+            if result.rowcount == 1:  # type: ignore[attr-defined]
+                return True
+        return self._insert(now)
+
+    def _insert(self, now: datetime) -> bool:
+        try:
+            with self.db.transaction() as session:
+                if session.get(LeaseRow, self.name) is not None:
+                    return False
+                row = LeaseRow(
+                    name=self.name,
+                    holder=self.holder,
+                    expires_at=now + self.ttl,
+                    acquired_at=now,
+                    epoch=1,
+                )
+                session.add(row)
+                session.flush()
+        except IntegrityError:
+            return False  # another daemon inserted the row first
+        return True
+
+    def record_takeover(self, info: LeaseInfo) -> None:
+        """Audit that this daemon became the leader."""
+        with self.db.transaction() as session:
+            record_audit(
+                session,
+                actor=SYSTEM,
+                action="daemon.lead",
+                target=f"lease:{self.name}",
+                details={"holder": self.holder, "epoch": info.epoch},
+            )
+
+    def release(self) -> None:
+        """Give the lease up now (a clean shutdown lets a standby take over at once)."""
+        with self.db.transaction() as session:
+            session.execute(
+                update(LeaseRow)
+                .where(LeaseRow.name == self.name, LeaseRow.holder == self.holder)
+                .values(expires_at=self.wall.now() - timedelta(seconds=1))
+                .execution_options(synchronize_session=False)
+            )
+
+    def current(self) -> LeaseInfo | None:
+        """The lease as stored (held or expired), or None before anyone took it."""
+        with self.db.read() as session:
+            row = session.scalars(select(LeaseRow).where(LeaseRow.name == self.name)).first()
+            if row is None:
+                return None
+            return LeaseInfo(
+                holder=row.holder,
+                expires_at=row.expires_at,
+                acquired_at=row.acquired_at,
+                epoch=row.epoch,
+            )
