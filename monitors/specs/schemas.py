@@ -19,6 +19,8 @@ from pydantic import (
     model_validator,
 )
 
+from monitors.alerts.schemas import Severity
+
 NAME = r"^[a-z0-9][a-z0-9._-]{0,62}$"
 _CRON_FIELD = re.compile(r"^[0-9A-Za-z*/,\-?#LW]+$")
 
@@ -81,14 +83,6 @@ class SignalKind(StrEnum):
     performance = "performance"
     fairness = "fairness"
     attribution_drift = "attribution_drift"
-
-
-class Severity(StrEnum):
-    """How loud an alert is."""
-
-    info = "info"
-    warning = "warning"
-    critical = "critical"
 
 
 class Target(_Frozen):
@@ -170,13 +164,6 @@ class Signal(_Frozen):
         return self.name or str(self.kind)
 
 
-class Channel(_Frozen):
-    """Where alerts go: a webhook URL (signing secrets live with the alerts package, not here)."""
-
-    kind: str = Field(default="webhook", pattern=r"^webhook$")
-    url: str = Field(max_length=2000, pattern=r"^https?://")
-
-
 DEFAULT_SIGNALS = (Signal(kind=SignalKind.data_drift), Signal(kind=SignalKind.prediction_drift))
 
 
@@ -191,7 +178,8 @@ class MonitorSpec(_Frozen):
     window: Window = Window()
     schedule: Schedule = Schedule()
     severity: Severity = Severity.warning
-    channels: tuple[Channel, ...] = ()
+    # Names of the project's alert channels; None notifies every enabled channel.
+    channels: tuple[str, ...] | None = None
     enabled: bool = True
 
     @field_validator("signals")
@@ -214,7 +202,7 @@ class MonitorUpdate(_Frozen):
     window: Window | None = None
     schedule: Schedule | None = None
     severity: Severity | None = None
-    channels: tuple[Channel, ...] | None = None
+    channels: tuple[str, ...] | None = None
     enabled: bool | None = None
 
 

@@ -1,0 +1,233 @@
+"""The real seams of a run: the capture store, the lineage graph and the alerts package."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+import pyarrow as pa
+from sqlalchemy.orm import Session
+
+from governance.core.clock import Clock, SystemClock
+from governance.core.db import Database
+from governance.core.errors import InvalidState, NotFound
+from governance.core.principal import SYSTEM
+from governance.core.settings import Settings
+from lineage import service as lineage
+from lineage.schemas import NodeKind, NodeRef, RunState
+from monitors.alerts.schemas import Breach
+from monitors.alerts.service import raise_or_update_alert
+from monitors.capture.service import read_window
+from monitors.runs.schemas import RunStatus
+from monitors.runs.signals import PREDICTION
+from monitors.runs.sources import LoadedReference, RunEnvironment, RunRecord, WindowReader
+from monitors.specs.schemas import MonitorSpec, Target, TargetKind
+from monitors.specs.windows import Span
+
+JOB_NAMESPACE = "steward.monitors"
+
+
+def read_dataset_uri(uri: str) -> pa.Table:
+    """Read a registered dataset version (a Parquet file or folder, or a CSV file)."""
+    parsed = urlparse(uri)
+    if parsed.scheme not in ("", "file"):
+        raise InvalidState(f"dataset location scheme {parsed.scheme!r} is not readable here")
+    path = Path(unquote(parsed.path))
+    if not path.exists():
+        raise NotFound("the reference dataset's file is gone")
+    if path.suffix.lower() == ".csv":
+        import pyarrow.csv as pacsv
+
+        return pacsv.read_csv(path)
+    import pyarrow.parquet as pq
+
+    return pq.read_table(path)
+
+
+class CaptureWindowReader:
+    """Endpoint windows from the capture store; dataset targets read their newest version."""
+
+    def __init__(self, db: Database, settings: Settings) -> None:
+        self.db = db
+        self.settings = settings
+
+    def read(self, *, project: str, target: Target, span: Span) -> pa.Table:
+        """The target's rows inside ``span``."""
+        if target.kind is TargetKind.endpoint:
+            return read_window(
+                self.settings,
+                project=project,
+                endpoint=target.name,
+                start=span.start,
+                end=span.end,
+            )
+        version = lineage.get_dataset_version(self.db, project=project, name=target.name)
+        if not span.start <= version.created_at < span.end:
+            return pa.table({})  # no new version of the dataset in this window
+        return read_dataset_uri(version.uri)
+
+
+class LineageReferenceLoader:
+    """References from registered dataset versions (default: the deployed model's training data)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def load(
+        self, *, project: str, spec: MonitorSpec, span: Span | None, windows: WindowReader
+    ) -> LoadedReference:
+        """The reference table, its target column renamed to ``prediction``."""
+        if span is not None:
+            table = windows.read(project=project, target=spec.target, span=span)
+            key = f"window:{project}/{spec.target.name}@{span.start.isoformat()}"
+            return LoadedReference(key=key, table=table)
+        output = None
+        name, version = spec.reference.dataset, spec.reference.version
+        if spec.target.kind is TargetKind.endpoint:
+            endpoint = lineage.get_endpoint(self.db, project=project, name=spec.target.name)
+            model = endpoint.model_version
+            if model is not None:
+                output = model.signature.outputs[0].name if model.signature.outputs else None
+                if name is None:
+                    name, version = self._training_data(project, model.id)
+        if name is None:
+            raise NotFound("no reference dataset: name one, or link the model's training data")
+        found = lineage.get_dataset_version(self.db, project=project, name=name, version=version)
+        table = read_dataset_uri(found.uri)
+        if output and output != PREDICTION and output in table.column_names:
+            table = table.rename_columns(
+                [PREDICTION if c == output else c for c in table.column_names]
+            )
+        key = f"dataset:{project}/{found.namespace}/{found.name}@{found.version}"
+        return LoadedReference(key=key, table=table, dataset=found.name, version=found.version)
+
+    def _training_data(self, project: str, model_version_id: Any) -> tuple[str | None, str | None]:
+        from lineage.query import upstream
+
+        graph = upstream(self.db, project=project, node_id=model_version_id, depth=1)
+        for node in graph.nodes:
+            if node.kind is NodeKind.dataset_version:
+                return node.name, node.version
+        return None, None
+
+
+class LineageRunSink:
+    """Each run becomes a lineage run of job ``monitor.<name>`` reading endpoint and reference."""
+
+    def __init__(self, clock: Clock | None = None) -> None:
+        self.clock = clock or SystemClock()
+
+    def record_run(self, session: Session, record: RunRecord) -> str | None:
+        """Record the run inside the run's transaction; return the node's id."""
+        monitor = record.monitor
+        inputs: list[NodeRef] = []
+        if monitor.spec.target.kind is TargetKind.endpoint:
+            try:
+                inputs.append(
+                    lineage.endpoint_ref(
+                        session, project=monitor.project, name=monitor.spec.target.name
+                    )
+                )
+            except NotFound:
+                return None  # a run of a monitor whose endpoint is gone links to nothing
+        if record.reference.dataset:
+            inputs.append(
+                lineage.dataset_version_ref(
+                    session,
+                    project=monitor.project,
+                    name=record.reference.dataset,
+                    version=record.reference.version,
+                )
+            )
+        run = lineage.record_run(
+            session,
+            project=monitor.project,
+            job_namespace=JOB_NAMESPACE,
+            job_name=f"monitor.{monitor.name}",
+            run_id=record.run_id,
+            state=RunState.fail if record.status is RunStatus.failed else RunState.complete,
+            inputs=inputs,
+            started_at=record.plan.window_end,
+            ended_at=record.plan.window_end,
+            facets={"steward_monitor": _facet(record)},
+            actor=SYSTEM,
+            clock=self.clock,
+        )
+        return str(run.id)
+
+
+def _facet(record: RunRecord) -> dict[str, Any]:
+    return {
+        "monitor": record.monitor.name,
+        "window_start": record.plan.production.start.isoformat(),
+        "window_end": record.plan.window_end.isoformat(),
+        "status": str(record.status),
+        "breached": [o.key for o in record.outcomes if o.breached],
+    }
+
+
+class AlertsSink:
+    """Alerts through ``monitors.alerts``; webhooks sent by its outbox after the commit."""
+
+    def __init__(
+        self, settings: Settings, *, clock: Clock | None = None, sender: Any = None
+    ) -> None:
+        self.settings = settings
+        self.clock = clock or SystemClock()
+        self.sender = sender
+
+    def raise_alerts(self, session: Session, record: RunRecord) -> list[str]:
+        """Raise or update one alert per breached signal."""
+        spec = record.monitor.spec
+        severities = {s.key: s.severity or spec.severity for s in spec.signals}
+        ids = []
+        for outcome in record.outcomes:
+            if not outcome.breached:
+                continue
+            headline = next((m for m in outcome.metrics if m.breached and not m.feature), None)
+            headline = headline or next(m for m in outcome.metrics if m.breached)
+            breach = Breach(
+                monitor=record.monitor.name,
+                signal=outcome.key,
+                severity=severities[outcome.key],
+                value=headline.value,
+                threshold=headline.threshold,
+                window_start=record.plan.production.start,
+                window_end=record.plan.window_end,
+                details={
+                    "run_id": str(record.run_id),
+                    "metric": headline.metric,
+                    **outcome.summary,
+                },
+            )
+            result = raise_or_update_alert(
+                session,
+                project=record.monitor.project,
+                breach=breach,
+                channels=list(spec.channels) if spec.channels is not None else None,
+                clock=self.clock,
+            )
+            ids.append(str(result.alert.id))
+        return ids
+
+    def deliver(self, db: Database, alert_ids: Sequence[str]) -> None:
+        """Send the queued notifications now (failures stay queued for the retry schedule)."""
+        from monitors.alerts.delivery import deliver_pending
+        from monitors.alerts.webhook import WebhookSender
+
+        sender = self.sender or WebhookSender(allowlist=self.settings.webhook_allowlist)
+        deliver_pending(db, sender=sender, clock=self.clock)
+
+
+def default_environment(
+    db: Database, settings: Settings, *, clock: Clock | None = None, sender: Any = None
+) -> RunEnvironment:
+    """The collaborators of runs in the server, the daemon and the CLI."""
+    return RunEnvironment(
+        windows=CaptureWindowReader(db, settings),
+        references=LineageReferenceLoader(db),
+        alerts=AlertsSink(settings, clock=clock, sender=sender),
+        lineage=LineageRunSink(clock),
+    )
