@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from urllib.parse import quote, unquote
 from uuid import UUID
 
 import pyarrow as pa
@@ -26,11 +27,18 @@ from governance.core.clock import to_utc
 from governance.core.errors import InvalidInput
 from monitors.capture.schemas import CaptureKind
 
-SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,199}$")
 _DIRS = {CaptureKind.inference: "inferences", CaptureKind.label: "labels"}
 _PART = "part-{}.parquet"
 _PENDING = ".pending-{}.parquet"
 _READ_ATTEMPTS = 3
+
+
+def _segment(name: str) -> str:
+    if not _SAFE_NAME.match(name):
+        raise InvalidInput(f"invalid name {name!r}")
+    # Escaping '/', ':', '@' and '+' keeps every name one plain directory level.
+    return quote(name, safe="._-")
 
 
 def _fsync_dir(path: Path) -> None:
@@ -59,11 +67,13 @@ class ParquetCaptureStore:
         self.root = Path(root)
 
     def endpoint_dir(self, kind: CaptureKind, project: str, endpoint: str) -> Path:
-        """Directory of one endpoint's partitions (names are checked: they become paths)."""
-        for name in (project, endpoint):
-            if not SAFE_NAME.match(name):
-                raise InvalidInput(f"invalid name {name!r}")
-        return self.root / _DIRS[kind] / f"project={project}" / f"endpoint={endpoint}"
+        """Directory of one endpoint's partitions (names checked and escaped: they are paths)."""
+        return (
+            self.root
+            / _DIRS[kind]
+            / f"project={_segment(project)}"
+            / f"endpoint={_segment(endpoint)}"
+        )
 
     def day_dir(self, kind: CaptureKind, project: str, endpoint: str, day: str) -> Path:
         """Directory of one day partition."""
@@ -130,7 +140,10 @@ class ParquetCaptureStore:
     def endpoints(self, kind: CaptureKind) -> list[tuple[str, str]]:
         """Every (project, endpoint) with stored partitions."""
         folders = sorted((self.root / _DIRS[kind]).glob("project=*/endpoint=*"))
-        return [(f.parent.name[len("project=") :], f.name[len("endpoint=") :]) for f in folders]
+        return [
+            (unquote(f.parent.name[len("project=") :]), unquote(f.name[len("endpoint=") :]))
+            for f in folders
+        ]
 
     def files(self, kind: CaptureKind, project: str, endpoint: str, days: list[str]) -> list[Path]:
         """Published files of the given days (never a pending one)."""
