@@ -1,0 +1,180 @@
+"""Feature-attribution drift: SHAP importances on bounded samples, compared by NDCG."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+import numpy as np
+
+from monitors.stats.schemas import Serializable, Verdict
+
+DEFAULT_NDCG_THRESHOLD = 0.9
+TREE_MODULES = ("sklearn.ensemble", "sklearn.tree", "xgboost", "lightgbm", "catboost")
+
+
+class ExplainerKind(StrEnum):
+    """SHAP explainer used for a model."""
+
+    tree = "tree"
+    gradient = "gradient"
+    permutation = "permutation"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class FeatureImportance(Serializable):
+    """Mean absolute SHAP value per feature over a bounded sample."""
+
+    importances: Mapping[str, float]
+    explainer: ExplainerKind
+    rows: int
+
+    def ranking(self) -> tuple[str, ...]:
+        """Features from most to least important."""
+        return tuple(sorted(self.importances, key=lambda f: -self.importances[f]))
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class AttributionDriftResult(Serializable):
+    """NDCG of the current ranking against the reference ranking, and the top features."""
+
+    ndcg: float
+    threshold: float
+    top_n: int
+    verdict: Verdict
+    reference_top: tuple[str, ...]
+    current_top: tuple[str, ...]
+
+
+def explainer_kind(model: Any) -> ExplainerKind:
+    """Choose TreeExplainer for tree models, gradients for torch modules, else permutation."""
+    module = type(model).__module__
+    if module.startswith(TREE_MODULES):
+        return ExplainerKind.tree
+    if any(f"{c.__module__}.{c.__name__}" == "torch.nn.modules.module.Module" for c in type(model).__mro__):
+        return ExplainerKind.gradient
+    return ExplainerKind.permutation
+
+
+def _sample(data: np.ndarray, max_rows: int, seed: int) -> np.ndarray:
+    if data.shape[0] <= max_rows:
+        return data
+    rows = np.random.default_rng(seed).choice(data.shape[0], max_rows, replace=False)
+    return data[np.sort(rows)]
+
+
+def shap_values(
+    model: Any,
+    data: np.ndarray,
+    *,
+    background: np.ndarray,
+    kind: ExplainerKind,
+    seed: int = 0,
+) -> np.ndarray:
+    """SHAP values as an array (rows, features[, outputs]) with the chosen explainer."""
+    import shap
+
+    if kind is ExplainerKind.tree:
+        return np.asarray(shap.TreeExplainer(model).shap_values(data))
+    if kind is ExplainerKind.gradient:
+        import torch
+
+        explainer = shap.GradientExplainer(model, torch.as_tensor(background, dtype=torch.float32))
+        values = explainer.shap_values(torch.as_tensor(data, dtype=torch.float32), rseed=seed)
+        return np.asarray(values)
+    predict = getattr(model, "predict_proba", None) or getattr(model, "predict", model)
+    explainer = shap.PermutationExplainer(predict, shap.maskers.Independent(background), seed=seed)
+    return np.asarray(explainer(data, max_evals=2 * data.shape[1] + 1, silent=True).values)
+
+
+def importance_from_shap(values: np.ndarray, feature_names: Sequence[str]) -> dict[str, float]:
+    """Mean absolute SHAP value per feature, averaged over outputs when there are several."""
+    magnitudes = np.abs(np.asarray(values, dtype=np.float64))
+    if magnitudes.ndim == 3 and magnitudes.shape[1] != len(feature_names):
+        # shap lists per-output arrays first for some explainers: (outputs, rows, features)
+        magnitudes = np.moveaxis(magnitudes, 0, -1)
+    per_feature = magnitudes.mean(axis=0)
+    if per_feature.ndim == 2:
+        per_feature = per_feature.mean(axis=1)
+    return {name: float(v) for name, v in zip(feature_names, per_feature, strict=True)}
+
+
+def compute_feature_importance(
+    model: Any,
+    data: Any,
+    *,
+    feature_names: Sequence[str],
+    background: Any = None,
+    max_samples: int = 1000,
+    max_background: int = 100,
+    seed: int = 0,
+    kind: ExplainerKind | None = None,
+) -> FeatureImportance:
+    """SHAP importances of ``model`` on at most ``max_samples`` rows of ``data``."""
+    matrix = np.asarray(data, dtype=np.float64)
+    sample = _sample(matrix, max_samples, seed)
+    reference = matrix if background is None else np.asarray(background, dtype=np.float64)
+    chosen = kind or explainer_kind(model)
+    values = shap_values(
+        model, sample, background=_sample(reference, max_background, seed + 1), kind=chosen, seed=seed
+    )
+    return FeatureImportance(
+        importances=importance_from_shap(values, feature_names),
+        explainer=chosen,
+        rows=int(sample.shape[0]),
+    )
+
+
+def ndcg(reference: Mapping[str, float], current: Mapping[str, float], top_n: int) -> float:
+    """NDCG of the current ranking, with reference importances as relevance (SageMaker Clarify)."""
+    features = list(reference)
+    relevance = np.array([reference[f] for f in features], dtype=np.float64)
+    scores = np.array([current.get(f, 0.0) for f in features], dtype=np.float64)
+    discounts = 1 / np.log2(np.arange(2, top_n + 2))
+    ideal = float(np.sort(relevance)[::-1][:top_n] @ discounts)
+    if ideal == 0:
+        return 1.0
+    return _tied_dcg(relevance, scores, discounts, top_n) / ideal
+
+
+def _tied_dcg(relevance: np.ndarray, scores: np.ndarray, discounts: np.ndarray, k: int) -> float:
+    # features with equal current scores share the mean relevance of their tie (as sklearn)
+    unique_scores, inverse, counts = np.unique(-scores, return_inverse=True, return_counts=True)
+    tie_relevance = np.bincount(inverse, weights=relevance) / counts
+    cumulative = np.concatenate(([0.0], np.cumsum(np.concatenate((discounts, [0.0] * relevance.size)))))
+    total, start = 0.0, 0
+    for group in range(unique_scores.size):
+        end = start + int(counts[group])
+        span = cumulative[min(end, k)] - cumulative[min(start, k)]
+        total += tie_relevance[group] * span
+        start = end
+    return total
+
+
+def compute_attribution_drift(
+    reference: FeatureImportance | Mapping[str, float],
+    current: FeatureImportance | Mapping[str, float],
+    *,
+    top_n: int | None = None,
+    threshold: float = DEFAULT_NDCG_THRESHOLD,
+) -> AttributionDriftResult:
+    """Compare two importance rankings; NDCG below ``threshold`` is drift."""
+    ref = reference.importances if isinstance(reference, FeatureImportance) else reference
+    cur = current.importances if isinstance(current, FeatureImportance) else current
+    n = min(top_n or len(ref), len(ref))
+    if n == 0:
+        return AttributionDriftResult(
+            ndcg=1.0, threshold=threshold, top_n=0, verdict=Verdict.insufficient_data,
+            reference_top=(), current_top=(),
+        )
+    score = ndcg(ref, cur, n)
+    return AttributionDriftResult(
+        ndcg=score,
+        threshold=threshold,
+        top_n=n,
+        verdict=Verdict.drift if score < threshold else Verdict.no_drift,
+        reference_top=tuple(sorted(ref, key=lambda f: -ref[f])[:n]),
+        current_top=tuple(sorted(cur, key=lambda f: -cur[f])[:n]),
+    )
