@@ -266,8 +266,16 @@ def _print_rows(
         ("steward profile+run", total, steward["memory_mb"], worst, mismatched, same),
     ]
     p_worst, p_mismatched, _ = compare(profile, steward)
-    lines.append(("steward profile mode", profile["seconds"], profile["memory_mb"], p_worst,
-                  p_mismatched, "-"))
+    lines.append(
+        (
+            "steward profile mode",
+            profile["seconds"],
+            profile["memory_mb"],
+            p_worst,
+            p_mismatched,
+            "-",
+        )
+    )
     for name, seconds, memory, diff, verdicts, tests in lines:
         diff_text = diff if isinstance(diff, str) else f"{diff:.1e}"
         verdict_text = verdicts if isinstance(verdicts, str) else f"{25 - verdicts}/25"

@@ -53,7 +53,10 @@ def explainer_kind(model: Any) -> ExplainerKind:
     module = type(model).__module__
     if module.startswith(TREE_MODULES):
         return ExplainerKind.tree
-    if any(f"{c.__module__}.{c.__name__}" == "torch.nn.modules.module.Module" for c in type(model).__mro__):
+    if any(
+        f"{c.__module__}.{c.__name__}" == "torch.nn.modules.module.Module"
+        for c in type(model).__mro__
+    ):
         return ExplainerKind.gradient
     return ExplainerKind.permutation
 
@@ -118,7 +121,11 @@ def compute_feature_importance(
     reference = matrix if background is None else np.asarray(background, dtype=np.float64)
     chosen = kind or explainer_kind(model)
     values = shap_values(
-        model, sample, background=_sample(reference, max_background, seed + 1), kind=chosen, seed=seed
+        model,
+        sample,
+        background=_sample(reference, max_background, seed + 1),
+        kind=chosen,
+        seed=seed,
     )
     return FeatureImportance(
         importances=importance_from_shap(values, feature_names),
@@ -143,7 +150,9 @@ def _tied_dcg(relevance: np.ndarray, scores: np.ndarray, discounts: np.ndarray, 
     # features with equal current scores share the mean relevance of their tie (as sklearn)
     unique_scores, inverse, counts = np.unique(-scores, return_inverse=True, return_counts=True)
     tie_relevance = np.bincount(inverse, weights=relevance) / counts
-    cumulative = np.concatenate(([0.0], np.cumsum(np.concatenate((discounts, [0.0] * relevance.size)))))
+    cumulative = np.concatenate(
+        ([0.0], np.cumsum(np.concatenate((discounts, [0.0] * relevance.size))))
+    )
     total, start = 0.0, 0
     for group in range(unique_scores.size):
         end = start + int(counts[group])
@@ -166,8 +175,12 @@ def compute_attribution_drift(
     n = min(top_n or len(ref), len(ref))
     if n == 0:
         return AttributionDriftResult(
-            ndcg=1.0, threshold=threshold, top_n=0, verdict=Verdict.insufficient_data,
-            reference_top=(), current_top=(),
+            ndcg=1.0,
+            threshold=threshold,
+            top_n=0,
+            verdict=Verdict.insufficient_data,
+            reference_top=(),
+            current_top=(),
         )
     score = ndcg(ref, cur, n)
     return AttributionDriftResult(

@@ -87,7 +87,11 @@ def infer_kind(column: pa.ChunkedArray) -> ColumnKind | None:
         return ColumnKind.numerical
     if pa.types.is_integer(data_type):
         distinct = pc.count_distinct(column, mode="only_valid").as_py()
-        return ColumnKind.categorical if distinct <= INTEGER_CARDINALITY_LIMIT else ColumnKind.numerical
+        return (
+            ColumnKind.categorical
+            if distinct <= INTEGER_CARDINALITY_LIMIT
+            else ColumnKind.numerical
+        )
     if (
         pa.types.is_string(data_type)
         or pa.types.is_large_string(data_type)

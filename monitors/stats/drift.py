@@ -80,7 +80,12 @@ def _numeric_drift(
 ) -> ColumnDrift:
     values = numeric_values(current)
     return numeric_drift_from_values(
-        name, reference, np.sort(values.finite), values.nulls + values.nans, values.infinities, config
+        name,
+        reference,
+        np.sort(values.finite),
+        values.nulls + values.nans,
+        values.infinities,
+        config,
     )
 
 
@@ -146,7 +151,9 @@ def categorical_drift_from_counts(
     return judged_drift(base, method, score, name, ColumnKind.categorical, config)
 
 
-def _numeric_notes(reference: NumericReference, finite: np.ndarray, missing: int) -> tuple[str, ...]:
+def _numeric_notes(
+    reference: NumericReference, finite: np.ndarray, missing: int
+) -> tuple[str, ...]:
     notes: list[str] = []
     if reference.n_unique == 1:
         notes.append("constant_reference")
@@ -157,9 +164,7 @@ def _numeric_notes(reference: NumericReference, finite: np.ndarray, missing: int
     return tuple(notes)
 
 
-def _threshold_for(
-    method: StatTestName, name: str, kind: ColumnKind, config: DriftConfig
-) -> float:
+def _threshold_for(method: StatTestName, name: str, kind: ColumnKind, config: DriftConfig) -> float:
     threshold = resolve_threshold(name, kind, config)
     return SPECS[method].default_threshold if threshold is None else threshold
 

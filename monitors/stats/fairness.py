@@ -130,7 +130,12 @@ def grouped_counts(
 
 def group_rates(counts: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     """fairlearn's selection_rate, accuracy, TPR, FPR and precision per group."""
-    n, pos, sel, tp = counts["count"], counts["positives"], counts["selected"], counts["true_positives"]
+    n, pos, sel, tp = (
+        counts["count"],
+        counts["positives"],
+        counts["selected"],
+        counts["true_positives"],
+    )
     return {
         "selection_rate": _safe_divide(sel, n),
         "accuracy": _safe_divide(counts["correct"], n),

@@ -165,7 +165,7 @@ def ks_p_value(pair: NumericPair) -> float:
     n1, n2 = pair.reference.size, pair.current.size
     if max(n1, n2) <= KS_MAX_EXACT:
         return float(stats.ks_2samp(pair.reference.sorted_values, pair.current)[1])
-    return ks_asymptotic_p_value(ks_statistic(pair), n1, n2)
+    return float(ks_asymptotic_p_value(ks_statistic(pair), n1, n2))
 
 
 def ks_asymptotic_p_value(d: float | np.ndarray, n1: int, n2: int) -> float | np.ndarray:

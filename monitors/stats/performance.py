@@ -49,13 +49,12 @@ class MetricThreshold(Serializable):
 
     def failures(self, value: float, baseline: float | None) -> tuple[str, ...]:
         """Names of the checks that ``value`` fails."""
-        better = (lambda a, b: a >= b) if self.greater_is_better else (lambda a, b: a <= b)
         sign = 1.0 if self.greater_is_better else -1.0
         failed = []
-        if self.threshold is not None and not better(value, self.threshold):
+        if self.threshold is not None and not self._passes(value, self.threshold):
             failed.append("threshold")
         if baseline is not None and self.min_absolute_change is not None:
-            if not better(value, baseline + sign * self.min_absolute_change):
+            if not self._passes(value, baseline + sign * self.min_absolute_change):
                 failed.append("min_absolute_change")
         if baseline is not None and self.min_relative_change is not None:
             if baseline == 0:
@@ -63,10 +62,13 @@ class MetricThreshold(Serializable):
                 passed = value > 0 if self.greater_is_better else value < 0
             else:
                 target = baseline + sign * abs(baseline) * self.min_relative_change
-                passed = better(value, target)
+                passed = self._passes(value, target)
             if not passed:
                 failed.append("min_relative_change")
         return tuple(failed)
+
+    def _passes(self, value: float, bound: float) -> bool:
+        return value >= bound if self.greater_is_better else value <= bound
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -123,7 +125,12 @@ def classification_metrics(
         recall = np.where(actual > 0, tp / actual, 0.0)
         f1 = np.where(precision + recall > 0, 2 * precision * recall / (precision + recall), 0.0)
     binary = len(labels) <= 2 and pos_label in labels
-    pick = (lambda a: float(a[labels.index(pos_label)])) if binary else (lambda a: float(a.mean()))
+    position = labels.index(pos_label) if binary else None
+
+    def pick(per_label: np.ndarray) -> float:
+        # binary: the positive label's value; otherwise the unweighted (macro) mean
+        return float(per_label[position] if position is not None else per_label.mean())
+
     metrics = {
         "accuracy": float(tp.sum() / matrix.sum()),
         "precision": pick(precision),

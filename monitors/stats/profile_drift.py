@@ -11,10 +11,10 @@ from monitors.stats import categorical
 from monitors.stats.binning import fill_zeroes, sturges_edges
 from monitors.stats.drift import (
     apply_chunk_thresholds,
+    categorical_drift_from_counts,
     correct_p_values,
     insufficient_drift,
     judged_drift,
-    categorical_drift_from_counts,
     numeric_drift_from_values,
     resolve_method,
     summarise,
@@ -73,7 +73,9 @@ class BinnedPair:
         )
 
 
-def _segments(pair: BinnedPair, low: float, high: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _segments(
+    pair: BinnedPair, low: float, high: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     keep = (pair.grid >= low) & (pair.grid <= high)
     d = (pair.ref_cdf - pair.cur_cdf)[keep]
     return d[:-1], d[1:], np.diff(pair.grid[keep])
@@ -90,7 +92,7 @@ def wasserstein_norm(pair: BinnedPair) -> float:
     inside = np.where(same_sign, (a0 + a1) / 2, crossing) * width
     tails = (s.below_count * edges[0] - s.below_sum) + (s.above_sum - s.above_count * edges[-1])
     distance = float(np.sum(inside)) + tails / s.count
-    return distance / max(pair.reference.std, 0.001)
+    return float(distance / max(pair.reference.std, 0.001))
 
 
 def energy_distance(pair: BinnedPair) -> float:

@@ -198,8 +198,11 @@ def _categorical_quality(
 
 def _issues(column: ColumnQuality, limits: QualityThresholds) -> list[QualityIssue]:
     checks = [
-        ("null_rate_increase", column.null_rate - column.reference_null_rate,
-         limits.null_rate_increase),
+        (
+            "null_rate_increase",
+            column.null_rate - column.reference_null_rate,
+            limits.null_rate_increase,
+        ),
         ("type_error_rate", column.type_error_rate, limits.type_error_rate),
         ("out_of_range_rate", column.out_of_range_rate, limits.out_of_range_rate),
         ("unseen_category_rate", column.unseen_category_rate, limits.unseen_category_rate),
