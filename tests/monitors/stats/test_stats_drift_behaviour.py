@@ -245,9 +245,7 @@ def test_calibration_family_wise_alarm_rate_on_no_drift_adult_resamples(
         rows = rng.choice(table.num_rows, WINDOW_ROWS, replace=False)
         result = compute_data_drift(profile, table.take(rows), corrected)
         any_corrected += result.number_of_drifted_columns > 0
-        any_raw += any(
-            c.score is not None and c.score < c.threshold for c in result.columns
-        )
+        any_raw += any(c.score is not None and c.score < c.threshold for c in result.columns)
     corrected_rate, raw_rate = any_corrected / WINDOWS, any_raw / WINDOWS
     print(
         f"\ncalibration: {WINDOWS} windows of {WINDOW_ROWS} Adult rows, "

@@ -28,7 +28,10 @@ def test_toy_example_matches_hand_computation() -> None:
     )
     a, b = result.groups
     assert (a.group, a.selection_rate, a.true_positive_rate, a.false_positive_rate) == (
-        ("a",), 0.5, 0.5, 0.5,
+        ("a",),
+        0.5,
+        0.5,
+        0.5,
     )
     assert (b.selection_rate, b.accuracy, b.precision) == (1.0, 0.5, 0.5)
     assert result.demographic_parity_difference == 0.5
@@ -99,7 +102,9 @@ def test_small_groups_are_reported_but_never_alerted_on(adult: pd.DataFrame) -> 
     truth, predicted = _adult_predictions(adult)
     race = adult["race"].to_numpy()
     limits = FairnessThresholds(min_group_size=1100, demographic_parity_ratio=0.5)
-    result = compute_fairness(truth, predicted, sensitive_features={"race": race}, thresholds=limits)
+    result = compute_fairness(
+        truth, predicted, sensitive_features={"race": race}, thresholds=limits
+    )
     small = {g.group[0] for g in result.groups if g.small}
     assert small == {"Amer-Indian-Eskimo", "Asian-Pac-Islander", "Other"}
     large = [g.selection_rate for g in result.groups if not g.small]

@@ -110,7 +110,9 @@ def test_regression_metrics_equal_sklearn() -> None:
     truth = rng.normal(size=500)
     predicted = truth + rng.normal(0, 0.3, 500)
     result = compute_performance(truth, predicted, task=TaskType.regression)
-    assert result.metric("mae").value == pytest.approx(metrics.mean_absolute_error(truth, predicted))
+    assert result.metric("mae").value == pytest.approx(
+        metrics.mean_absolute_error(truth, predicted)
+    )
     assert result.metric("mse").value == pytest.approx(metrics.mean_squared_error(truth, predicted))
     assert result.metric("rmse").value == pytest.approx(
         metrics.root_mean_squared_error(truth, predicted)
@@ -150,11 +152,17 @@ def test_performance_degradation_against_baseline_is_drift() -> None:
     truth, predicted, _ = _binary(3)
     tolerance = {"accuracy": MetricThreshold(min_absolute_change=-0.02)}
     good = compute_performance(
-        truth, predicted, task=TaskType.classification, baseline={"accuracy": 0.70},
+        truth,
+        predicted,
+        task=TaskType.classification,
+        baseline={"accuracy": 0.70},
         thresholds=tolerance,
     )
     bad = compute_performance(
-        truth, predicted, task=TaskType.classification, baseline={"accuracy": 0.95},
+        truth,
+        predicted,
+        task=TaskType.classification,
+        baseline={"accuracy": 0.95},
         thresholds=tolerance,
     )
     assert good.verdict is Verdict.no_drift and bad.verdict is Verdict.drift

@@ -1,0 +1,112 @@
+"""Feature-attribution drift: SHAP importances equal shap's, NDCG equals sklearn's."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from monitors.stats.attribution import (
+    ExplainerKind,
+    compute_attribution_drift,
+    compute_feature_importance,
+    explainer_kind,
+    ndcg,
+)
+from monitors.stats.schemas import Verdict
+
+FEATURES = ["a", "b", "c", "d"]
+
+
+def _data(seed: int = 0, n: int = 400) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    features = rng.normal(size=(n, 4))
+    return features, (features[:, 0] + 0.4 * features[:, 1] > 0).astype(int)
+
+
+@pytest.mark.parametrize("top_n", [2, 3, 5, 8])
+def test_ndcg_equals_sklearn_ndcg_score(top_n: int) -> None:
+    from sklearn.metrics import ndcg_score
+
+    rng = np.random.default_rng(top_n)
+    reference = rng.random(8)
+    current = reference + rng.normal(0, 0.2, 8)
+    current[3] = current[5]  # a tie, which sklearn averages
+    names = [f"f{i}" for i in range(8)]
+    ours = ndcg(
+        dict(zip(names, reference, strict=True)), dict(zip(names, current, strict=True)), top_n
+    )
+    assert ours == pytest.approx(ndcg_score([reference], [current], k=top_n), rel=1e-12)
+
+
+def test_identical_rankings_do_not_drift_and_reversed_rankings_do() -> None:
+    reference = {"a": 0.5, "b": 0.3, "c": 0.15, "d": 0.05}
+    same = compute_attribution_drift(reference, {k: 2 * v for k, v in reference.items()})
+    assert same.ndcg == pytest.approx(1.0) and same.verdict is Verdict.no_drift
+    reversed_ranking = {"a": 0.05, "b": 0.15, "c": 0.3, "d": 0.5}
+    moved = compute_attribution_drift(reference, reversed_ranking, top_n=2)
+    assert moved.ndcg < 0.9 and moved.verdict is Verdict.drift
+    assert moved.reference_top == ("a", "b") and moved.current_top == ("d", "c")
+
+
+def test_tree_model_importances_equal_shap_tree_explainer() -> None:
+    import shap
+    from sklearn.ensemble import GradientBoostingClassifier
+
+    features, target = _data()
+    model = GradientBoostingClassifier(n_estimators=20, random_state=0).fit(features, target)
+    result = compute_feature_importance(model, features, feature_names=FEATURES, max_samples=400)
+    expected = np.abs(shap.TreeExplainer(model).shap_values(features)).mean(axis=0)
+    assert result.explainer is ExplainerKind.tree
+    assert list(result.importances.values()) == pytest.approx(expected.tolist(), rel=1e-12)
+    assert result.ranking()[:2] == ("a", "b")
+
+
+def test_samples_are_bounded() -> None:
+    from sklearn.ensemble import RandomForestRegressor
+
+    features, target = _data(1, 3000)
+    model = RandomForestRegressor(n_estimators=5, max_depth=4, random_state=0)
+    model.fit(features, target)
+    result = compute_feature_importance(model, features, feature_names=FEATURES, max_samples=200)
+    assert result.rows == 200 and result.ranking()[0] == "a"
+
+
+def test_other_models_use_the_permutation_explainer() -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    features, target = _data(2)
+    model = LogisticRegression().fit(features, target)
+    assert explainer_kind(model) is ExplainerKind.permutation
+    result = compute_feature_importance(
+        model, features, feature_names=FEATURES, max_samples=40, max_background=20
+    )
+    assert result.ranking()[:2] == ("a", "b")
+
+
+def test_torch_models_use_the_gradient_explainer() -> None:
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    features, _ = _data(3)
+    model = torch.nn.Linear(4, 1)
+    with torch.no_grad():
+        model.weight.copy_(torch.tensor([[3.0, 1.0, 0.1, 0.0]]))
+        model.bias.zero_()
+    assert explainer_kind(model) is ExplainerKind.gradient
+    result = compute_feature_importance(model, features, feature_names=FEATURES, max_samples=100)
+    assert result.explainer is ExplainerKind.gradient
+    assert result.ranking() == ("a", "b", "c", "d")
+
+
+def test_attribution_drift_between_two_windows_of_a_model() -> None:
+    from sklearn.ensemble import GradientBoostingRegressor
+
+    features, _ = _data(4, 600)
+    target = features[:, 0] + 0.5 * features[:, 1] + 0.1 * features[:, 2]
+    model = GradientBoostingRegressor(n_estimators=30, random_state=0).fit(features, target)
+    reference = compute_feature_importance(model, features, feature_names=FEATURES)
+    shifted = features.copy()
+    shifted[:, 0] = 0.0  # production loses the signal of the top feature
+    current = compute_feature_importance(model, shifted, feature_names=FEATURES)
+    result = compute_attribution_drift(reference, current)
+    assert result.verdict is Verdict.drift
+    assert compute_attribution_drift(reference, reference).verdict is Verdict.no_drift
