@@ -34,6 +34,8 @@ class DaemonOptions:
     tick: float | None = None
     misfire_grace_time: int = 60
     max_catchup: int = 1000
+    # Webhook retries that are due are sent this often by the leader.
+    deliver_every: float = 30.0
 
 
 class Daemon:
@@ -83,6 +85,9 @@ class Daemon:
             next_run_time=datetime.now(UTC),
         )
         self._scheduler.add_job(self.sync, "interval", seconds=self.options.sync_every, id="sync")
+        self._scheduler.add_job(
+            self.deliver, "interval", seconds=self.options.deliver_every, id="deliver"
+        )
         self._scheduler.start()
 
     def stop(self, *, release: bool = True) -> None:
@@ -125,6 +130,14 @@ class Daemon:
             log.warning("%s lost the lease", self.holder)
             self.leading = False
             self._drop_jobs(set(self._jobs))
+
+    def deliver(self) -> None:
+        """Send alert notifications whose retry is due (leader only)."""
+        if self.leading:
+            try:
+                self.env.alerts.deliver(self.db, [])
+            except Exception:  # the next round retries; the failure is logged
+                log.exception("alert delivery failed")
 
     def sync(self) -> None:
         """Match the monitor jobs to the enabled monitors (leader only)."""

@@ -1,0 +1,65 @@
+"""Entry point of ``steward daemon``: wire the database, clock, seams and signals, then run."""
+
+from __future__ import annotations
+
+import logging
+import signal
+from dataclasses import dataclass, replace
+from datetime import datetime
+from types import FrameType
+
+from governance.audit.service import Sealer
+from governance.core.clock import Clock, SystemClock
+from governance.core.db import Database
+from governance.core.settings import Settings
+from monitors.runs.adapters import default_environment
+from monitors.scheduler.clock import AcceleratedClock
+from monitors.scheduler.daemon import Daemon, DaemonOptions
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Acceleration:
+    """Run on simulated time: ``origin`` at ``wall_start`` (epoch seconds), ``speed`` times fast."""
+
+    origin: datetime
+    speed: float
+    wall_start: float | None = None
+    tick: float = 0.5
+
+
+def build_daemon(
+    db: Database,
+    settings: Settings,
+    *,
+    options: DaemonOptions | None = None,
+    accelerate: Acceleration | None = None,
+) -> Daemon:
+    """A daemon on the real seams (capture store, lineage, alerts) and the chosen clock."""
+    clock: Clock = SystemClock()
+    options = options or DaemonOptions()
+    if accelerate is not None:
+        clock = AcceleratedClock(
+            accelerate.origin, speed=accelerate.speed, wall_start=accelerate.wall_start
+        )
+        options = replace(options, tick=accelerate.tick)
+    env = default_environment(db, settings, clock=clock)
+    return Daemon(db, env=env, clock=clock, options=options)
+
+
+def main(db: Database, settings: Settings, daemon: Daemon) -> None:
+    """Run until SIGTERM or SIGINT; seal the audit log meanwhile; hand the lease on at exit."""
+    sealer = Sealer(db, interval=settings.checkpoint_interval_seconds)
+
+    def _stop(signum: int, frame: FrameType | None) -> None:
+        daemon.request_stop()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    sealer.start()
+    log.info("daemon %s started", daemon.holder)
+    try:
+        daemon.run_forever()
+    finally:
+        sealer.stop()
