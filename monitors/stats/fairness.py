@@ -75,19 +75,50 @@ def _codes(values: Any) -> tuple[np.ndarray, list[str]]:
 def _numpy_codes(values: np.ndarray) -> tuple[np.ndarray, list[str]]:
     # short strings and integers are keyed by their bytes as unsigned integers
     width = values.dtype.itemsize
-    keys = values.view(f"u{width}") if width in (1, 2, 4, 8) else values
-    if keys.dtype.kind == "u" and width <= 4 and keys.size and int(keys.max()) < 2**22:
-        # dense keys (bytes, small integers, one-character strings): a lookup table, no sort
-        present = np.bincount(keys) > 0
-        unique_keys = np.flatnonzero(present).astype(keys.dtype)
-        inverse = (np.cumsum(present) - 1)[keys]
+    if width in (1, 2, 4, 8):
+        keys = values.view(f"u{width}")
+        if width <= 4 and keys.size and int(keys.max()) < 2**22:
+            # dense keys (bytes, small integers, one-character strings): a table, no sort
+            present = np.bincount(keys) > 0
+            unique_keys = np.flatnonzero(present).astype(keys.dtype)
+            inverse = (np.cumsum(present) - 1)[keys]
+        else:
+            unique_keys, inverse = _sorted_codes(keys)
+        uniques = unique_keys.view(values.dtype)
     else:
-        unique_keys, inverse = np.unique(keys, return_inverse=True)
-    labels = [str(v) for v in unique_keys.view(values.dtype).tolist()]
+        uniques, inverse = _hashed_codes(values)
+    labels = [str(v) for v in uniques.tolist()]
     order = np.argsort(labels, kind="stable")
     remap = np.empty_like(order)
     remap[order] = np.arange(order.size)
-    return remap[inverse].astype(np.int64), [labels[i] for i in order]
+    return remap[np.asarray(inverse)].astype(np.int64), [labels[i] for i in order]
+
+
+def _sorted_codes(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    # a hash table pass (pandas.factorize) over integer keys; no sort of the rows
+    import pandas as pd
+
+    codes, unique_keys = pd.factorize(keys)
+    return np.asarray(unique_keys), np.asarray(codes)
+
+
+def _hashed_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Codes of wide fixed-width strings through a 64-bit hash, verified to be collision-free."""
+    unit = np.uint32 if values.dtype.kind == "U" else np.uint8
+    words = values.view(unit).reshape(values.size, -1)
+    multiplier = np.uint64(0x9E3779B97F4A7C15)
+    hashes = np.zeros(values.size, dtype=np.uint64)
+    for column in range(words.shape[1]):
+        hashes *= multiplier
+        hashes += words[:, column]
+    unique_hashes, inverse = _sorted_codes(hashes)
+    first = np.zeros(unique_hashes.size, dtype=np.int64)
+    first[inverse[::-1]] = np.arange(values.size - 1, -1, -1)
+    representatives = values[first]
+    if not np.array_equal(representatives[inverse], values):
+        unique_values, exact = np.unique(values, return_inverse=True)
+        return unique_values, exact
+    return representatives, inverse
 
 
 def group_codes(
