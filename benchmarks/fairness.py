@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -101,10 +102,14 @@ def main() -> None:
     print(f"{'rows':>9} {'engine':<28} {'time s':>9} {'speed-up':>9} {'max |diff|':>11}")
     for rows in args.rows:
         truth, predicted, group = make_data(rows)
-        base, theirs = best_time(lambda: run_fairlearn(truth, predicted, group), 1)
+        base, theirs = best_time(partial(run_fairlearn, truth, predicted, group), 1)
         ours_s, ours = best_time(
-            lambda: compute_fairness(
-                truth, predicted, sensitive_features={"g": group}, thresholds=limits
+            partial(
+                compute_fairness,
+                truth,
+                predicted,
+                sensitive_features={"g": group},
+                thresholds=limits,
             ),
             args.repeat,
         )

@@ -110,7 +110,7 @@ def _hashed_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     hashes = np.zeros(values.size, dtype=np.uint64)
     for column in range(words.shape[1]):
         hashes *= multiplier
-        hashes += words[:, column]
+        hashes += words[:, column].astype(np.uint64)
     unique_hashes, inverse = _sorted_codes(hashes)
     first = np.zeros(unique_hashes.size, dtype=np.int64)
     first[inverse[::-1]] = np.arange(values.size - 1, -1, -1)
