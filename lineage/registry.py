@@ -16,9 +16,11 @@ from governance.core.principal import Principal
 from lineage.datafile import inspect_path
 from lineage.models import NodeRow
 from lineage.schemas import (
+    Dataset,
     DatasetCreate,
     DatasetVersion,
     EdgeKind,
+    Model,
     ModelAlias,
     ModelCreate,
     ModelVersion,
@@ -328,3 +330,50 @@ def delete_alias(db: Database, *, project: str, model: str, alias: str, actor: P
             project=project,
             target=f"model:{model}#{alias}",
         )
+
+
+def list_datasets(
+    db: Database, *, project: str, after: str = "", limit: int = 100
+) -> list[Dataset]:
+    """Datasets of a project by name, with how many versions each has."""
+    with db.read() as session:
+        store = SqlLineageStore(session)
+        out = []
+        for row in store.list_nodes(project, NodeKind.dataset, after=after, limit=limit):
+            versions = store.children(row.id)
+            out.append(
+                Dataset(
+                    id=row.id,
+                    project=project,
+                    namespace=row.namespace,
+                    name=row.name,
+                    created_at=row.created_at,
+                    versions=len(versions),
+                    latest=versions[-1].version if versions else None,
+                )
+            )
+        return out
+
+
+def list_models(db: Database, *, project: str, after: str = "", limit: int = 100) -> list[Model]:
+    """Models of a project by name, with their version count and aliases."""
+    with db.read() as session:
+        store = SqlLineageStore(session)
+        out = []
+        for row in store.list_nodes(project, NodeKind.model, after=after, limit=limit):
+            aliases = {}
+            for alias in store.aliases_of_model(row.id):
+                target = store.node_by_id(alias.version_id)
+                if target is not None:
+                    aliases[alias.alias] = int(target.version)
+            out.append(
+                Model(
+                    id=row.id,
+                    project=project,
+                    name=row.name,
+                    created_at=row.created_at,
+                    versions=store.count_children(row.id),
+                    aliases=aliases,
+                )
+            )
+        return out

@@ -14,10 +14,11 @@ from governance.audit.service import record_audit
 from governance.core.clock import Clock, SystemClock, isoformat
 from governance.core.db import Database
 from governance.core.errors import InvalidInput, NotFound
+from governance.core.ids import new_id
 from governance.core.principal import Principal
 from lineage.models import NodeRow
 from lineage.registry import dataset_version_row, version_row
-from lineage.schemas import TERMINAL_STATES, EdgeKind, NodeKind, NodeRef, Run, RunState
+from lineage.schemas import TERMINAL_STATES, EdgeKind, Job, NodeKind, NodeRef, Run, RunState
 from lineage.serving import endpoint_row
 from lineage.store import SqlLineageStore
 
@@ -246,3 +247,25 @@ def _run_row(store: SqlLineageStore, project: str, run_id: str) -> NodeRow:
     if row is None or row.kind != NodeKind.run:
         raise NotFound(f"run {run_id!r} not found")
     return row
+
+
+def list_jobs(db: Database, *, project: str, after: str = "", limit: int = 100) -> list[Job]:
+    """Jobs of a project by name."""
+    with db.read() as session:
+        rows = SqlLineageStore(session).list_nodes(project, NodeKind.job, after=after, limit=limit)
+        return [
+            Job(
+                id=r.id,
+                project=project,
+                namespace=r.namespace,
+                name=r.name,
+                created_at=r.created_at,
+                facets=(r.attrs or {}).get("facets", {}),
+            )
+            for r in rows
+        ]
+
+
+def new_run_id() -> UUID:
+    """A fresh run id (OpenLineage run ids are UUIDs)."""
+    return new_id()

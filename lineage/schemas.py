@@ -6,14 +6,37 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from governance.core.clock import to_utc
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,199}$")
 ALIAS_RE = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
 MAX_FACETS_BYTES = 256 * 1024
+
+
+def _utc(value: datetime) -> datetime:
+    try:
+        return to_utc(value)
+    except OverflowError as exc:
+        raise ValueError("datetime out of range") from exc
+
+
+UtcDateTime = Annotated[datetime, AfterValidator(_utc)]
+Metric = Annotated[float, Field(allow_inf_nan=False)]
+
+
+class Incoming(BaseModel):
+    """Base of request bodies: text that no database can store is refused up front."""
+
+    @model_validator(mode="after")
+    def _no_nul(self) -> Incoming:
+        if "\\u0000" in self.model_dump_json():
+            raise ValueError("text must not contain NUL characters")
+        return self
 
 
 class NodeKind(StrEnum):
@@ -180,7 +203,7 @@ class ColumnEdge(Frozen):
     transformations: list[dict[str, Any]] = Field(default_factory=list)
 
 
-class DatasetCreate(BaseModel):
+class DatasetCreate(Incoming):
     """Register a dataset version whose hash, schema and row count the caller computed."""
 
     name: str = Field(pattern=NAME_RE.pattern, max_length=200)
@@ -222,14 +245,14 @@ class Dataset(Frozen):
     latest: str | None = None
 
 
-class ModelCreate(BaseModel):
+class ModelCreate(Incoming):
     """Register a model version whose artifact the caller hashed."""
 
     artifact_uri: str = Field(default="", max_length=2048)
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     flavor: str = Field(default="sklearn", max_length=64)
     signature: Signature
-    metrics: dict[str, float] = Field(default_factory=dict)
+    metrics: dict[str, Metric] = Field(default_factory=dict)
     tags: dict[str, str] = Field(default_factory=dict)
     run_id: UUID | None = None
     training_data: list[UUID] = Field(default_factory=list, max_length=100)
@@ -266,7 +289,7 @@ class Model(Frozen):
     aliases: dict[str, int] = Field(default_factory=dict)
 
 
-class AliasSet(BaseModel):
+class AliasSet(Incoming):
     """Point an alias at a version."""
 
     version: int = Field(ge=1)
@@ -282,14 +305,14 @@ class ModelAlias(Frozen):
     updated_at: datetime
 
 
-class EndpointCreate(BaseModel):
+class EndpointCreate(Incoming):
     """Create an endpoint."""
 
     name: str = Field(pattern=NAME_RE.pattern, max_length=200)
     description: str = Field(default="", max_length=4000)
 
 
-class DeployRequest(BaseModel):
+class DeployRequest(Incoming):
     """Deploy a model version (by number or alias) to an endpoint."""
 
     model: str = Field(pattern=NAME_RE.pattern, max_length=200)
@@ -328,7 +351,7 @@ class Endpoint(Frozen):
         return None if self.model_version is None else self.model_version.signature
 
 
-class RunCreate(BaseModel):
+class RunCreate(Incoming):
     """Log a run of a job with its inputs and outputs."""
 
     job: str = Field(pattern=NAME_RE.pattern, max_length=200)
@@ -337,8 +360,8 @@ class RunCreate(BaseModel):
     state: RunState = RunState.complete
     inputs: list[UUID] = Field(default_factory=list, max_length=1000)
     outputs: list[UUID] = Field(default_factory=list, max_length=1000)
-    started_at: datetime | None = None
-    ended_at: datetime | None = None
+    started_at: UtcDateTime | None = None
+    ended_at: UtcDateTime | None = None
     parameters: dict[str, Any] = Field(default_factory=dict)
     code_version: str | None = Field(default=None, max_length=256)
     facets: dict[str, Any] = Field(default_factory=dict)
