@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -149,3 +151,66 @@ def uniform_edges(ordered: np.ndarray, bins: int) -> np.ndarray:
     if low == high:
         low, high = low - 0.5, high + 0.5
     return np.linspace(low, high, bins + 1)
+
+
+_NUMERIC_ARRAYS = ("sorted_values", "unique_values", "unique_counts", "bin_edges", "bin_counts")
+
+
+def profile_to_bytes(profile: ReferenceProfile) -> bytes:
+    """Serialise a reference profile as an ``.npz`` archive (no pickle), for storage."""
+    arrays: dict[str, np.ndarray] = {}
+    columns: dict[str, dict[str, Any]] = {}
+    for i, (name, ref) in enumerate(profile.columns.items()):
+        if isinstance(ref, NumericReference):
+            for field_name in _NUMERIC_ARRAYS:
+                arrays[f"{i}.{field_name}"] = getattr(ref, field_name)
+            columns[name] = {
+                "index": i,
+                "std": ref.std,
+                "nulls": ref.nulls,
+                "nans": ref.nans,
+                "infinities": ref.infinities,
+                "integer": ref.integer,
+            }
+        else:
+            arrays[f"{i}.counts"] = ref.counts
+            columns[name] = {"index": i, "categories": list(ref.categories), "nulls": ref.nulls}
+    meta = {
+        "columns": columns,
+        "kinds": {k: v.value for k, v in profile.kinds.items()},
+        "types": dict(profile.types),
+        "row_count": profile.row_count,
+    }
+    arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    buffer = io.BytesIO()
+    # numpy's stubs type savez's keyword arguments as its allow_pickle flag
+    save: Any = np.savez
+    save(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def profile_from_bytes(data: bytes) -> ReferenceProfile:
+    """Load a reference profile written by ``profile_to_bytes``."""
+    with np.load(io.BytesIO(data), allow_pickle=False) as archive:
+        meta = json.loads(archive["meta"].tobytes().decode())
+        columns: dict[str, ColumnReference] = {}
+        for name, item in meta["columns"].items():
+            i = item["index"]
+            if meta["kinds"][name] == ColumnKind.numerical.value:
+                arrays = {f: archive[f"{i}.{f}"] for f in _NUMERIC_ARRAYS}
+                scalars = {k: v for k, v in item.items() if k != "index"}
+                columns[name] = NumericReference(**arrays, **scalars)
+            else:
+                categories = tuple(item["categories"])
+                columns[name] = CategoricalReference(
+                    categories=categories,
+                    counts=archive[f"{i}.counts"],
+                    nulls=item["nulls"],
+                    index={value: j for j, value in enumerate(categories)},
+                )
+    return ReferenceProfile(
+        columns=columns,
+        kinds={k: ColumnKind(v) for k, v in meta["kinds"].items()},
+        types=meta["types"],
+        row_count=meta["row_count"],
+    )

@@ -254,3 +254,15 @@ def test_calibration_family_wise_alarm_rate_on_no_drift_adult_resamples(
     )
     assert corrected_rate <= 0.05
     assert raw_rate >= corrected_rate
+
+
+def test_reference_profile_round_trips_through_bytes_without_pickle(adult: pd.DataFrame) -> None:
+    from monitors.stats.reference import profile_from_bytes, profile_to_bytes
+
+    profile = build_reference_profile(adult)
+    loaded = profile_from_bytes(profile_to_bytes(profile))
+    current = adult.sample(4000, random_state=3)
+    assert loaded.kinds == profile.kinds and loaded.types == profile.types
+    assert compute_data_drift(loaded, current).to_dict() == (
+        compute_data_drift(profile, current).to_dict()
+    )
