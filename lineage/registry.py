@@ -224,8 +224,8 @@ def _linkmodel_version_of(
     store: SqlLineageStore, project: str, row: NodeRow, data: ModelCreate, at: datetime
 ) -> None:
     if data.run_id is not None:
-        run = store.node_by_id(data.run_id, project)
-        if run is None or run.kind != NodeKind.run:
+        run = store.run(project, str(data.run_id))
+        if run is None:
             raise NotFound("run not found", field="run_id")
         store.add_edge(project=project, src=run.id, dst=row.id, kind=EdgeKind.produced, at=at)
     for dataset_id in data.training_data:

@@ -7,7 +7,6 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from governance.audit.service import record_audit
@@ -235,16 +234,8 @@ def get_run(db: Database, *, project: str, run_id: str) -> Run:
 
 
 def _run_row(store: SqlLineageStore, project: str, run_id: str) -> NodeRow:
-    stmt = select(NodeRow).where(
-        NodeRow.project == project, NodeRow.kind == str(NodeKind.run), NodeRow.version == run_id
-    )
-    row = store.session.scalars(stmt).first()
+    row = store.run(project, run_id)
     if row is None:
-        try:
-            row = store.node_by_id(UUID(run_id), project)
-        except ValueError:
-            row = None
-    if row is None or row.kind != NodeKind.run:
         raise NotFound(f"run {run_id!r} not found")
     return row
 

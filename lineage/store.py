@@ -133,6 +133,21 @@ class SqlLineageStore:
             return None
         return row
 
+    def run(self, project: str, run_id: str) -> NodeRow | None:
+        """A run node by its run id (OpenLineage ``runId``) or by its node id."""
+        stmt = select(NodeRow).where(
+            NodeRow.project == project,
+            NodeRow.kind == str(NodeKind.run),
+            NodeRow.version == run_id,
+        )
+        row = self.session.scalars(stmt).first()
+        if row is None:
+            try:
+                row = self.node_by_id(uuid.UUID(run_id), project)
+            except ValueError:
+                return None
+        return row if row is not None and row.kind == NodeKind.run else None
+
     def nodes_by_ids(self, ids: Iterable[uuid.UUID]) -> list[NodeRow]:
         """Nodes by id, in no particular order."""
         wanted = list(ids)
