@@ -59,9 +59,9 @@ class NumericPair:
         The automatic choice only asks whether there are more than 5, so a reference with more
         distinct values returns its own count (a lower bound) without looking at the window.
         """
+        if self.reference.n_unique > 5:
+            return self.reference.n_unique
         ref_unique = self.reference.unique_values
-        if ref_unique.size > 5:
-            return int(ref_unique.size)
         cur_unique = self.current_unique[0]
         shared = np.isin(cur_unique, ref_unique, assume_unique=True).sum()
         return int(ref_unique.size + cur_unique.size - shared)
@@ -202,9 +202,7 @@ def binned(pair: NumericPair, *, fill: bool) -> tuple[np.ndarray, np.ndarray]:
         cur_share = count_sorted(pair.current, edges) / pair.current.size
     else:
         cur_values, cur_counts = pair.current_unique
-        ref_share, cur_share = binned_percents(
-            ref.unique_values, ref.unique_counts, cur_values, cur_counts
-        )
+        ref_share, cur_share = binned_percents(*ref.distinct(), cur_values, cur_counts)
     if fill:
         return fill_zeroes(ref_share), fill_zeroes(cur_share)
     return ref_share, cur_share
@@ -213,7 +211,7 @@ def binned(pair: NumericPair, *, fill: bool) -> tuple[np.ndarray, np.ndarray]:
 def hellinger(pair: NumericPair) -> float:
     """Hellinger distance over Sturges bins of the distinct values of both samples."""
     ref = pair.reference
-    keys = np.union1d(ref.unique_values, pair.current_unique[0])
+    keys = np.union1d(ref.distinct()[0], pair.current_unique[0])
     edges = sturges_edges(
         low=float(keys[0]), high=float(keys[-1]), size=keys.size, integer=ref.integer
     )

@@ -22,6 +22,7 @@ from monitors.stats.columns import (
 from monitors.stats.schemas import ColumnKind
 
 DEFAULT_PROFILE_BINS = 100
+KEEP_DISTINCT = 1000
 
 
 @dataclass(frozen=True, kw_only=True, slots=True, eq=False)
@@ -34,6 +35,9 @@ class NumericReference:
     nans: int
     infinities: int
     integer: bool
+    n_unique: int
+    # kept only for discrete columns (at most KEEP_DISTINCT values): continuous ones would
+    # double the profile's memory, and the few tests that need them recompute them
     unique_values: np.ndarray
     unique_counts: np.ndarray
     bin_edges: np.ndarray
@@ -44,10 +48,11 @@ class NumericReference:
         """Number of finite values."""
         return int(self.sorted_values.size)
 
-    @property
-    def n_unique(self) -> int:
-        """Number of distinct finite values."""
-        return int(self.unique_values.size)
+    def distinct(self) -> tuple[np.ndarray, np.ndarray]:
+        """Distinct finite values and their counts."""
+        if self.unique_values.size == self.n_unique:
+            return self.unique_values, self.unique_counts
+        return sorted_unique(self.sorted_values)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True, eq=False)
@@ -125,8 +130,9 @@ def numeric_reference(column: Any, *, bins: int = DEFAULT_PROFILE_BINS) -> Numer
         nans=values.nans,
         infinities=values.infinities,
         integer=values.integer and values.nulls == 0,
-        unique_values=unique,
-        unique_counts=counts,
+        n_unique=int(unique.size),
+        unique_values=unique if unique.size <= KEEP_DISTINCT else unique[:0],
+        unique_counts=counts if unique.size <= KEEP_DISTINCT else counts[:0],
         bin_edges=edges,
         bin_counts=count_sorted(ordered, edges),
     )
@@ -171,6 +177,7 @@ def profile_to_bytes(profile: ReferenceProfile) -> bytes:
                 "nans": ref.nans,
                 "infinities": ref.infinities,
                 "integer": ref.integer,
+                "n_unique": ref.n_unique,
             }
         else:
             arrays[f"{i}.counts"] = ref.counts

@@ -87,10 +87,10 @@ def _cat_binned(
 
 def counts_of(pair: NumericPair) -> CountPair:
     """Treat a numeric pair's distinct values as categories."""
-    ref = pair.reference
+    ref_values, ref_counts = pair.reference.distinct()
     cur_values, cur_counts = pair.current_unique
     return CountPair.align(
-        tuple(ref.unique_values.tolist()), ref.unique_counts, tuple(cur_values.tolist()), cur_counts
+        tuple(ref_values.tolist()), ref_counts, tuple(cur_values.tolist()), cur_counts
     )
 
 
