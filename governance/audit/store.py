@@ -119,17 +119,19 @@ class SqlAuditStore:
 
 
 def _filtered(stmt: Select[Any], flt: AuditFilter) -> Select[Any]:
-    conditions = [
-        (flt.actor, AuditEntryRow.actor == flt.actor),
-        (flt.action, AuditEntryRow.action == flt.action),
-        (flt.project, AuditEntryRow.project == flt.project),
-        (flt.target, AuditEntryRow.target == flt.target),
-        (flt.since, AuditEntryRow.ts >= flt.since),
-        (flt.until, AuditEntryRow.ts < flt.until),
-    ]
-    for value, condition in conditions:
+    equal = {
+        AuditEntryRow.actor: flt.actor,
+        AuditEntryRow.action: flt.action,
+        AuditEntryRow.project: flt.project,
+        AuditEntryRow.target: flt.target,
+    }
+    for column, value in equal.items():
         if value is not None:
-            stmt = stmt.where(condition)
+            stmt = stmt.where(column == value)
+    if flt.since is not None:
+        stmt = stmt.where(AuditEntryRow.ts >= flt.since)
+    if flt.until is not None:
+        stmt = stmt.where(AuditEntryRow.ts < flt.until)
     if flt.projects_visible is not None:
         visible = AuditEntryRow.project.in_(sorted(flt.projects_visible))
         if flt.include_global:

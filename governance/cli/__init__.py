@@ -39,7 +39,8 @@ err = Console(stderr=True)
 def main() -> None:
     """Entry point of the ``steward`` script."""
     try:
-        app(standalone_mode=False)
+        # Without standalone mode click returns (not raises) the code of ``typer.Exit``.
+        code = app(standalone_mode=False)
     except StewardError as exc:
         err.print(f"[red]error[/red] ({exc.code}): {exc.detail}", highlight=False)
         sys.exit(2)
@@ -58,3 +59,4 @@ def main() -> None:
             sys.exit(1)
         err.print(f"[red]error[/red]: {type(exc).__name__}: {exc}", highlight=False)
         sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)

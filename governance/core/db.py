@@ -136,8 +136,17 @@ class Database:
     def _make_engine(self, *, echo: bool, pool_size: int) -> Engine:
         if not self.is_sqlite:
             return create_engine(self.url, echo=echo, pool_size=pool_size, pool_pre_ping=True)
+        # A pool keeps connections (and their PRAGMAs) across sessions; in-memory databases
+        # would be per-connection, so they get none.
+        memory = ":memory:" in self.url or self.url in ("sqlite://", "sqlite:///")
+        pooling: dict[str, Any] = (
+            {"poolclass": NullPool} if memory else {"pool_size": pool_size, "max_overflow": 10}
+        )
         engine = create_engine(
-            self.url, echo=echo, poolclass=NullPool, connect_args={"timeout": 60}
+            self.url,
+            echo=echo,
+            connect_args={"timeout": 60, "check_same_thread": False},
+            **pooling,
         )
 
         @event.listens_for(engine, "connect")

@@ -57,4 +57,16 @@ ALLOWED: dict[tuple[str, str], frozenset[str]] = {
     ("label", "read"): frozenset({"owner", "ml-engineer", "data-scientist", "auditor"}),
     ("label", "write"): frozenset({"owner", "ml-engineer", "app-developer"}),
     ("metrics", "read"): READERS,
+    # Owner-only administration of everything else.
+    ("project", "delete"): OWNER,
+    ("principal", "delete"): OWNER,
+    ("job", "delete"): OWNER,
+    ("run", "delete"): OWNER,
+    ("lineage", "delete"): OWNER,
+    ("alert", "delete"): OWNER,
+    ("trigger", "delete"): OWNER,
+    ("approval", "write"): OWNER,
+    ("approval", "delete"): OWNER,
+    ("report", "write"): OWNER,
+    ("report", "delete"): OWNER,
 }
