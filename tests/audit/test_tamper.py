@@ -219,8 +219,10 @@ def test_cli_verify_reports_tampering_and_exits_nonzero(tmp_path: Path) -> None:
     subprocess.run([steward, "audit", "seal"], env=env, check=True, capture_output=True)
     subprocess.run([steward, "audit", "export", "-o", str(export)], env=env, check=True)
     key = tmp_path / "key.txt"
-    key.write_text(subprocess.run([steward, "audit", "public-key"], env=env, check=True,
-                                  capture_output=True, text=True).stdout.splitlines()[0])  # fmt: skip
+    public = subprocess.run(
+        [steward, "audit", "public-key"], env=env, check=True, capture_output=True, text=True
+    )
+    key.write_text(public.stdout.splitlines()[0])
     offline = subprocess.run(
         [steward, "audit", "verify", "--file", str(export), "--key", str(key)],
         env=env, capture_output=True, text=True,
