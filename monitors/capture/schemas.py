@@ -90,9 +90,6 @@ class ExpectedSchema:
         )
 
 
-Scalar = bool | int | float | str | None
-
-
 class InferenceRecord(BaseModel):
     """One scored request as an application reports it."""
 
@@ -100,8 +97,10 @@ class InferenceRecord(BaseModel):
 
     correlation_id: str = Field(min_length=1, max_length=200)
     timestamp: datetime | None = None
-    features: dict[str, Scalar]
-    prediction: Scalar = None
+    # Values are checked column by column against the endpoint's signature (faster, and every
+    # problem is reported with its feature name), so they are not typed here.
+    features: dict[str, Any]
+    prediction: Any = None
     probabilities: list[float] | dict[str, float] | None = None
 
 
@@ -119,7 +118,7 @@ class LabelRecord(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     correlation_id: str = Field(min_length=1, max_length=200)
-    label: Scalar
+    label: Any
 
 
 class LabelBatch(BaseModel):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
@@ -9,8 +10,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from pydantic import TypeAdapter, ValidationError
 
+from governance.core.clock import to_utc
 from governance.core.errors import InvalidInput
 from monitors.capture.schemas import (
     CORRELATION_ID,
@@ -21,8 +22,6 @@ from monitors.capture.schemas import (
     TIMESTAMP,
     ColumnType,
     ExpectedSchema,
-    InferenceBatch,
-    LabelBatch,
     error,
 )
 
@@ -32,8 +31,10 @@ PARQUET = "application/x-parquet"
 MEDIA_TYPES = (JSON, ARROW_STREAM, PARQUET)
 MAX_ERRORS = 50
 
-_INFERENCES = TypeAdapter(InferenceBatch)
-_LABELS = TypeAdapter(LabelBatch)
+MAX_ID = 200
+_RECORD_FIELDS = frozenset({CORRELATION_ID, TIMESTAMP, "features", PREDICTION, PROBABILITIES})
+_LABEL_FIELDS = frozenset({CORRELATION_ID, LABEL})
+_NUMBER = frozenset({float, int})
 _UTC_US = pa.timestamp("us", tz="UTC")
 
 
@@ -73,27 +74,21 @@ def read_bulk(body: bytes, media: str) -> pa.Table:
         raise InvalidInput(f"body is not a valid {media} document") from exc
 
 
-def _pydantic_problems(exc: ValidationError, problems: Problems) -> None:
-    for err in exc.errors()[:MAX_ERRORS]:
-        problems.add(list(err.get("loc", ())), str(err.get("msg", "invalid")))
-
-
-def _fits(value: Any, kind: ColumnType) -> bool:
-    if value is None:
-        return True
-    if kind is ColumnType.float:
-        return isinstance(value, int | float) and not isinstance(value, bool)
-    if kind is ColumnType.integer:
-        return isinstance(value, int) and not isinstance(value, bool)
-    if kind in (ColumnType.string, ColumnType.datetime):
-        return isinstance(value, str)
-    return isinstance(value, bool)
+_ACCEPTS: dict[ColumnType, frozenset[type]] = {
+    # Exact types: bool is not a number here, and nested lists or objects fit nothing.
+    ColumnType.float: frozenset({float, int, type(None)}),
+    ColumnType.integer: frozenset({int, type(None)}),
+    ColumnType.string: frozenset({str, type(None)}),
+    ColumnType.boolean: frozenset({bool, type(None)}),
+    ColumnType.datetime: frozenset({str, type(None)}),
+}
 
 
 def _column(
     values: list[Any], kind: ColumnType, name: str, problems: Problems, loc: str
 ) -> pa.Array:
-    bad = [i for i, v in enumerate(values) if not _fits(v, kind)]
+    accepts = _ACCEPTS[kind]
+    bad = [i for i, v in enumerate(values) if type(v) not in accepts]
     for i in bad[:MAX_ERRORS]:
         problems.add([loc, i, name], f"{name}: expected {kind}, got {type(values[i]).__name__}")
     if bad:
@@ -105,69 +100,109 @@ def _column(
 
 def _timestamps(values: list[Any], name: str, problems: Problems, loc: str) -> pa.Array:
     try:
-        parsed = pc.cast(pa.array(values, pa.string()), pa.timestamp("us"))
+        return pc.cast(pa.array(values, pa.string()), _UTC_US)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        problems.add([loc, name], f"{name}: expected ISO-8601 date-times")
-        return pa.nulls(len(values), _UTC_US)
-    return pc.assume_timezone(parsed, "UTC")
+        pass
+    # Slow path: naive times (taken as UTC) mixed with offsets, or a bad value to point at.
+    parsed: list[datetime | None] = []
+    for i, value in enumerate(values):
+        try:
+            parsed.append(None if value is None else to_utc(datetime.fromisoformat(value)))
+        except (TypeError, ValueError):
+            problems.add([loc, i, name], f"{name}: expected an ISO-8601 date-time")
+            parsed.append(None)
+    return pa.array(parsed, type=_UTC_US)
 
 
-def _unknown_features(batch: InferenceBatch, schema: ExpectedSchema, problems: Problems) -> None:
-    if schema.allow_extra:
-        return
+def load_items(body: bytes, key: str, allowed: frozenset[str], problems: Problems) -> list[Any]:
+    """The list under ``key`` of a JSON body, each item an object with known fields only."""
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        doc = None
+    items = doc.get(key) if type(doc) is dict and set(doc) == {key} else None
+    if type(items) is not list or not items:
+        problems.add(["body"], f'expected a JSON object {{"{key}": [...]}} with at least one item')
+        problems.raise_if_any(key)
+    assert isinstance(items, list)
+    for i, item in enumerate(items):
+        if type(item) is not dict:
+            problems.add([key, i], "expected an object")
+        elif item.keys() - allowed:
+            problems.add([key, i], f"unknown fields {sorted(item.keys() - allowed)}")
+    problems.raise_if_any(key)
+    return items
+
+
+def _ids(items: list[dict[str, Any]], key: str, problems: Problems) -> pa.Array:
+    ids = [item.get(CORRELATION_ID) for item in items]
+    for i, value in enumerate(ids):
+        if type(value) is not str or not 0 < len(value) <= MAX_ID:
+            problems.add([key, i, CORRELATION_ID], "correlation_id: expected 1 to 200 characters")
+    return pa.array(ids if not problems.items else [str(v) for v in ids], type=pa.string())
+
+
+def _features(items: list[dict[str, Any]], schema: ExpectedSchema, problems: Problems) -> None:
     known = set(schema.feature_names)
-    for i, record in enumerate(batch.records):
-        extra = sorted(set(record.features) - known)
-        if extra:
-            problems.add(["records", i, "features"], f"unknown features {extra}")
+    for i, item in enumerate(items):
+        features = item.get("features")
+        if type(features) is not dict:
+            problems.add(["records", i, "features"], "features: expected an object")
+            item["features"] = {}
+        elif not schema.allow_extra and features.keys() - known:
+            problems.add(
+                ["records", i, "features"], f"unknown features {sorted(features.keys() - known)}"
+            )
 
 
-def _probability_row(given: list[float] | dict[str, float], classes: list[str]) -> str | None:
-    if isinstance(given, dict):
-        return None if classes and sorted(given) == sorted(classes) else f"keys must be {classes}"
+def _probability_row(given: Any, classes: list[str]) -> str | None:
+    if type(given) is dict:
+        if not classes or sorted(given) != sorted(classes):
+            return f"keys must be {classes}"
+        given = list(given.values())
+    if type(given) is not list or any(type(p) not in _NUMBER for p in given):
+        return "expected a list of numbers, or an object of class: number"
     if classes and len(given) != len(classes):
         return f"expected {len(classes)} probabilities"
     return None
 
 
-def _probabilities(batch: InferenceBatch, schema: ExpectedSchema, problems: Problems) -> pa.Array:
+def _probabilities(
+    items: list[dict[str, Any]], schema: ExpectedSchema, problems: Problems
+) -> pa.Array:
     classes = list(schema.classes)
     out: list[list[float] | None] = []
-    for i, record in enumerate(batch.records):
-        given = record.probabilities
+    for i, item in enumerate(items):
+        given = item.get(PROBABILITIES)
         reason = None if given is None else _probability_row(given, classes)
         if reason is not None:
             problems.add(["records", i, PROBABILITIES], reason)
-        if isinstance(given, dict):
-            out.append([given.get(c, 0.0) for c in classes])
+            out.append(None)
+        elif type(given) is dict:
+            out.append([given[c] for c in classes])
         else:
-            out.append(None if given is None else list(given))
+            out.append(given)
     return pa.array(out, type=pa.list_(pa.float64()))
 
 
 def inferences_from_json(body: bytes, schema: ExpectedSchema, *, now: datetime) -> pa.Table:
     """Validate a JSON inference batch and lay it out as the stored table."""
     problems = Problems()
-    try:
-        batch = _INFERENCES.validate_json(body)
-    except ValidationError as exc:
-        _pydantic_problems(exc, problems)
-        problems.raise_if_any("batch")
-        raise
-    records = batch.records
-    _unknown_features(batch, schema, problems)
+    items = load_items(body, "records", _RECORD_FIELDS, problems)
+    _features(items, schema, problems)
+    times = _timestamps([r.get(TIMESTAMP) for r in items], TIMESTAMP, problems, "records")
     columns: dict[str, pa.Array] = {
-        CORRELATION_ID: pa.array([r.correlation_id for r in records], type=pa.string()),
-        TIMESTAMP: pa.array([r.timestamp or now for r in records], type=_UTC_US),
+        CORRELATION_ID: _ids(items, "records", problems),
+        TIMESTAMP: pc.fill_null(times, pa.scalar(now, _UTC_US)),
     }
     for name, kind in schema.features:
-        values = [r.features.get(name) for r in records]
+        values = [r["features"].get(name) for r in items]
         columns[name] = _column(values, kind, name, problems, "records")
-    predictions = [r.prediction for r in records]
+    predictions = [r.get(PREDICTION) for r in items]
     columns[PREDICTION] = _column(predictions, schema.prediction, PREDICTION, problems, "records")
     if schema.probabilities:
-        columns[PROBABILITIES] = _probabilities(batch, schema, problems)
-    elif any(r.probabilities is not None for r in records):
+        columns[PROBABILITIES] = _probabilities(items, schema, problems)
+    elif any(r.get(PROBABILITIES) is not None for r in items):
         problems.add(["records"], "the endpoint's model returns no probabilities")
     table = pa.table(columns)
     _check_keys(table, problems)
@@ -178,15 +213,10 @@ def inferences_from_json(body: bytes, schema: ExpectedSchema, *, now: datetime) 
 def labels_from_json(body: bytes, schema: ExpectedSchema, *, now: datetime) -> pa.Table:
     """Validate a JSON label batch and lay it out as the stored table."""
     problems = Problems()
-    try:
-        batch = _LABELS.validate_json(body)
-    except ValidationError as exc:
-        _pydantic_problems(exc, problems)
-        problems.raise_if_any("labels")
-        raise
-    labels = [item.label for item in batch.labels]
+    items = load_items(body, "labels", _LABEL_FIELDS, problems)
+    labels = [item.get(LABEL) for item in items]
     columns = {
-        CORRELATION_ID: pa.array([item.correlation_id for item in batch.labels], pa.string()),
+        CORRELATION_ID: _ids(items, "labels", problems),
         LABEL: _column(labels, schema.prediction, LABEL, problems, "labels"),
         RECEIVED_AT: pa.array([now] * len(labels), type=_UTC_US),
     }

@@ -336,3 +336,31 @@ def test_unsafe_names_never_become_paths(services, files, clock, endpoint) -> No
         files.endpoint_dir(CaptureKind.inference, "alpha", "../etc")
     path = files.endpoint_dir(CaptureKind.inference, "alpha", "a/b:c")
     assert path.parent.parent.parent == files.root and path.name == "endpoint=a%2Fb%3Ac"
+
+
+def test_json_structure_and_times_are_checked(services, files, clock, endpoint) -> None:
+    cases = {
+        b"[]": "expected a JSON object",
+        b'{"records": []}': "expected a JSON object",
+        b'{"records": [1]}': "expected an object",
+        b'{"records": [{"correlation_id": "a", "features": {}, "extra": 1}]}': "unknown fields",
+        b'{"records": [{"correlation_id": 5, "features": {}}]}': "correlation_id: expected",
+        b'{"records": [{"correlation_id": "a", "features": []}]}': "features: expected an object",
+        b'{"records": [{"correlation_id": "a", "timestamp": "soon", "features": {}}]}': "ISO-8601",
+        b'{"records": [{"correlation_id": "a", "features": {}, "probabilities": {"x": 1}}]}': "keys",
+    }
+    for body, fragment in cases.items():
+        with pytest.raises(InvalidInput) as caught:
+            _ingest(services, files, clock, body)
+        assert fragment in str(caught.value.extra["errors"]), body
+    mixed = records(2)
+    mixed[0]["timestamp"] = "2026-03-01T00:30:00"  # naive: taken as UTC
+    mixed[1]["timestamp"] = "2026-03-01T02:00:00+02:00"
+    mixed.append({"correlation_id": "now", "features": {"age": 1}})
+    _ingest(services, files, clock, json_body(mixed))
+    table = service.read_window(
+        files, project="alpha", endpoint=endpoint, start=T0, end=clock.now() + HOUR
+    )
+    times = {r["correlation_id"]: r["timestamp"] for r in table.to_pylist()}
+    assert times["c0"].hour == 0 and times["c0"].minute == 30 and times["c1"].hour == 0
+    assert times["now"] == clock.now()
