@@ -24,15 +24,15 @@ from fastapi.testclient import TestClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from governance.access import service as access  # noqa: E402
-from governance.api.app import build_services, create_app  # noqa: E402
-from governance.core.db import Database  # noqa: E402
-from governance.core.migrate import upgrade  # noqa: E402
-from governance.core.principal import SYSTEM  # noqa: E402
-from governance.core.settings import Settings  # noqa: E402
-from lineage import service as lineage  # noqa: E402
-from lineage.schemas import ColumnSpec, EndpointCreate, ModelCreate, Signature  # noqa: E402
-from monitors.capture.service import read_window  # noqa: E402
+from governance.access import service as access
+from governance.api.app import build_services, create_app
+from governance.core.db import Database
+from governance.core.migrate import upgrade
+from governance.core.principal import SYSTEM
+from governance.core.settings import Settings
+from lineage import service as lineage
+from lineage.schemas import ColumnSpec, EndpointCreate, ModelCreate, Signature
+from monitors.capture.service import read_window
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 _BASE = np.datetime64("2026-03-01T00:00:00", "us")
@@ -58,7 +58,7 @@ def _table(n: int, offset: int, rng: np.random.Generator) -> pa.Table:
         "timestamp": pa.array(
             _BASE + np.timedelta64(offset % 80_000, "s") + np.arange(n) * _MS,
             pa.timestamp("us", tz="UTC"),
-        ),  # fmt: skip
+        ),
     }
     for c in NUMERIC:
         cols[c] = rng.normal(40, 12, n).round(1)
@@ -133,11 +133,12 @@ def main() -> None:
     parser.add_argument("--bulk-batch", type=int, default=250_000)
     args = parser.parse_args()
     rng = np.random.default_rng(7)
+    bulk = (args.bulk_rows, args.bulk_batch)
     plans: dict[str, tuple[int, int, Callable[[pa.Table], bytes], str]] = {
         "json": (args.json_rows, args.json_batch, _json_body, "application/json"),
-        "arrow": (args.bulk_rows, args.bulk_batch, _arrow_body, "application/vnd.apache.arrow.stream"),
-        "parquet": (args.bulk_rows, args.bulk_batch, _parquet_body, "application/x-parquet"),
-    }  # fmt: skip
+        "arrow": (*bulk, _arrow_body, "application/vnd.apache.arrow.stream"),
+        "parquet": (*bulk, _parquet_body, "application/x-parquet"),
+    }
     results = []
     offset = 0
     with tempfile.TemporaryDirectory() as tmp:
