@@ -15,7 +15,7 @@ from governance.core.db import Database
 from monitors.runs.schemas import RunReport, RunTrigger
 from monitors.runs.service import pending_windows, run_window
 from monitors.runs.sources import RunEnvironment
-from monitors.scheduler.lease import Lease, new_holder_id
+from monitors.scheduler.lease import DEFAULT_LEASE, Lease, new_holder_id
 from monitors.specs.schemas import Monitor
 from monitors.specs.service import list_monitors
 from monitors.specs.windows import frequency_of, trigger_of
@@ -36,6 +36,9 @@ class DaemonOptions:
     max_catchup: int = 1000
     # Webhook retries that are due are sent this often by the leader.
     deliver_every: float = 30.0
+    # Separate fleets (e.g. the demo's own daemon) elect their leader under their own lease.
+    lease_name: str = DEFAULT_LEASE
+    project: str | None = None
 
 
 class Daemon:
@@ -56,7 +59,9 @@ class Daemon:
         self.clock = clock or SystemClock()
         self.options = options or DaemonOptions()
         self.holder = holder or new_holder_id()
-        self.lease = Lease(db, holder=self.holder, ttl=self.options.lease_ttl)
+        self.lease = Lease(
+            db, holder=self.holder, ttl=self.options.lease_ttl, name=self.options.lease_name
+        )
         self.on_run = on_run
         self.leading = False
         self._jobs: dict[UUID, str] = {}
@@ -143,7 +148,8 @@ class Daemon:
         """Match the monitor jobs to the enabled monitors (leader only)."""
         if not self.leading or self._scheduler is None:
             return
-        monitors = {m.id: m for m in list_monitors(self.db, enabled_only=True)}
+        found = list_monitors(self.db, project=self.options.project, enabled_only=True)
+        monitors = {m.id: m for m in found}
         self._drop_jobs({i for i in self._jobs if i not in monitors})
         for monitor in monitors.values():
             version = f"{monitor.id}:{monitor.revision}"
