@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
-from conftest import ADULT_NUMERIC
+from stats_data import ADULT_NUMERIC
 
 from monitors.stats.correction import adjust_p_values, reference_chunk_thresholds
 from monitors.stats.drift import (

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import ADULT_CATEGORICAL, ADULT_NUMERIC
+from stats_data import ADULT_CATEGORICAL, ADULT_NUMERIC
 
 from monitors.stats.drift import build_reference_profile, compute_data_drift
 from monitors.stats.schemas import ColumnKind, DriftConfig, StatTestName, Verdict

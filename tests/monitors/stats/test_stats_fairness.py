@@ -130,3 +130,26 @@ def test_fairness_regression_against_a_baseline_is_alerted() -> None:
 def test_a_single_large_group_is_insufficient_data() -> None:
     result = compute_fairness([1, 0] * 50, [1, 1] * 50, sensitive_features={"g": ["x"] * 100})
     assert result.verdict is Verdict.insufficient_data
+
+
+def test_german_credit_by_sex_and_age_band_equals_fairlearn(german: pd.DataFrame) -> None:
+    from fairlearn import metrics as fm
+
+    truth = german["risk"].to_numpy()
+    predicted = (german["credit_amount"] < 4000).to_numpy().astype(int)
+    age_band = np.where(german["age"] < 30, "young", "older")
+    sensitive = {"sex": german["sex"].to_numpy(), "age": age_band}
+    result = compute_fairness(
+        truth,
+        predicted,
+        sensitive_features=sensitive,
+        thresholds=FairnessThresholds(min_group_size=0),
+    )
+    frame = pd.DataFrame(sensitive)
+    assert result.demographic_parity_ratio == pytest.approx(
+        fm.demographic_parity_ratio(truth, predicted, sensitive_features=frame), **TOL
+    )
+    assert result.equalized_odds_difference == pytest.approx(
+        fm.equalized_odds_difference(truth, predicted, sensitive_features=frame), **TOL
+    )
+    assert len(result.groups) == 4
