@@ -13,6 +13,7 @@ from uuid import UUID
 import httpx
 
 from governance.core.clock import Clock, SystemClock
+from governance.core.settings import Settings
 from monitors.alerts.guard import Allowlist, Resolver, SystemResolver, UrlRefused, check_url
 from monitors.alerts.schemas import ChannelTarget
 
@@ -80,6 +81,11 @@ class WebhookSender:
         self.resolver = resolver or SystemResolver()
         self.timeout = timeout
         self.clock = clock or SystemClock()
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, clock: Clock | None = None) -> WebhookSender:
+        """A sender honouring ``STEWARD_WEBHOOK_ALLOWLIST``."""
+        return cls(allowlist=settings.webhook_allowlist, clock=clock)
 
     def send(self, target: ChannelTarget, body: bytes, *, delivery: UUID, event: str) -> SendResult:
         """Check the URL, sign the body, post it once; redirects count as failures."""

@@ -160,3 +160,17 @@ def test_delivery_connects_to_the_pinned_address_with_the_real_host(hook: Hook) 
 )  # fmt: skip
 def test_is_public(address: str, public: bool) -> None:
     assert is_public(ipaddress.ip_address(address)) is public
+
+
+def test_the_allowlist_comes_from_settings(settings, hook: Hook) -> None:
+    target = _target(hook.url)
+    closed = WebhookSender.from_settings(settings)
+    assert "non-public" in (
+        closed.send(target, b"{}", delivery=uuid.uuid4(), event="x").error or ""
+    )
+    assert hook.received == []
+    opened = settings.model_copy(update={"webhook_allowlist": [f"127.0.0.1:{hook.port}"]})
+    assert (
+        WebhookSender.from_settings(opened).send(target, b"{}", delivery=uuid.uuid4(), event="x").ok
+    )
+    assert len(hook.received) == 1
