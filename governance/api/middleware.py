@@ -109,11 +109,16 @@ class BodyLimitMiddleware:
                 return
             chunks.append(message.get("body", b""))
             more = bool(message.get("more_body", False))
-        body = b"".join(chunks)
+        body: bytes | None = b"".join(chunks)
 
         async def replay() -> Message:
+            # The buffered body once, then the server's own messages (e.g. http.disconnect,
+            # which a streaming response waits for: answering it with empty bodies forever
+            # would spin the event loop and the response would never finish).
             nonlocal body
-            data, body = body, b""
+            if body is None:
+                return await receive()
+            data, body = body, None
             return {"type": "http.request", "body": data, "more_body": False}
 
         await self.app(scope, replay, send)
