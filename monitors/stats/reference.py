@@ -131,8 +131,9 @@ def numeric_reference(column: Any, *, bins: int = DEFAULT_PROFILE_BINS) -> Numer
         infinities=values.infinities,
         integer=values.integer and values.nulls == 0,
         n_unique=int(unique.size),
-        unique_values=unique if unique.size <= KEEP_DISTINCT else unique[:0],
-        unique_counts=counts if unique.size <= KEEP_DISTINCT else counts[:0],
+        # fresh empty arrays: a [:0] view would keep the full-size base alive
+        unique_values=unique if unique.size <= KEEP_DISTINCT else np.empty(0),
+        unique_counts=counts if unique.size <= KEEP_DISTINCT else np.empty(0, dtype=np.int64),
         bin_edges=edges,
         bin_counts=count_sorted(ordered, edges),
     )
