@@ -107,3 +107,19 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         (429, "Rate limited"),
     ]
 }
+
+
+def json_error_bodies(spec: dict[str, Any]) -> dict[str, Any]:
+    """Document error responses as JSON everywhere, as they are sent.
+
+    FastAPI documents a route's extra responses in the route's own media type, so a route that
+    serves text (the audit public key) would claim its 401/403/... bodies are text too.
+    """
+    ref = {"$ref": "#/components/schemas/ErrorBody"}
+    for item in spec.get("paths", {}).values():
+        for operation in item.values():
+            for response in operation.get("responses", {}).values():
+                content = response.get("content", {})
+                if any(media.get("schema") == ref for media in content.values()):
+                    response["content"] = {"application/json": {"schema": ref}}
+    return spec
