@@ -85,9 +85,11 @@ class ParquetCaptureStore:
     ) -> list[str]:
         """Write ``table`` split by the UTC day of column ``by`` as pending files; their days."""
         days = pc.cast(table.column(by), pa.date32())
+        unique = sorted(pc.unique(days).to_pylist())
         staged = []
-        for day in sorted(pc.unique(days).to_pylist()):
-            part = table.filter(pc.equal(days, pa.scalar(day, pa.date32()))).sort_by(by)
+        for day in unique:
+            same = table if len(unique) == 1 else table.filter(pc.equal(days, pa.scalar(day)))
+            part = same.sort_by(by)
             folder = self.day_dir(kind, project, endpoint, day.isoformat())
             folder.mkdir(parents=True, exist_ok=True)
             path = folder / _PENDING.format(batch.hex)
