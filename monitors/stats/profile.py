@@ -160,7 +160,8 @@ def summarise_numeric(reference: NumericReference, column: Any) -> NumericSummar
         maximum=float(finite.max()) if finite.size else float("-inf"),
         count=int(finite.size),
         total=float(finite.sum()),
-        total_squares=float(np.dot(finite, finite)),
+        # not np.dot: BLAS threads stall on a busy machine, and this sum is memory-bound anyway
+        total_squares=float(np.square(finite).sum()),
         nulls=values.nulls + values.nans,
         infinities=values.infinities,
         values=exact[0] if exact else None,
