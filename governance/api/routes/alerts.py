@@ -68,13 +68,14 @@ def get_alert(
 def acknowledge_alert(
     project: ProjectName,
     alert_id: UUID,
-    body: AlertChange,
     caller: Annotated[Caller, Depends(require("alert", "write"))],
     svc: ServicesDep,
+    body: AlertChange | None = None,
 ) -> Alert:
     """Acknowledge an open alert."""
     return service.acknowledge_alert(
-        svc.db, project=project, alert_id=alert_id, actor=caller.principal, note=body.note,
+        svc.db, project=project, alert_id=alert_id, actor=caller.principal,
+        note=body.note if body else "",
         clock=svc.clock,
     )  # fmt: skip
 
@@ -83,13 +84,14 @@ def acknowledge_alert(
 def resolve_alert(
     project: ProjectName,
     alert_id: UUID,
-    body: AlertChange,
     caller: Annotated[Caller, Depends(require("alert", "write"))],
     svc: ServicesDep,
+    body: AlertChange | None = None,
 ) -> Alert:
     """Resolve an alert."""
     return service.resolve_alert(
-        svc.db, project=project, alert_id=alert_id, actor=caller.principal, note=body.note,
+        svc.db, project=project, alert_id=alert_id, actor=caller.principal,
+        note=body.note if body else "",
         clock=svc.clock,
     )  # fmt: skip
 

@@ -36,7 +36,7 @@ def test_list_get_acknowledge_resolve(client: TestClient, services: Services, wo
     writer = world.headers("data-scientist")
     r = client.post(f"{BASE}/alerts/{first}/acknowledge", json={"note": "on it"}, headers=writer)
     assert r.status_code == 200 and r.json()["state"] == "acknowledged"
-    r = client.post(f"{BASE}/alerts/{first}/resolve", json={}, headers=writer)
+    r = client.post(f"{BASE}/alerts/{first}/resolve", headers=writer)
     assert r.json()["state"] == "resolved" and r.json()["note"] == "on it"
     r = client.post(f"{BASE}/alerts/{first}/resolve", json={}, headers=writer)
     assert r.status_code == 409
