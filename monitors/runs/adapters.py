@@ -53,8 +53,8 @@ class CaptureWindowReader:
         self.db = db
         self.settings = settings
 
-    def read(self, *, project: str, target: Target, span: Span) -> pa.Table:
-        """The target's rows inside ``span``."""
+    def read(self, *, project: str, target: Target, span: Span, labels: bool = False) -> pa.Table:
+        """The target's rows inside ``span`` (joined with their latest labels when ``labels``)."""
         if target.kind is TargetKind.endpoint:
             return read_window(
                 self.settings,
@@ -62,6 +62,7 @@ class CaptureWindowReader:
                 endpoint=target.name,
                 start=span.start,
                 end=span.end,
+                with_labels=labels,
             )
         version = lineage.get_dataset_version(self.db, project=project, name=target.name)
         if not span.start <= version.created_at < span.end:

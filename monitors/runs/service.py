@@ -31,7 +31,7 @@ from monitors.runs.schemas import (
 from monitors.runs.signals import SignalInput, compute_signal, summary_of
 from monitors.runs.sources import LoadedReference, RunEnvironment, RunRecord
 from monitors.runs.store import SqlRunStore, to_run
-from monitors.specs.schemas import Monitor
+from monitors.specs.schemas import Monitor, SignalKind
 from monitors.specs.service import get_monitor
 from monitors.specs.windows import WindowPlan, latest_window_end, plan_window, window_ends
 
@@ -63,8 +63,9 @@ def _compute(monitor: Monitor, plan: WindowPlan, env: RunEnvironment) -> _Comput
         reference = env.references.load(
             project=monitor.project, spec=spec, span=plan.reference, windows=env.windows
         )
+        labels = any(s.kind is SignalKind.performance for s in spec.signals)
         current = env.windows.read(
-            project=monitor.project, target=spec.target, span=plan.production
+            project=monitor.project, target=spec.target, span=plan.production, labels=labels
         )
         rows = current.num_rows
         if rows and reference.table.num_rows:

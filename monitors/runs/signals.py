@@ -8,6 +8,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from monitors.runs import quality
 from monitors.runs.schemas import Metric, SignalOutcome
 from monitors.specs.schemas import Signal, SignalKind
 from monitors.stats.drift import compute_data_drift, compute_prediction_drift
@@ -124,9 +125,21 @@ def _unavailable(signal: Signal, data: SignalInput) -> SignalOutcome:
     )
 
 
+def data_quality(signal: Signal, data: SignalInput) -> SignalOutcome:
+    """Quality of the window's features against the reference."""
+    return quality.data_quality(signal, data.profile, data.current, NOT_FEATURES)
+
+
+def performance(signal: Signal, data: SignalInput) -> SignalOutcome:
+    """Model metrics on the window's labelled rows."""
+    return quality.performance(signal, data.current)
+
+
 COMPUTERS: dict[SignalKind, Computer] = {
     SignalKind.data_drift: data_drift,
     SignalKind.prediction_drift: prediction_drift,
+    SignalKind.data_quality: data_quality,
+    SignalKind.performance: performance,
 }
 
 

@@ -52,8 +52,8 @@ class RunRecord:
 class WindowReader(Protocol):
     """Reads the rows of a target in ``[start, end)`` as an Arrow table (empty when none)."""
 
-    def read(self, *, project: str, target: Target, span: Span) -> pa.Table:
-        """The target's rows inside ``span``."""
+    def read(self, *, project: str, target: Target, span: Span, labels: bool = False) -> pa.Table:
+        """The target's rows inside ``span`` (with a ``label`` column when ``labels``)."""
         ...
 
 
@@ -136,8 +136,8 @@ class TableWindowReader:
         self.tables = dict(tables)
         self.column = column
 
-    def read(self, *, project: str, target: Target, span: Span) -> pa.Table:
-        """Rows of the target's table with ``start <= timestamp < end``."""
+    def read(self, *, project: str, target: Target, span: Span, labels: bool = False) -> pa.Table:
+        """Rows of the target's table with ``start <= timestamp < end`` (labels as stored)."""
         table = self.tables.get(target.name)
         if table is None:
             raise NotFound(f"{target.kind} {target.name!r} not found")

@@ -1,0 +1,113 @@
+"""Data quality and model performance signals (the drift signals are in ``signals``)."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from monitors.runs.schemas import Metric, SignalOutcome
+from monitors.specs.schemas import Signal
+from monitors.stats.performance import MetricThreshold, TaskType, compute_performance
+from monitors.stats.quality import QualityThresholds, compute_data_quality
+from monitors.stats.reference import ReferenceProfile
+
+LABEL = "label"
+PREDICTION = "prediction"
+
+
+def _features(profile: ReferenceProfile, signal: Signal, exclude: frozenset[str]) -> list[str]:
+    if signal.features:
+        return list(signal.features)
+    return [c for c in profile.columns if c not in exclude]
+
+
+def data_quality(
+    signal: Signal, profile: ReferenceProfile, current: pa.Table, exclude: frozenset[str]
+) -> SignalOutcome:
+    """Nulls, types, ranges and unseen categories per feature; breached by any issue."""
+    names = [n for n in _features(profile, signal, exclude) if n in current.column_names]
+    known = {f.name for f in fields(QualityThresholds)}
+    limits = QualityThresholds(**{k: v for k, v in signal.options.items() if k in known})
+    result = compute_data_quality(profile, current.select(names), limits)
+    allowed = signal.threshold if signal.threshold is not None else 0.0
+    count = float(len(result.issues))
+    metrics = [
+        Metric(metric="issue_count", value=count, threshold=allowed, breached=count > allowed),
+        *(
+            Metric(
+                metric=i.check,
+                feature=i.column,
+                value=i.value,
+                threshold=i.threshold,
+                breached=True,
+            )
+            for i in result.issues
+        ),
+        *(Metric(metric="null_rate", feature=c.column, value=c.null_rate) for c in result.columns),
+    ]
+    return SignalOutcome(
+        key=signal.key,
+        kind=str(signal.kind),
+        breached=count > allowed,
+        metrics=tuple(metrics),
+        summary={"issues": [f"{i.column}:{i.check}" for i in result.issues][:20]},
+    )
+
+
+def _pos_label(signal: Signal, labels: list[object]) -> object:
+    wanted = signal.options.get("pos_label")
+    if wanted is not None:
+        return wanted
+    return 1 if 1 in labels or not labels else sorted(labels, key=str)[-1]
+
+
+def performance(signal: Signal, current: pa.Table) -> SignalOutcome:
+    """Metrics of the labelled rows of the window; breached below the metric's threshold."""
+    if LABEL not in current.column_names or PREDICTION not in current.column_names:
+        return _no_labels(signal)
+    labelled = current.filter(pc.is_valid(current.column(LABEL)))
+    truth = np.asarray(labelled.column(LABEL).to_pylist(), dtype=object)
+    predicted = np.asarray(labelled.column(PREDICTION).to_pylist(), dtype=object)
+    task = TaskType(str(signal.options.get("task", TaskType.classification)))
+    name = str(
+        signal.options.get("metric", "accuracy" if task is TaskType.classification else "rmse")
+    )
+    better = name not in ("rmse", "mae", "mse", "log_loss")
+    limit = MetricThreshold(threshold=signal.threshold, greater_is_better=better)
+    result = compute_performance(
+        truth,
+        predicted,
+        task=task,
+        pos_label=_pos_label(signal, sorted(set(truth), key=str)),
+        thresholds={name: limit} if signal.threshold is not None else None,
+    )
+    metrics = tuple(
+        Metric(
+            metric=m.name,
+            value=m.value,
+            breached=m.degraded,
+            threshold=signal.threshold if m.name == name else None,
+        )
+        for m in result.metrics
+    )
+    breached = any(m.breached for m in metrics)
+    return SignalOutcome(
+        key=signal.key,
+        kind=str(signal.kind),
+        breached=breached,
+        metrics=metrics or (Metric(metric="labelled_rows", value=float(result.rows)),),
+        summary={"labelled_rows": result.rows, "verdict": str(result.verdict)},
+    )
+
+
+def _no_labels(signal: Signal) -> SignalOutcome:
+    return SignalOutcome(
+        key=signal.key,
+        kind=str(signal.kind),
+        breached=False,
+        metrics=(Metric(metric="labelled_rows", value=0.0),),
+        summary={"reason": "no labels in the window"},
+    )
