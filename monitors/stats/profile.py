@@ -147,8 +147,8 @@ def summarise_numeric(reference: NumericReference, column: Any) -> NumericSummar
     values = numeric_values(column)
     finite = values.finite
     edges = reference.bin_edges
-    counts = np.histogram(finite, bins=edges)[0].astype(np.int64)
     below, above = finite[finite < edges[0]], finite[finite > edges[-1]]
+    counts = uniform_counts(finite, edges, below.size, above.size)
     exact = _exact_counts(reference, finite)
     return NumericSummary(
         counts=counts,
@@ -167,6 +167,20 @@ def summarise_numeric(reference: NumericReference, column: Any) -> NumericSummar
         values=exact[0] if exact else None,
         value_counts=exact[1] if exact else None,
     )
+
+
+def uniform_counts(values: np.ndarray, edges: np.ndarray, below: int, above: int) -> np.ndarray:
+    """Counts per uniform bin by arithmetic (no search); values outside the edges excluded."""
+    bins = edges.size - 1
+    position = values - edges[0]
+    position *= bins / (edges[-1] - edges[0])
+    np.floor(position, out=position)
+    np.clip(position, 0, bins - 1, out=position)
+    counts = np.bincount(position.astype(np.intp), minlength=bins).astype(np.int64)
+    # values outside the range were clipped into the first and last bins: take them out again
+    counts[0] -= below
+    counts[-1] -= above
+    return counts
 
 
 def _exact_counts(
