@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from governance.core.db import Base, CanonicalJSON, UTCDateTime
 
@@ -36,6 +36,11 @@ class NodeRow(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     attrs: Mapped[dict[str, Any]] = mapped_column(CanonicalJSON, default=dict)
 
+    # Never loaded: these relationships exist so that a flush inserts parents before children.
+    parent: Mapped[NodeRow | None] = relationship(
+        remote_side=[id], foreign_keys=[parent_id], lazy="noload"
+    )
+
 
 class EdgeRow(Base):
     """A typed edge in the direction data flows, valid from one time until (maybe) another."""
@@ -55,6 +60,9 @@ class EdgeRow(Base):
     valid_from: Mapped[datetime] = mapped_column(UTCDateTime)
     valid_to: Mapped[datetime | None] = mapped_column(UTCDateTime)
     attrs: Mapped[dict[str, Any]] = mapped_column(CanonicalJSON, default=dict)
+
+    src: Mapped[NodeRow] = relationship(foreign_keys=[src_id], lazy="noload")
+    dst: Mapped[NodeRow] = relationship(foreign_keys=[dst_id], lazy="noload")
 
 
 class ColumnEdgeRow(Base):
@@ -77,6 +85,10 @@ class ColumnEdgeRow(Base):
     )
     transformations: Mapped[list[Any]] = mapped_column(CanonicalJSON, default=list)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    src: Mapped[NodeRow] = relationship(foreign_keys=[src_id], lazy="noload")
+    dst: Mapped[NodeRow] = relationship(foreign_keys=[dst_id], lazy="noload")
+    run: Mapped[NodeRow | None] = relationship(foreign_keys=[run_id], lazy="noload")
 
 
 class AliasRow(Base):

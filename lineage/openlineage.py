@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -23,7 +23,7 @@ from governance.access.enforcer import PolicyEngine
 from governance.audit.service import record_audit, record_denial
 from governance.core.clock import Clock, SystemClock, isoformat, to_utc
 from governance.core.db import Database
-from governance.core.errors import NotFound, PermissionDenied
+from governance.core.errors import InvalidInput, NotFound, PermissionDenied
 from governance.core.ids import new_id
 from governance.core.principal import Principal
 from lineage.models import EdgeRow, EventRow, NodeRow
@@ -97,6 +97,31 @@ def ingest_event(
     return apply_event(db, payload=payload, kind=kind, project=target, actor=actor, clock=clock)
 
 
+def ingest_events(
+    db: Database,
+    *,
+    payloads: Sequence[Any],
+    actor: Principal,
+    policy: PolicyEngine,
+    project: str | None = None,
+    namespace_map: Mapping[str, str] | None = None,
+    clock: Clock = _WALL,
+) -> list[IngestResult]:
+    """Validate and authorise a batch of events, then apply them all in one transaction."""
+    batch: list[tuple[dict[str, Any], str, str]] = []
+    for index, payload in enumerate(payloads):
+        try:
+            kind = validate_event(payload)
+        except InvalidInput as exc:
+            field = f"[{index}].{exc.extra.get('field', '')}".rstrip(".")
+            raise InvalidInput(f"[{index}].{exc.detail}", field=field) from exc
+        target = project_of(payload, override=project, namespace_map=namespace_map or {})
+        batch.append((payload, kind, target))
+    for target in sorted({t for _, _, t in batch}):
+        authorize(db, policy, actor, target, "lineage", "write")
+    return apply_events(db, events=batch, actor=actor, clock=clock)
+
+
 def apply_event(
     db: Database,
     *,
@@ -107,24 +132,77 @@ def apply_event(
     clock: Clock = _WALL,
 ) -> IngestResult:
     """Apply an already validated and authorised event in one transaction with its audit entry."""
-    digest = fingerprint(payload)
+    return apply_events(db, events=[(payload, kind, project)], actor=actor, clock=clock)[0]
+
+
+def apply_events(
+    db: Database,
+    *,
+    events: Sequence[tuple[dict[str, Any], str, str]],
+    actor: Principal | str,
+    clock: Clock = _WALL,
+) -> list[IngestResult]:
+    """Apply validated, authorised (payload, kind, project) events in one audited transaction."""
+    digests = [fingerprint(payload) for payload, _, _ in events]
+    results: list[IngestResult] = []
+    applied: dict[str, list[str]] = {}
     with db.transaction() as session:
         store = SqlLineageStore(session)
-        if store.event_seen(digest):
-            return IngestResult(project=project, kind=kind, duplicate=True)
+        seen = store.seen_fingerprints(digests) if digests else set()
+        # The store's caches know every row this transaction made, so nothing needs flushing
+        # before each lookup; the unit of work then inserts each table's rows in one go.
+        with session.no_autoflush:
+            _prefetch(store, events)
+            _apply_all(store, events, digests, seen, results, applied, clock)
+        for project, targets in applied.items():
+            record_audit(
+                session,
+                actor=actor,
+                action="lineage.ingest",
+                project=project,
+                target=targets[0] if len(targets) == 1 else f"events:{len(targets)}",
+                details={"events": len(targets), "targets": sorted(set(targets))[:100]},
+            )
+    return results
+
+
+def _apply_all(
+    store: SqlLineageStore,
+    events: Sequence[tuple[dict[str, Any], str, str]],
+    digests: list[str],
+    seen: set[str],
+    results: list[IngestResult],
+    applied: dict[str, list[str]],
+    clock: Clock,
+) -> None:
+    for (payload, kind, project), digest in zip(events, digests, strict=True):
+        if digest in seen:
+            results.append(IngestResult(project=project, kind=kind, duplicate=True))
+            continue
+        seen.add(digest)
         at = to_utc(datetime.fromisoformat(payload["eventTime"]))
         _keep(store, payload, kind, project, digest, at, clock)
-        applier = _APPLIERS[kind]
-        run_id, edges, target = applier(store, payload, project, at, clock.now())
-        record_audit(
-            session,
-            actor=actor,
-            action="lineage.ingest",
-            project=project,
-            target=target,
-            details={"kind": kind, "eventType": payload.get("eventType"), "edges": edges},
-        )
-    return IngestResult(project=project, kind=kind, run=run_id, edges=edges)
+        run_id, edges, target = _APPLIERS[kind](store, payload, project, at, clock.now())
+        applied.setdefault(project, []).append(target)
+        results.append(IngestResult(project=project, kind=kind, run=run_id, edges=edges))
+
+
+def _prefetch(store: SqlLineageStore, events: Sequence[tuple[dict[str, Any], str, str]]) -> None:
+    keys: dict[tuple[str, NodeKind], set[tuple[str, str, str]]] = {}
+    for payload, _, project in events:
+        job, run = payload.get("job"), payload.get("run")
+        if job:
+            keys.setdefault((project, NodeKind.job), set()).add((job["namespace"], job["name"], ""))
+            if run:
+                runs = keys.setdefault((project, NodeKind.run), set())
+                runs.add((job["namespace"], job["name"], run["runId"]))
+        datasets = [*(payload.get("inputs") or []), *(payload.get("outputs") or [])]
+        if payload.get("dataset"):
+            datasets.append(payload["dataset"])
+        found = keys.setdefault((project, NodeKind.dataset), set())
+        found.update((d["namespace"], d["name"], "") for d in datasets)
+    for (project, kind), wanted in keys.items():
+        store.prefetch(project, kind, wanted)
 
 
 def _keep(
@@ -167,10 +245,9 @@ def _dataset(store: SqlLineageStore, project: str, ds: dict[str, Any], now: date
     node, _ = store.ensure_node(
         project=project, kind=NodeKind.dataset, namespace=ds["namespace"], name=ds["name"], at=now
     )
-    if facets:
-        store.set_attrs(
-            node, {**node.attrs, "facets": _facets(node.attrs.get("facets", {}), facets)}, now
-        )
+    merged = _facets(node.attrs.get("facets", {}), facets)
+    if merged != node.attrs.get("facets", {}):
+        store.set_attrs(node, {**node.attrs, "facets": merged}, now)
     version = (facets.get("version") or {}).get("datasetVersion")
     if not isinstance(version, str) or not version:
         return node
@@ -230,14 +307,7 @@ def _link(
     kind: EdgeKind,
     at: datetime,
 ) -> int:
-    if store.add_edge(project=project, src=src, dst=dst, kind=kind, at=at):
-        return 1
-    # Events may arrive out of order: the edge exists from the earliest event that reported it.
-    stmt = select(EdgeRow).where(EdgeRow.src_id == src, EdgeRow.dst_id == dst, EdgeRow.kind == kind)
-    for row in store.session.scalars(stmt):
-        if row.valid_to is None and row.valid_from > at:
-            row.valid_from = at
-    return 0
+    return int(store.add_edge(project=project, src=src, dst=dst, kind=kind, at=at))
 
 
 def _columns(
@@ -271,8 +341,8 @@ def _job(store: SqlLineageStore, project: str, part: dict[str, Any], now: dateti
     job, _ = store.ensure_node(
         project=project, kind=NodeKind.job, namespace=part["namespace"], name=part["name"], at=now
     )
-    if part.get("facets"):
-        facets = _facets(job.attrs.get("facets", {}), part["facets"])
+    facets = _facets(job.attrs.get("facets", {}), part.get("facets"))
+    if facets != job.attrs.get("facets", {}):
         store.set_attrs(job, {**job.attrs, "facets": facets}, now)
     return job
 

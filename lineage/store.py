@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, func, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from governance.core.ids import new_id
@@ -95,12 +95,24 @@ class SqlLineageStore:
 
     def __init__(self, session: Session) -> None:
         self.session = session
+        # Per-transaction caches: a batch of events names the same datasets and edges over and
+        # over; rows found or made once are not looked up again.
+        self._nodes: dict[tuple[str, str, str, str, str], NodeRow] = {}
+        self._edges: dict[tuple[uuid.UUID, uuid.UUID, str], EdgeRow] = {}
+        self._columns: set[tuple[uuid.UUID, str, uuid.UUID, str]] = set()
+        self._created: set[uuid.UUID] = set()
+        self._absent: set[tuple[str, str, str, str, str]] = set()
 
     # nodes
     def node(
         self, project: str, kind: NodeKind, namespace: str, name: str, version: str = ""
     ) -> NodeRow | None:
         """The node with this identity."""
+        key = (project, str(kind), namespace, name, version)
+        if key in self._nodes:
+            return self._nodes[key]
+        if key in self._absent:
+            return None
         stmt = select(NodeRow).where(
             NodeRow.project == project,
             NodeRow.kind == str(kind),
@@ -108,7 +120,29 @@ class SqlLineageStore:
             NodeRow.name == name,
             NodeRow.version == version,
         )
-        return self.session.scalars(stmt).first()
+        row = self.session.scalars(stmt).first()
+        if row is not None:
+            self._nodes[key] = row
+        return row
+
+    def prefetch(self, project: str, kind: NodeKind, keys: Iterable[tuple[str, str, str]]) -> None:
+        """Load the nodes with these (namespace, name, version) keys in a few queries."""
+        wanted = sorted(set(keys))
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            stmt = select(NodeRow).where(
+                NodeRow.project == project,
+                NodeRow.kind == str(kind),
+                tuple_(NodeRow.namespace, NodeRow.name, NodeRow.version).in_(chunk),
+            )
+            found = {(r.namespace, r.name, r.version): r for r in self.session.scalars(stmt)}
+            for ns, name, version in chunk:
+                key = (project, str(kind), ns, name, version)
+                row = found.get((ns, name, version))
+                if row is None:
+                    self._absent.add(key)
+                else:
+                    self._nodes[key] = row
 
     def node_named(
         self, project: str, kind: NodeKind, name: str, version: str = ""
@@ -181,7 +215,8 @@ class SqlLineageStore:
             attrs=attrs or {},
         )
         self.session.add(row)
-        self.session.flush()
+        self._nodes[(project, str(kind), namespace, name, version)] = row
+        self._created.add(row.id)
         return row
 
     def ensure_node(
@@ -215,7 +250,6 @@ class SqlLineageStore:
         """Replace a node's attributes."""
         row.attrs = attrs
         row.updated_at = at
-        self.session.flush()
 
     def children(self, parent_id: uuid.UUID) -> list[NodeRow]:
         """Versions of a dataset or model, oldest first."""
@@ -250,17 +284,27 @@ class SqlLineageStore:
         at: datetime,
         attrs: dict[str, Any] | None = None,
     ) -> bool:
-        """Link two nodes unless a live edge of that kind already links them; True if added."""
+        """Link two nodes unless a live edge of that kind already links them; True if added.
+
+        An existing edge reported again with an earlier time is moved back to that time: events
+        may arrive out of order, and an edge exists from the earliest event that reported it.
+        """
         if kind != EdgeKind.deployed:
-            found = self.session.scalar(
-                select(EdgeRow.id).where(
-                    EdgeRow.src_id == src,
-                    EdgeRow.dst_id == dst,
-                    EdgeRow.kind == str(kind),
-                    EdgeRow.valid_to.is_(None),
-                )
-            )
+            found = self._edges.get((src, dst, str(kind)))
+            # A node made in this transaction has no edges but the ones cached here.
+            if found is None and src not in self._created and dst not in self._created:
+                found = self.session.scalars(
+                    select(EdgeRow).where(
+                        EdgeRow.src_id == src,
+                        EdgeRow.dst_id == dst,
+                        EdgeRow.kind == str(kind),
+                        EdgeRow.valid_to.is_(None),
+                    )
+                ).first()
             if found is not None:
+                self._edges[(src, dst, str(kind))] = found
+                if found.valid_from > at:
+                    found.valid_from = at
                 return False
         row = EdgeRow(
             id=new_id(),
@@ -273,7 +317,8 @@ class SqlLineageStore:
             attrs=attrs or {},
         )
         self.session.add(row)
-        self.session.flush()
+        if kind != EdgeKind.deployed:
+            self._edges[(src, dst, str(kind))] = row
         return True
 
     def edges_of(self, node_id: uuid.UUID, *, incoming: bool) -> list[EdgeRow]:
@@ -334,6 +379,10 @@ class SqlLineageStore:
         at: datetime,
     ) -> bool:
         """Record that one column feeds another (once)."""
+        key = (src, src_field, dst, dst_field)
+        if key in self._columns:
+            return False
+        self._columns.add(key)
         found = self.session.scalar(
             select(ColumnEdgeRow.id).where(
                 ColumnEdgeRow.src_id == src,
@@ -357,7 +406,6 @@ class SqlLineageStore:
                 created_at=at,
             )
         )
-        self.session.flush()
         return True
 
     def column_edges(self, node_id: uuid.UUID, *, incoming: bool) -> list[ColumnEdge]:
@@ -419,15 +467,14 @@ class SqlLineageStore:
         self.session.flush()
 
     # raw events
-    def event_seen(self, fingerprint: str) -> bool:
-        """Was an event with this fingerprint already applied?"""
-        stmt = select(EventRow.id).where(EventRow.fingerprint == fingerprint)
-        return self.session.scalar(stmt) is not None
+    def seen_fingerprints(self, fingerprints: Sequence[str]) -> set[str]:
+        """Which of these event fingerprints were already applied."""
+        stmt = select(EventRow.fingerprint).where(EventRow.fingerprint.in_(list(fingerprints)))
+        return set(self.session.scalars(stmt))
 
     def add_event(self, row: EventRow) -> None:
         """Keep a raw event."""
         self.session.add(row)
-        self.session.flush()
 
     def events(self, project: str, *, after: datetime | None, limit: int) -> list[EventRow]:
         """Raw events of a project in the order they were received."""

@@ -11,6 +11,7 @@ P = "/api/v1/projects/{project}"
 
 ROUTES: dict[tuple[str, str], tuple[str, str, str]] = {
     ("POST", "/api/v1/lineage"): ("lineage", "write", "self"),
+    ("POST", "/api/v1/lineage/batch"): ("lineage", "write", "self"),
     ("GET", f"{P}/lineage/nodes"): ("lineage", "read", "project"),
     ("GET", f"{P}/lineage/nodes/{{node_id}}"): ("lineage", "read", "project"),
     ("GET", f"{P}/lineage/nodes/{{node_id}}/upstream"): ("lineage", "read", "project"),

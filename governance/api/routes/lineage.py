@@ -70,6 +70,25 @@ def ingest(
     )
 
 
+@router.post("/lineage/batch", response_model=list[IngestResult], status_code=201)
+def ingest_batch(
+    payloads: Annotated[list[dict[str, Any]], Body(max_length=1000)],
+    caller: Annotated[Caller, Depends(require("lineage", "write", scope="self"))],
+    svc: ServicesDep,
+    project: Annotated[str | None, Query(max_length=64, pattern=NAME_RE.pattern)] = None,
+) -> list[IngestResult]:
+    """Accept up to 1000 OpenLineage events at once, applied together or not at all."""
+    return openlineage.ingest_events(
+        svc.db,
+        payloads=payloads,
+        actor=caller.principal,
+        policy=svc.policy,
+        project=project,
+        namespace_map=svc.extras.get("lineage.namespace_map") or {},
+        clock=svc.clock,
+    )
+
+
 @router.get("/projects/{project}/lineage/nodes", response_model=list[Node])
 def list_nodes(
     project: ProjectName,
