@@ -23,7 +23,8 @@ from monitors.alerts import service as alerts
 from monitors.alerts.schemas import Alert
 from monitors.alerts.webhook import WebhookSender
 from monitors.demo import setup
-from monitors.demo.data import load_adult, split
+from monitors.demo.data import Split, load_adult, split
+from monitors.demo.model import TrainedModel
 from monitors.demo.receiver import Received, WebhookReceiver
 from monitors.demo.replay import Day, Replay
 from monitors.runs.adapters import (
@@ -102,6 +103,86 @@ def _daemon(db: Database, settings: Settings, clock: ManualClock) -> Iterator[Da
         daemon.stop()
 
 
+@dataclass(kw_only=True)
+class _Run:
+    """The state the demo's steps share."""
+
+    db: Database
+    settings: Settings
+    options: DemoOptions
+    clock: ManualClock
+    progress: Progress
+    report: DemoReport
+
+
+def _prepare(run: _Run, operator: Principal) -> tuple[setup.Cast, Split, TrainedModel]:
+    db, settings, clock, progress, report = (
+        run.db,
+        run.settings,
+        run.clock,
+        run.progress,
+        run.report,
+    )
+    step = progress.add_task("project, people, reference data", total=3)
+    cast = setup.ensure_people(db, operator=operator, clock=clock)
+    progress.advance(step)
+    data = split(load_adult())
+    progress.advance(step)
+    dataset = setup.register_reference(
+        db, settings, data.reference, actor=cast["data-scientist"], clock=clock
+    )
+    report.reference_rows, report.dataset_version = data.reference.num_rows, dataset.version
+    progress.advance(step)
+    step = progress.add_task("train torch MLP, register, deploy", total=2)
+    version, model, report.trained = setup.ensure_model(
+        db, settings, data.reference, dataset, actor=cast["data-scientist"], clock=clock
+    )
+    report.model_version, report.accuracy = version.version, model.accuracy
+    progress.advance(step)
+    setup.ensure_endpoint(db, version, actor=cast["ml-engineer"], clock=clock)
+    progress.advance(step)
+    return cast, data, model
+
+
+def _replay(run: _Run, cast: setup.Cast, data: Split, model: TrainedModel) -> None:
+    db, clock, options = run.db, run.clock, run.options
+    secret = secrets.token_urlsafe(24)
+    with WebhookReceiver(secret) as receiver:
+        engineer = cast["ml-engineer"]
+        setup.ensure_channel(db, url=receiver.url, secret=secret, actor=engineer, clock=clock)
+        spec = setup.monitor_spec(FIRST_DAY, options.days)
+        setup.ensure_monitor(db, spec, actor=engineer, clock=clock)
+        replay = Replay(
+            db=db,
+            settings=run.settings,
+            clock=clock,
+            model=model,
+            pool=data.pool,
+            app=cast["app-developer"],
+            first_day=FIRST_DAY,
+            rows_per_day=options.rows_per_day,
+            shift_from=options.shift_from,
+        )
+        task = run.progress.add_task(f"replay {options.days} days, daemon runs", total=options.days)
+        with _daemon(db, run.settings, clock):
+            for number in range(1, options.days + 1):
+                stored, shifted = replay.ingest_day(number)
+                result = replay.close_day(number, monitor=setup.MONITOR)
+                run.report.days.append(
+                    Day(
+                        number=number,
+                        start=FIRST_DAY + timedelta(days=number - 1),
+                        rows=options.rows_per_day,
+                        shifted=shifted,
+                        stored=stored,
+                        run=result,
+                    )
+                )
+                run.progress.advance(task)
+        run.report.webhooks = list(receiver.received)
+        setup.disable_channel(db, actor=engineer, clock=clock)
+
+
 def run_demo(
     db: Database,
     settings: Settings,
@@ -111,66 +192,19 @@ def run_demo(
     options: DemoOptions | None = None,
 ) -> DemoReport:
     """Run the whole demo against ``db`` (at schema head) and return what happened."""
-    options = options or DemoOptions()
     started = time.perf_counter()
-    clock = ManualClock(FIRST_DAY - timedelta(days=1))
     report = DemoReport(people={n: r for n, (r, _) in setup.PEOPLE.items()})
     with _progress(console) as progress:
-        step = progress.add_task("project, people, reference data", total=3)
-        cast = setup.ensure_people(db, operator=operator, clock=clock)
-        progress.advance(step)
-        data = split(load_adult())
-        progress.advance(step)
-        dataset = setup.register_reference(
-            db, settings, data.reference, actor=cast["data-scientist"], clock=clock
+        run = _Run(
+            db=db,
+            settings=settings,
+            options=options or DemoOptions(),
+            progress=progress,
+            clock=ManualClock(FIRST_DAY - timedelta(days=1)),
+            report=report,
         )
-        report.reference_rows, report.dataset_version = data.reference.num_rows, dataset.version
-        progress.advance(step)
-        step = progress.add_task("train torch MLP, register, deploy", total=2)
-        version, model, report.trained = setup.ensure_model(
-            db, settings, data.reference, dataset, actor=cast["data-scientist"], clock=clock
-        )
-        report.model_version, report.accuracy = version.version, model.accuracy
-        progress.advance(step)
-        setup.ensure_endpoint(db, version, actor=cast["ml-engineer"], clock=clock)
-        progress.advance(step)
-        secret = secrets.token_urlsafe(24)
-        with WebhookReceiver(secret) as receiver:
-            setup.ensure_channel(
-                db, url=receiver.url, secret=secret, actor=cast["ml-engineer"], clock=clock
-            )
-            spec = setup.monitor_spec(FIRST_DAY, options.days)
-            setup.ensure_monitor(db, spec, actor=cast["ml-engineer"], clock=clock)
-            replay = Replay(
-                db=db,
-                settings=settings,
-                clock=clock,
-                model=model,
-                pool=data.pool,
-                app=cast["app-developer"],
-                first_day=FIRST_DAY,
-                rows_per_day=options.rows_per_day,
-                shift_from=options.shift_from,
-            )
-            task = progress.add_task(f"replay {options.days} days, daemon runs", total=options.days)
-            with _daemon(db, settings, clock):
-                for number in range(1, options.days + 1):
-                    stored, shifted = replay.ingest_day(number)
-                    run = replay.close_day(number, monitor=setup.MONITOR)
-                    start = FIRST_DAY + timedelta(days=number - 1)
-                    report.days.append(
-                        Day(
-                            number=number,
-                            start=start,
-                            rows=options.rows_per_day,
-                            shifted=shifted,
-                            stored=stored,
-                            run=run,
-                        )
-                    )
-                    progress.advance(task)
-            report.webhooks = list(receiver.received)
-            setup.disable_channel(db, actor=cast["ml-engineer"], clock=clock)
+        cast, data, model = _prepare(run, operator)
+        _replay(run, cast, data, model)
         step = progress.add_task("verify the audit chain", total=1)
         report.alerts = alerts.list_alerts(db, project=setup.PROJECT, monitor=setup.MONITOR)
         report.audit = verify_audit(db)

@@ -105,10 +105,10 @@ def run_window(
         existing = SqlRunStore(session).find(monitor.id, window_end)
         if existing is not None:
             return RunReport(run=to_run(existing, monitor.name), created=False)
-    started_at = clock.now()
+    ctx = _Context(trigger=trigger, actor=actor, started_at=clock.now(), clock=clock, holder=holder)
     computed = _compute(monitor, plan_window(monitor.spec, window_end), env)
     try:
-        run, alerts = _store(db, monitor, computed, trigger, actor, started_at, clock, holder, env)
+        run, alerts = _store(db, monitor, computed, ctx, env)
     except IntegrityError:
         # Another daemon or request took the key first: its run stands, ours is discarded.
         with db.read() as session:
@@ -128,38 +128,44 @@ def _deliver(db: Database, env: RunEnvironment, alerts: list[str]) -> None:
         log.exception("alert delivery failed")
 
 
-def _store(
-    db: Database,
-    monitor: Monitor,
-    computed: _Computed,
-    trigger: RunTrigger,
-    actor: Principal,
-    started_at: datetime,
-    clock: Clock,
-    holder: str,
-    env: RunEnvironment,
-) -> tuple[MonitorRun, list[str]]:
-    plan = computed.plan
-    row = RunRow(
+@dataclass(frozen=True, kw_only=True, slots=True)
+class _Context:
+    """Who asked for a run, when it started, and which daemon ran it."""
+
+    trigger: RunTrigger
+    actor: Principal
+    started_at: datetime
+    clock: Clock
+    holder: str
+
+
+def _row(monitor: Monitor, computed: _Computed, ctx: _Context) -> RunRow:
+    return RunRow(
         id=new_id(),
         monitor_id=monitor.id,
         project=monitor.project,
-        window_start=plan.production.start,
-        window_end=plan.window_end,
+        window_start=computed.plan.production.start,
+        window_end=computed.plan.window_end,
         status=computed.status.value,
-        trigger=trigger.value,
+        trigger=ctx.trigger.value,
         row_count=computed.rows,
         reference_rows=computed.reference.table.num_rows,
         breached=any(o.breached for o in computed.outcomes),
-        started_at=started_at,
-        finished_at=clock.now(),
+        started_at=ctx.started_at,
+        finished_at=ctx.clock.now(),
         duration_seconds=computed.seconds,
         reference=computed.reference.key,
         lineage_ref=None,
         error=computed.error,
         summary=summary_of(computed.outcomes),
-        holder=holder,
+        holder=ctx.holder,
     )
+
+
+def _store(
+    db: Database, monitor: Monitor, computed: _Computed, ctx: _Context, env: RunEnvironment
+) -> tuple[MonitorRun, list[str]]:
+    row = _row(monitor, computed, ctx)
     with db.transaction() as session:
         store = SqlRunStore(session)
         store.add_run(row)  # first statement: a taken key fails before anything else is written
@@ -167,28 +173,29 @@ def _store(
         record = RunRecord(
             run_id=row.id,
             monitor=monitor,
-            plan=plan,
+            plan=computed.plan,
             reference=computed.reference,
             status=computed.status,
             outcomes=computed.outcomes,
         )
         row.lineage_ref = env.lineage.record_run(session, record)
         alerts = env.alerts.raise_alerts(session, record) if row.breached else []
+        details = {
+            "run_id": str(row.id),
+            "window_end": row.window_end.isoformat(),
+            "status": row.status,
+            "trigger": row.trigger,
+            "breached": row.breached,
+            "rows": row.row_count,
+            "alerts": alerts,
+        }
         record_audit(
             session,
-            actor=actor,
+            actor=ctx.actor,
             action="monitor.run",
             project=monitor.project,
             target=f"monitor:{monitor.name}",
-            details={
-                "run_id": str(row.id),
-                "window_end": plan.window_end.isoformat(),
-                "status": row.status,
-                "trigger": row.trigger,
-                "breached": row.breached,
-                "rows": row.row_count,
-                "alerts": alerts,
-            },
+            details=details,
         )
         session.flush()
         return to_run(row, monitor.name), alerts
