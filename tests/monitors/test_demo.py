@@ -9,6 +9,7 @@ from rich.console import Console
 
 from governance.core.db import Database
 from governance.core.settings import Settings
+from lineage import service as lineage
 from monitors.demo.report import render
 from monitors.demo.scenario import FIRST_DAY, DemoOptions, run_demo
 from monitors.runs.service import list_results
@@ -23,6 +24,9 @@ def test_seven_days_alert_on_day_five_and_signed_webhook(db: Database, settings:
     ends = [d.run.window_end for d in report.days]
     assert ends == [FIRST_DAY + timedelta(days=n) for n in range(1, 8)]  # a result every window
     assert all(d.run.status == "succeeded" and d.run.row_count == 1200 for d in report.days)
+    assert all(d.run.lineage_ref for d in report.days)  # every run is a lineage node
+    node = lineage.get_run(db, project="adult-demo", run_id=str(report.days[4].run.id))
+    assert node.job == "monitor.income-drift" and len(node.inputs) == 2  # endpoint, reference
     assert [d.number for d in report.days if d.run.breached] == [5, 6, 7]  # day 5, not before
     (alert,) = [a for a in report.alerts if a.signal == "data_drift"]
     assert alert.opened_at >= FIRST_DAY + timedelta(days=5)
