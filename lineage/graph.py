@@ -18,11 +18,11 @@ from sqlalchemy import ColumnElement, Integer, and_, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from lineage.models import ColumnEdgeRow, EdgeRow, NodeRow
-from lineage.schemas import ColumnEdge, Edge, Graph, NodeKind, PathResult
-from lineage.store import to_edge, to_node
+from lineage.schemas import ColumnEdge, Edge, EdgeKind, Graph, Node, NodeKind, PathResult
 
 MAX_DEPTH = 50
 MAX_NODES = 10_000
+_CHUNK = 1000
 
 
 class Direction(StrEnum):
@@ -42,6 +42,27 @@ def live_at(at: datetime | None) -> list[ColumnElement[bool]]:
     ]
 
 
+def _walk_cte(
+    seeds: Sequence[UUID], direction: Direction, max_depth: int, at: datetime | None
+) -> Any:
+    base = select(NodeRow.id.label("id"), literal(0, Integer).label("depth")).where(
+        NodeRow.id.in_(list(seeds))
+    )
+    walk = base.cte("walk", recursive=True)
+    here, there = (
+        (EdgeRow.dst_id, EdgeRow.src_id)
+        if direction == Direction.upstream
+        else (EdgeRow.src_id, EdgeRow.dst_id)
+    )
+    step = (
+        select(there, walk.c.depth + 1)
+        .join(walk, here == walk.c.id)
+        .where(walk.c.depth < max_depth, *live_at(at))
+    )
+    walk = walk.union(step)
+    return select(walk.c.id, func.min(walk.c.depth).label("depth")).group_by(walk.c.id)
+
+
 def reach(
     session: Session,
     *,
@@ -58,43 +79,59 @@ def reach(
     """
     if not seeds:
         return {}, False
-    base = select(NodeRow.id.label("id"), literal(0, Integer).label("depth")).where(
-        NodeRow.id.in_(list(seeds))
-    )
-    walk = base.cte("walk", recursive=True)
-    here, there = (
-        (EdgeRow.dst_id, EdgeRow.src_id)
-        if direction == Direction.upstream
-        else (EdgeRow.src_id, EdgeRow.dst_id)
-    )
-    step = (
-        select(there, walk.c.depth + 1)
-        .join(walk, here == walk.c.id)
-        .where(walk.c.depth < max_depth, *live_at(at))
-    )
-    walk = walk.union(step)
-    depth = func.min(walk.c.depth)
-    stmt = select(walk.c.id, depth).group_by(walk.c.id).order_by(depth, walk.c.id).limit(limit + 1)
-    rows = session.execute(stmt).all()
+    reached = _walk_cte(seeds, direction, max_depth, at).subquery()
+    stmt = select(reached.c.id, reached.c.depth).order_by(reached.c.depth, reached.c.id)
+    rows = session.execute(stmt.limit(limit + 1)).all()
     return {row[0]: int(row[1]) for row in rows[:limit]}, len(rows) > limit
+
+
+def reach_nodes(
+    session: Session,
+    *,
+    seeds: Sequence[UUID],
+    direction: Direction,
+    max_depth: int,
+    at: datetime | None,
+    limit: int = MAX_NODES,
+) -> tuple[list[Node], dict[UUID, int], bool]:
+    """Like ``reach``, but returning the nodes themselves in the same query."""
+    reached = _walk_cte(seeds, direction, max_depth, at).subquery()
+    stmt = (
+        select(*_NODE_COLS, reached.c.depth)
+        .join(reached, reached.c.id == NodeRow.id)
+        .order_by(reached.c.depth, NodeRow.kind, NodeRow.name, NodeRow.id)
+        .limit(limit + 1)
+    )
+    rows = session.execute(stmt).all()
+    nodes = [_node(r) for r in rows[:limit]]
+    return nodes, {n.id: int(r[-1]) for n, r in zip(nodes, rows, strict=False)}, len(rows) > limit
 
 
 def edges_among(session: Session, ids: Iterable[UUID], at: datetime | None) -> list[Edge]:
     """Every edge (live at ``at``) whose two ends are both in ``ids``."""
     wanted = list(ids)
-    if not wanted:
-        return []
-    found: list[Edge] = []
-    # Chunked so that the bound parameters stay within every backend's limits.
-    for start in range(0, len(wanted), 2000):
-        chunk = wanted[start : start + 2000]
-        stmt = select(EdgeRow).where(EdgeRow.dst_id.in_(chunk), *live_at(at))
-        found.extend(to_edge(r) for r in session.scalars(stmt))
     members = set(wanted)
-    return sorted(
-        (e for e in found if e.src in members),
-        key=lambda e: (str(e.src), str(e.dst), e.kind, e.valid_from),
-    )
+    found: list[Edge] = []
+    cols = (EdgeRow.src_id, EdgeRow.dst_id, EdgeRow.kind, EdgeRow.valid_from, EdgeRow.valid_to)
+    # Chunked so that the bound parameters stay within every backend's limits; rows are read
+    # as plain tuples and trusted (they come from our own table), which keeps this cheap.
+    for start in range(0, len(wanted), _CHUNK):
+        chunk = wanted[start : start + _CHUNK]
+        cond = [EdgeRow.dst_id.in_(chunk), *live_at(at)]
+        if len(wanted) <= _CHUNK:
+            cond.append(EdgeRow.src_id.in_(chunk))
+        for src, dst, kind, valid_from, valid_to in session.execute(select(*cols).where(*cond)):
+            if src in members:
+                found.append(
+                    Edge.model_construct(
+                        src=src,
+                        dst=dst,
+                        kind=EdgeKind(kind),
+                        valid_from=valid_from,
+                        valid_to=valid_to,
+                    )
+                )
+    return sorted(found, key=lambda e: (str(e.src), str(e.dst), e.kind, e.valid_from))
 
 
 def seeds_of(session: Session, node: NodeRow) -> list[UUID]:
@@ -117,19 +154,15 @@ def subgraph(
 ) -> Graph:
     """The upstream or downstream subgraph of one node."""
     seeds = seeds_of(session, root)
-    depths, truncated = reach(
+    nodes, depths, truncated = reach_nodes(
         session, seeds=seeds, direction=direction, max_depth=max_depth, at=at, limit=limit
     )
-    rows = {r.id: r for r in _nodes(session, depths)}
     edges = edges_among(session, depths, at)
-    nodes = sorted(
-        (to_node(r) for r in rows.values()), key=lambda n: (depths[n.id], n.kind, n.name)
-    )
     if kinds is not None:
         nodes = [n for n in nodes if n.kind in kinds or n.id in seeds]
         keep = {n.id for n in nodes}
         edges = [e for e in edges if e.src in keep and e.dst in keep]
-    return Graph(
+    return Graph.model_construct(
         root=root.id,
         nodes=nodes,
         edges=edges,
@@ -138,12 +171,38 @@ def subgraph(
     )
 
 
-def _nodes(session: Session, ids: Iterable[UUID]) -> list[NodeRow]:
+_NODE_COLS = (
+    NodeRow.id,
+    NodeRow.project,
+    NodeRow.kind,
+    NodeRow.namespace,
+    NodeRow.name,
+    NodeRow.version,
+    NodeRow.created_at,
+    NodeRow.attrs,
+)
+
+
+def _node(r: Any) -> Node:
+    # Trusted rows of our own table: constructed without re-validation.
+    return Node.model_construct(
+        id=r[0],
+        project=r[1],
+        kind=NodeKind(r[2]),
+        namespace=r[3],
+        name=r[4],
+        version=r[5],
+        created_at=r[6],
+        attrs=r[7] or {},
+    )
+
+
+def _nodes(session: Session, ids: Iterable[UUID]) -> list[Node]:
     wanted = list(ids)
-    out: list[NodeRow] = []
-    for start in range(0, len(wanted), 2000):
-        chunk = wanted[start : start + 2000]
-        out.extend(session.scalars(select(NodeRow).where(NodeRow.id.in_(chunk))))
+    out: list[Node] = []
+    for start in range(0, len(wanted), _CHUNK):
+        stmt = select(*_NODE_COLS).where(NodeRow.id.in_(wanted[start : start + _CHUNK]))
+        out.extend(_node(r) for r in session.execute(stmt))
     return out
 
 
@@ -165,7 +224,7 @@ def shortest_path(
     on_path = {n for n, d in down.items() if n in up and d + up[n] == length}
     edges = [e for e in edges_among(session, on_path, at) if down[e.dst] == down[e.src] + 1]
     chain = _walk(src.id, dst.id, edges)
-    rows = {r.id: r for r in _nodes(session, chain)}
+    rows = {n.id: n for n in _nodes(session, chain)}
     picked = set(pairwise(chain))
     seen: set[tuple[UUID, UUID]] = set()
     path_edges = []
@@ -174,7 +233,7 @@ def shortest_path(
             seen.add((e.src, e.dst))
             path_edges.append(e)
     path_edges.sort(key=lambda e: chain.index(e.src))
-    return PathResult(nodes=[to_node(rows[n]) for n in chain], edges=path_edges)
+    return PathResult(nodes=[rows[n] for n in chain], edges=path_edges)
 
 
 def _walk(src: UUID, dst: UUID, edges: Sequence[Edge]) -> list[UUID]:
