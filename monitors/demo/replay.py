@@ -14,9 +14,9 @@ from governance.core.db import Database
 from governance.core.errors import NotFound, Unavailable
 from governance.core.principal import Principal
 from governance.core.settings import Settings
-from monitors.capture.service import capture_files, ingest_inferences
+from monitors.capture.service import capture_files, ingest_inferences, ingest_labels
 from monitors.capture.source import LineageSchemaSource
-from monitors.demo.data import FEATURES, day_of_traffic
+from monitors.demo.data import FEATURES, TARGET, day_of_traffic
 from monitors.demo.model import TrainedModel
 from monitors.demo.setup import ENDPOINT, PROJECT
 from monitors.runs.schemas import MonitorRun
@@ -89,6 +89,7 @@ class Replay:
         span = timedelta(days=1) / BATCHES_PER_DAY
         per = self.rows_per_day // BATCHES_PER_DAY
         stored = 0
+        truth: list[pa.Table] = []
         for b in range(BATCHES_PER_DAY):
             part = requests.slice(b * per, per)
             batch = scored_batch(
@@ -108,7 +109,29 @@ class Replay:
                 clock=self.clock,
             )
             stored += 0 if result.duplicate else result.rows
+            truth.append(
+                pa.table(
+                    {"correlation_id": batch.column("correlation_id"), "label": part.column(TARGET)}
+                )
+            )
+        self._labels(number, pa.concat_tables(truth))
         return stored, shifted
+
+    def _labels(self, number: int, labels: pa.Table) -> None:
+        """The day's ground truth arrives in one batch before the day closes."""
+        self.clock.set(self.first_day + timedelta(days=number) - timedelta(seconds=1))
+        ingest_labels(
+            self.db,
+            files=capture_files(self.settings),
+            schemas=LineageSchemaSource(),
+            project=PROJECT,
+            endpoint=ENDPOINT,
+            body=_arrow_bytes(labels),
+            content_type=ARROW,
+            idempotency_key=f"demo-day{number}-labels",
+            actor=self.app,
+            clock=self.clock,
+        )
 
     def close_day(self, number: int, *, monitor: str, timeout: float = 120.0) -> MonitorRun:
         """Move the clock past the day's end and wait until the daemon has run its window."""

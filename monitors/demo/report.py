@@ -11,7 +11,7 @@ from monitors.demo.scenario import DemoReport
 
 def _days_table(report: DemoReport) -> Table:
     table = Table(title=f"monitor {setup.MONITOR}: one run per daily window", title_justify="left")
-    for column in ("day", "window", "rows", "drifted features", "share", "pred.", "result"):
+    for column in ("day", "window", "rows", "drifted features", "share", "pred.", "acc.", "result"):
         table.add_column(column)
     for day in report.days:
         drift = day.run.summary.get("data_drift", {})
@@ -19,6 +19,7 @@ def _days_table(report: DemoReport) -> Table:
         names = drift.get("drifted", [])
         drifted = ", ".join(names[:3]) + (f" +{len(names) - 3}" if len(names) > 3 else "")
         share = drift.get("share_of_drifted_columns")
+        accuracy = day.run.summary.get("performance", {}).get("accuracy")
         table.add_row(
             f"{day.number}{'*' if day.shifted else ''}",
             f"{day.run.window_start:%m-%d}..{day.run.window_end:%m-%d}",
@@ -26,6 +27,7 @@ def _days_table(report: DemoReport) -> Table:
             drifted or "-",
             "-" if share is None else f"{share:.2f}",
             "drift" if prediction.get("breached") else "ok",
+            "-" if accuracy is None else f"{accuracy:.3f}",
             "[red]ALERT[/red]" if day.run.breached else "ok",
         )
     return table

@@ -226,9 +226,13 @@ def monitor_spec(first_day: datetime, days: int) -> MonitorSpec:
     """A daily drift monitor with the defaults, over the replayed days."""
     return MonitorSpec(
         name=MONITOR,
-        description="Daily data and prediction drift of the income endpoint vs its training data",
+        description="Daily drift and accuracy of the income endpoint vs its training data",
         target=Target(name=ENDPOINT),
-        signals=(Signal(kind=SignalKind.data_drift), Signal(kind=SignalKind.prediction_drift)),
+        signals=(
+            Signal(kind=SignalKind.data_drift),
+            Signal(kind=SignalKind.prediction_drift),
+            Signal(kind=SignalKind.performance, options={"pos_label": CLASSES[1]}),
+        ),
         schedule=Schedule(
             interval=timedelta(days=1),
             start=first_day + timedelta(days=1),

@@ -25,6 +25,7 @@ def test_seven_days_alert_on_day_five_and_signed_webhook(db: Database, settings:
     assert ends == [FIRST_DAY + timedelta(days=n) for n in range(1, 8)]  # a result every window
     assert all(d.run.status == "succeeded" and d.run.row_count == 1200 for d in report.days)
     assert all(d.run.lineage_ref for d in report.days)  # every run is a lineage node
+    assert all(0.7 < d.run.summary["performance"]["accuracy"] < 0.95 for d in report.days)
     node = lineage.get_run(db, project="adult-demo", run_id=str(report.days[4].run.id))
     assert node.job == "monitor.income-drift" and len(node.inputs) == 2  # endpoint, reference
     assert [d.number for d in report.days if d.run.breached] == [5, 6, 7]  # day 5, not before
