@@ -26,6 +26,9 @@ ContentType = Annotated[str | None, Header(alias="Content-Type", max_length=200)
 SCHEMA_SOURCE = "capture.schema_source"
 MAX_JSON_ROWS = 10_000
 
+_DUPLICATE = {
+    200: {"model": IngestResult, "description": "A retry of a stored batch: not stored again"}
+}
 _BODY_DOC: dict[str, Any] = {
     "requestBody": {
         "required": True,
@@ -62,6 +65,7 @@ def _reply(result: IngestResult, response: Response) -> IngestResult:
     "/projects/{project}/endpoints/{endpoint}/inferences",
     response_model=IngestResult,
     status_code=201,
+    responses=_DUPLICATE,
     openapi_extra=_BODY_DOC,
 )
 def post_inferences(
@@ -87,6 +91,7 @@ def post_inferences(
     "/projects/{project}/endpoints/{endpoint}/labels",
     response_model=IngestResult,
     status_code=201,
+    responses=_DUPLICATE,
     openapi_extra=_BODY_DOC,
 )
 def post_labels(
