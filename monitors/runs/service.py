@@ -76,6 +76,11 @@ def _compute(monitor: Monitor, plan: WindowPlan, env: RunEnvironment) -> _Comput
     except StewardError as exc:
         # A missing endpoint, reference or schema is the run's outcome, kept like any other.
         error = f"{exc.code}: {exc.detail}"
+    except (ArithmeticError, LookupError, TypeError, ValueError, pa.ArrowException) as exc:
+        # Data the statistics cannot digest fails this window only (logged in full here, kept
+        # as a failed run without its text, which may quote data): later windows still run.
+        log.exception("monitor %s/%s failed on its window", monitor.project, monitor.name)
+        error = f"internal: {type(exc).__name__}"
     status = RunStatus.failed if error else RunStatus.succeeded if outcomes else RunStatus.no_data
     return _Computed(
         plan=plan,

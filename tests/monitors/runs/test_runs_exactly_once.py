@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+
+import pyarrow as pa
 
 from governance.audit.service import verify_audit
 from governance.core.clock import ManualClock
 from governance.core.db import Database
 from monitors.runs.schemas import RunStatus
 from monitors.runs.service import backfill, list_results, list_runs, run_window
-from monitors.runs.sources import MemoryAlertSink, RunEnvironment
-from monitors.specs.schemas import Monitor
+from monitors.runs.sources import MemoryAlertSink, RunEnvironment, TableWindowReader
+from monitors.specs.schemas import Monitor, Target
+from monitors.specs.windows import Span
 from tests.monitors.runs.conftest import HOUR, START
 
 
@@ -64,3 +68,26 @@ def test_concurrent_runs_of_one_window_store_one(
 def test_empty_window_is_no_data(db: Database, monitor: Monitor, env: RunEnvironment) -> None:
     report = run_window(db, monitor=monitor, window_end=START - 5 * HOUR, env=env)
     assert report.run.status is RunStatus.no_data and not report.run.breached
+
+
+class _Corrupt:
+    """A reader whose window files cannot be decoded for one window end."""
+
+    def __init__(self, inner: TableWindowReader, bad_end: datetime) -> None:
+        self.inner, self.bad_end = inner, bad_end
+
+    def read(self, *, project: str, target: Target, span: Span, labels: bool = False) -> pa.Table:
+        if span.end == self.bad_end:
+            raise pa.ArrowInvalid("Parquet magic bytes not found in /srv/data/secret.parquet")
+        return self.inner.read(project=project, target=target, span=span, labels=labels)
+
+
+def test_undecodable_window_fails_alone(
+    db: Database, monitor: Monitor, env: RunEnvironment
+) -> None:
+    assert isinstance(env.windows, TableWindowReader)
+    env.windows = _Corrupt(env.windows, START + 2 * HOUR)
+    bad = run_window(db, monitor=monitor, window_end=START + 2 * HOUR, env=env)
+    assert bad.run.status is RunStatus.failed and bad.run.error == "internal: ArrowInvalid"
+    good = run_window(db, monitor=monitor, window_end=START + 3 * HOUR, env=env)
+    assert good.run.status is RunStatus.succeeded
