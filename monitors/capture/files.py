@@ -54,10 +54,10 @@ def day_of(value: datetime) -> str:
     return to_utc(value).date().isoformat()
 
 
-def days_between(start: datetime, end: datetime) -> list[str]:
-    """Every day partition a half-open window ``[start, end)`` may touch."""
-    first, last = to_utc(start).date(), to_utc(end - timedelta(microseconds=1)).date()
-    return [(first + timedelta(days=n)).isoformat() for n in range((last - first).days + 1)]
+def days_between(start: datetime, end: datetime) -> tuple[str, str]:
+    """The first and last day partitions a half-open window ``[start, end)`` may touch."""
+    last = to_utc(end - timedelta(microseconds=1)) if end > start else to_utc(end)
+    return to_utc(start).date().isoformat(), last.date().isoformat()
 
 
 class ParquetCaptureStore:

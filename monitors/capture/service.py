@@ -226,15 +226,22 @@ def read_window(
     result or present file by file, never half-written. ``columns`` limits the columns (those no
     file holds are left out); ``with_labels`` adds the latest ``label`` per correlation id.
     """
+    try:
+        start, end = to_utc(start), to_utc(end)
+    except OverflowError as exc:
+        raise InvalidInput("the window is out of range") from exc
     if end <= start:
         raise InvalidInput("the window must end after it starts")
     files = capture_files(source)
     wanted = None if columns is None else list(dict.fromkeys([*columns, TIMESTAMP]))
     if wanted is not None and with_labels:
         wanted.append(CORRELATION_ID)
+    first, last = days_between(start, end)
+    # Only partitions that exist: a window of centuries must not mean a million directory probes.
+    days = [d for d in files.days(CaptureKind.inference, project, endpoint) if first <= d <= last]
     table = files.read(
         CaptureKind.inference, project, endpoint,
-        days=days_between(start, end), columns=wanted, where=_window_filter(start, end),
+        days=days, columns=wanted, where=_window_filter(start, end),
     )  # fmt: skip
     if table is None:
         table = pa.table(
