@@ -15,6 +15,7 @@ from governance.access.service import get_project
 from governance.cli.context import console, database, operator
 from governance.core.errors import InvalidInput, NotFound
 from lineage import openlineage, query, service
+from lineage.export import export_events
 from lineage.graph import Direction
 from lineage.olschema import validate_event
 from lineage.render import Format, render
@@ -116,8 +117,7 @@ def export(
 ) -> None:
     """Export the project's graph as OpenLineage events (one JSON document per line)."""
     lines = (
-        json.dumps(e, sort_keys=True) + "\n"
-        for e in openlineage.export_events(database(), project=project)
+        json.dumps(e, sort_keys=True) + "\n" for e in export_events(database(), project=project)
     )
     if output is None:
         sys.stdout.writelines(lines)

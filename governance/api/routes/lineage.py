@@ -21,6 +21,7 @@ from fastapi.responses import PlainTextResponse, StreamingResponse
 from governance.api.deps import Caller, Cursor, Limit, ServicesDep, require
 from governance.api.errors import ERROR_RESPONSES
 from lineage import openlineage, query
+from lineage.export import export_events
 from lineage.graph import MAX_DEPTH, Direction
 from lineage.render import Format, render
 from lineage.schemas import (
@@ -246,5 +247,5 @@ def _lines(events: Iterator[dict[str, Any]]) -> Iterator[str]:
 )
 def export(project: ProjectName, caller: Reader, svc: ServicesDep) -> StreamingResponse:
     """The project's graph as OpenLineage events, one JSON document per line."""
-    events = list(openlineage.export_events(svc.db, project=project))
+    events = list(export_events(svc.db, project=project))
     return StreamingResponse(_lines(iter(events)), media_type="application/x-ndjson")
