@@ -68,6 +68,8 @@ class Daemon:
         # Per monitor, a window end up to which every window is known to have run.
         self._watermark: dict[UUID, datetime] = {}
         self._stopped = threading.Event()
+        # heartbeat and the sync job both reshape the job set, from different worker threads
+        self._sync_lock = threading.Lock()
         self._scheduler: Any = None
 
     def start(self) -> None:
@@ -134,7 +136,8 @@ class Daemon:
         elif not held and self.leading:
             log.warning("%s lost the lease", self.holder)
             self.leading = False
-            self._drop_jobs(set(self._jobs))
+            with self._sync_lock:
+                self._drop_jobs(set(self._jobs))
 
     def deliver(self) -> None:
         """Send alert notifications whose retry is due (leader only)."""
@@ -146,6 +149,10 @@ class Daemon:
 
     def sync(self) -> None:
         """Match the monitor jobs to the enabled monitors (leader only)."""
+        with self._sync_lock:
+            self._sync()
+
+    def _sync(self) -> None:
         if not self.leading or self._scheduler is None:
             return
         found = list_monitors(self.db, project=self.options.project, enabled_only=True)
