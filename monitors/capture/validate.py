@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow as pa
@@ -32,6 +32,9 @@ MEDIA_TYPES = (JSON, ARROW_STREAM, PARQUET)
 MAX_ERRORS = 50
 
 MAX_ID = 200
+# Event times outside this range are mistakes (epoch-seconds read as years, placeholders).
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 _RECORD_FIELDS = frozenset({CORRELATION_ID, TIMESTAMP, "features", PREDICTION, PROBABILITIES})
 _LABEL_FIELDS = frozenset({CORRELATION_ID, LABEL})
 _NUMBER = frozenset({float, int})
@@ -108,7 +111,7 @@ def _timestamps(values: list[Any], name: str, problems: Problems, loc: str) -> p
     for i, value in enumerate(values):
         try:
             parsed.append(None if value is None else to_utc(datetime.fromisoformat(value)))
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             problems.add([loc, i, name], f"{name}: expected an ISO-8601 date-time")
             parsed.append(None)
     return pa.array(parsed, type=_UTC_US)
@@ -206,6 +209,7 @@ def inferences_from_json(body: bytes, schema: ExpectedSchema, *, now: datetime) 
         problems.add(["records"], "the endpoint's model returns no probabilities")
     table = pa.table(columns)
     _check_keys(table, problems)
+    _check_times(table, problems)
     problems.raise_if_any("batch")
     return table.cast(schema.inference_arrow())
 
@@ -224,6 +228,14 @@ def labels_from_json(body: bytes, schema: ExpectedSchema, *, now: datetime) -> p
     _check_keys(table, problems)
     problems.raise_if_any("labels")
     return table.cast(schema.label_arrow())
+
+
+def _check_times(table: pa.Table, problems: Problems) -> None:
+    times = table.column(TIMESTAMP)
+    lo, hi = pa.scalar(EARLIEST, _UTC_US), pa.scalar(LATEST, _UTC_US)
+    outside = pc.sum(pc.or_(pc.less(times, lo), pc.greater_equal(times, hi))).as_py() or 0
+    if outside:
+        problems.add([TIMESTAMP], f"{outside} timestamp(s) outside {EARLIEST:%Y} to {LATEST:%Y}")
 
 
 def _check_keys(table: pa.Table, problems: Problems) -> None:
@@ -272,6 +284,9 @@ def inferences_from_table(table: pa.Table, schema: ExpectedSchema, *, now: datet
         table = table.drop_columns([PROBABILITIES])
     target = schema.inference_arrow()
     conformed = _conform(table, target, extra_ok=schema.allow_extra, what="batch")
+    problems = Problems()
+    _check_times(conformed, problems)
+    problems.raise_if_any("batch")
     if schema.classes:
         _check_probability_lengths(conformed, len(schema.classes))
     return conformed

@@ -347,6 +347,8 @@ def test_json_structure_and_times_are_checked(services, files, clock, endpoint) 
         b'{"records": [{"correlation_id": 5, "features": {}}]}': "correlation_id: expected",
         b'{"records": [{"correlation_id": "a", "features": []}]}': "features: expected an object",
         b'{"records": [{"correlation_id": "a", "timestamp": "soon", "features": {}}]}': "ISO-8601",
+        b'{"records": [{"correlation_id": "a", "timestamp": "0001-01-01T00:00:00+05:00", '
+        b'"features": {}}]}': "outside 1970 to 2200",
         b'{"records": [{"correlation_id": "a", "features": {}, "probabilities": {"x": 1}}]}': "ke",
     }
     for body, fragment in cases.items():
