@@ -26,7 +26,7 @@ ContentType = Annotated[str | None, Header(alias="Content-Type", max_length=200)
 SCHEMA_SOURCE = "capture.schema_source"
 MAX_JSON_ROWS = 10_000
 
-_DUPLICATE = {
+_DUPLICATE: dict[int | str, dict[str, Any]] = {
     200: {"model": IngestResult, "description": "A retry of a stored batch: not stored again"}
 }
 _BODY_DOC: dict[str, Any] = {
