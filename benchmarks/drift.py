@@ -6,6 +6,8 @@ a sampler thread reads the resident set size while the timed call runs, and the 
 the peak increase over the RSS just before the call. Workers run with one BLAS thread.
 
     .venv/bin/python benchmarks/drift.py [--rows 100000 1000000] [--repeat 3]
+
+(The first touch of fresh memory is slow on the benchmark VM, so 3 GB are touched first.)
 """
 
 from __future__ import annotations

@@ -3,12 +3,13 @@
 Both compute selection rate, accuracy, true and false positive rates and precision per group,
 then demographic parity and equalized odds differences and ratios, on the same arrays.
 
-    .venv/bin/python benchmarks/fairness.py [--rows 100000 1000000]
+    PYTHONPATH=. OPENBLAS_NUM_THREADS=1 .venv/bin/python benchmarks/fairness.py
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from collections.abc import Callable
 from functools import partial
@@ -98,6 +99,7 @@ def main() -> None:
     small = make_data(2000)
     run_fairlearn(*small)  # lazy imports off the clock, for both sides
     compute_fairness(small[0], small[1], sensitive_features={"g": small[2]})
+    print(f"load average before the run: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     print("fairness: 4-group sensitive feature, 5 per-group metrics + 4 disparities")
     print(f"{'rows':>9} {'engine':<28} {'time s':>9} {'speed-up':>9} {'max |diff|':>11}")
     for rows in args.rows:
