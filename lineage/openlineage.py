@@ -16,11 +16,13 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
+
 from governance.access.enforcer import PolicyEngine
 from governance.audit.service import record_audit, record_denial
 from governance.core.clock import Clock, SystemClock, to_utc
 from governance.core.db import Database
-from governance.core.errors import InvalidInput, NotFound, PermissionDenied
+from governance.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from governance.core.ids import new_id
 from governance.core.principal import Principal
 from lineage.models import EventRow, NodeRow
@@ -62,7 +64,7 @@ def authorize(
         db,
         actor=actor,
         action=f"{obj}.{act}",
-        project=project if policy.roles(actor.name, project) else None,
+        project=project,
         target=f"project:{project}",
         details={"reason": "denied by policy"},
     )
@@ -137,23 +139,28 @@ def apply_events(
     digests = [fingerprint(payload) for payload, _, _ in events]
     results: list[IngestResult] = []
     applied: dict[str, list[str]] = {}
-    with db.transaction() as session:
-        store = SqlLineageStore(session)
-        seen = store.seen_fingerprints(digests) if digests else set()
-        # The store's caches know every row this transaction made, so nothing needs flushing
-        # before each lookup; the unit of work then inserts each table's rows in one go.
-        with session.no_autoflush:
-            _prefetch(store, events)
-            _apply_all(store, events, digests, seen, results, applied, clock)
-        for project, targets in applied.items():
-            record_audit(
-                session,
-                actor=actor,
-                action="lineage.ingest",
-                project=project,
-                target=targets[0] if len(targets) == 1 else f"events:{len(targets)}",
-                details={"events": len(targets), "targets": sorted(set(targets))[:100]},
-            )
+    try:
+        with db.transaction() as session:
+            store = SqlLineageStore(session)
+            seen = store.seen_fingerprints(digests) if digests else set()
+            # The store's caches know every row this transaction made, so nothing needs flushing
+            # before each lookup; the unit of work then inserts each table's rows in one go.
+            with session.no_autoflush:
+                _prefetch(store, events)
+                _apply_all(store, events, digests, seen, results, applied, clock)
+            for project, targets in applied.items():
+                record_audit(
+                    session,
+                    actor=actor,
+                    action="lineage.ingest",
+                    project=project,
+                    target=targets[0] if len(targets) == 1 else f"events:{len(targets)}",
+                    details={"events": len(targets), "targets": sorted(set(targets))[:100]},
+                )
+    except IntegrityError as exc:
+        # Another writer created the same node or edge at the same moment: nothing was
+        # written here, and the client's retry will find the other writer's rows.
+        raise Conflict("a concurrent ingest touched the same assets; retry") from exc
     return results
 
 
