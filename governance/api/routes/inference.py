@@ -9,11 +9,12 @@ from typing import Annotated, Any, Literal
 import pyarrow as pa
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 from governance.api.deps import Caller, Services, ServicesDep, require
 from governance.api.errors import ERROR_RESPONSES
 from monitors.capture import service
-from monitors.capture.schemas import IngestResult
+from monitors.capture.schemas import InferenceBatch, IngestResult, LabelBatch
 from monitors.capture.source import EndpointSchemaSource, LineageSchemaSource
 from monitors.capture.validate import ARROW_STREAM, JSON, PARQUET
 
@@ -29,16 +30,33 @@ MAX_JSON_ROWS = 10_000
 _DUPLICATE: dict[int | str, dict[str, Any]] = {
     200: {"model": IngestResult, "description": "A retry of a stored batch: not stored again"}
 }
-_BODY_DOC: dict[str, Any] = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            JSON: {"schema": {"type": "object"}},
-            ARROW_STREAM: {"schema": {"type": "string", "format": "binary"}},
-            PARQUET: {"schema": {"type": "string", "format": "binary"}},
-        },
+
+
+def _inline(node: Any, defs: dict[str, Any]) -> Any:
+    """A JSON schema with its local ``$defs`` references replaced by their definitions."""
+    if isinstance(node, dict):
+        ref = node.get("$ref", "")
+        if ref.startswith("#/$defs/"):
+            return _inline(defs[ref.split("/")[-1]], defs)
+        return {k: _inline(v, defs) for k, v in node.items() if k != "$defs"}
+    if isinstance(node, list):
+        return [_inline(v, defs) for v in node]
+    return node
+
+
+def _body_doc(model: type[BaseModel]) -> dict[str, Any]:
+    schema = model.model_json_schema()
+    binary = {"schema": {"type": "string", "format": "binary"}}
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                JSON: {"schema": _inline(schema, schema.get("$defs", {}))},
+                ARROW_STREAM: binary,
+                PARQUET: binary,
+            },
+        }
     }
-}
 
 
 async def raw_body(request: Request) -> bytes:
@@ -66,7 +84,7 @@ def _reply(result: IngestResult, response: Response) -> IngestResult:
     response_model=IngestResult,
     status_code=201,
     responses=_DUPLICATE,
-    openapi_extra=_BODY_DOC,
+    openapi_extra=_body_doc(InferenceBatch),
 )
 def post_inferences(
     project: ProjectName,
@@ -92,7 +110,7 @@ def post_inferences(
     response_model=IngestResult,
     status_code=201,
     responses=_DUPLICATE,
-    openapi_extra=_BODY_DOC,
+    openapi_extra=_body_doc(LabelBatch),
 )
 def post_labels(
     project: ProjectName,
