@@ -16,7 +16,7 @@ from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
 
 from governance.core.clock import to_utc
-from governance.core.errors import AuditMissing
+from governance.core.errors import AuditMissing, InvalidInput
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -83,6 +83,17 @@ def _track_writes(conn: Connection, cursor: Any, statement: str, *args: Any) -> 
         conn.info.setdefault("steward_writes", set()).add(table)
 
 
+def _refuse_nul(
+    conn: Connection, cursor: Any, statement: str, parameters: Any, context: Any, many: bool
+) -> None:
+    # PostgreSQL cannot store NUL in text and fails the statement with a DataError (a 500);
+    # refuse it as invalid input on every backend, so both behave the same.
+    for row in (parameters if many else [parameters]) or ():
+        values = row.values() if isinstance(row, dict) else row
+        if any(isinstance(v, str) and "\x00" in v for v in values or ()):
+            raise InvalidInput("text may not contain NUL characters")
+
+
 def _reset_tracking(conn: Connection) -> None:
     conn.info.pop("steward_writes", None)
     conn.info.pop("steward_audited", None)
@@ -122,6 +133,7 @@ class Database:
         self.is_sqlite = self.url.startswith("sqlite")
         self.engine = self._make_engine(echo=echo, pool_size=pool_size)
         event.listen(self.engine, "before_cursor_execute", _track_writes)
+        event.listen(self.engine, "before_cursor_execute", _refuse_nul)
         event.listen(self.engine, "begin", self._on_begin)
         # Collaborators that live as long as the database (e.g. the audit signer), by name.
         self.extensions: dict[str, Any] = {}
