@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -63,6 +64,28 @@ class Breach(BaseModel):
     window_start: datetime | None = None
     window_end: datetime | None = None
     details: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("value", "threshold")
+    @classmethod
+    def _finite(cls, value: float | None) -> float | None:
+        return None if value is None or not math.isfinite(value) else value
+
+    @field_validator("details")
+    @classmethod
+    def _json_safe(cls, value: dict[str, Any]) -> dict[str, Any]:
+        cleaned: dict[str, Any] = _finite(value)
+        return cleaned
+
+
+def _finite(value: Any) -> Any:
+    """NaN and infinities become None: JSON (stored and sent) cannot carry them."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {str(k): _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
 
 
 class Alert(BaseModel):

@@ -238,3 +238,16 @@ def test_resolution_is_notified(db, world, clock, hook: Hook) -> None:
     service.resolve_alert(db, project="alpha", alert_id=alert.id, actor=USER, clock=clock)
     assert deliver_pending(db, sender=_sender(clock), clock=clock).delivered == 2
     assert [json.loads(r.body)["event"] for r in hook.received] == ["opened", "resolved"]
+
+
+def test_non_finite_numbers_never_break_the_run(db, world, clock, hook: Hook) -> None:
+    _channel(db, hook.url)
+    with db.transaction() as session:
+        outcome = service.raise_or_update_alert(
+            session, project="alpha", clock=clock,
+            breach=Breach(monitor="m", signal="s", value=float("nan"), threshold=float("inf"),
+                          details={"psi": float("-inf"), "per_feature": [1.0, float("nan")]}),
+        )  # fmt: skip
+    assert outcome.alert.value is None and outcome.alert.details["per_feature"] == [1.0, None]
+    assert deliver_pending(db, sender=_sender(clock), clock=clock).delivered == 1
+    assert json.loads(hook.received[0].body)["alert"]["threshold"] is None
