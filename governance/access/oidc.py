@@ -11,6 +11,8 @@ import jwt
 from governance.core.errors import Unauthenticated
 from governance.core.settings import Settings
 
+_KEY_TYPES = {"RS": "RSA", "PS": "RSA", "ES": "EC", "Ed": "OKP"}  # by algorithm name prefix
+
 
 class JwtVerifier:
     """Checks signature, issuer, audience and expiry with a fixed list of algorithms."""
@@ -52,33 +54,49 @@ class JwtVerifier:
             jwks_url=settings.oidc_jwks_url,
         )
 
-    def _key_for(self, token: str) -> Any:
+    def _keys_for(self, token: str) -> list[Any]:
         header = jwt.get_unverified_header(token)
-        if header.get("alg") not in self.algorithms:
+        alg = header.get("alg")
+        if alg not in self.algorithms:
             raise Unauthenticated("token algorithm is not accepted")
         if self._client is not None:
-            return self._client.get_signing_key_from_jwt(token).key
-        assert self._keyset is not None
-        kid = header.get("kid")
-        for key in self._keyset.keys:
-            if kid is None or key.key_id == kid:
-                return key.key
-        raise Unauthenticated("token signed by an unknown key")
+            candidates = [self._client.get_signing_key_from_jwt(token)]
+        else:
+            assert self._keyset is not None
+            kid = header.get("kid")
+            candidates = [k for k in self._keyset.keys if kid is None or k.key_id == kid]
+        # Only keys of the algorithm's type: PyJWT raises TypeError (a 500) on a mismatch, and
+        # a token without a kid must find its key among keys of other types.
+        keys = [k.key for k in candidates if k.key_type == _KEY_TYPES.get(str(alg)[:2])]
+        if not keys:
+            raise Unauthenticated("token signed by an unknown key")
+        return keys
+
+    def _decode(self, token: str, key: Any) -> dict[str, Any]:
+        return jwt.decode(
+            token,
+            key,
+            algorithms=self.algorithms,
+            audience=self.audience,
+            issuer=self.issuer,
+            leeway=self.leeway,
+            options={"require": ["exp", "iss", "aud", self.subject_claim]},
+        )
 
     def subject(self, token: str) -> str:
         """Return the verified subject of ``token`` or raise Unauthenticated."""
         try:
-            claims = jwt.decode(
-                token,
-                self._key_for(token),
-                algorithms=self.algorithms,
-                audience=self.audience,
-                issuer=self.issuer,
-                leeway=self.leeway,
-                options={"require": ["exp", "iss", "aud", self.subject_claim]},
-            )
+            keys = self._keys_for(token)
+            for key in keys[:-1]:
+                try:
+                    return self._subject_of(self._decode(token, key))
+                except jwt.InvalidSignatureError:
+                    continue
+            return self._subject_of(self._decode(token, keys[-1]))
         except jwt.PyJWTError as exc:
             raise Unauthenticated(f"invalid bearer token: {type(exc).__name__}") from exc
+
+    def _subject_of(self, claims: dict[str, Any]) -> str:
         subject = claims.get(self.subject_claim)
         if not isinstance(subject, str) or not subject:
             raise Unauthenticated("token has no subject")
