@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import copy
+from typing import Any
+
 import typer
 
 from governance.cli.context import console, database, operator, settings
@@ -56,8 +59,18 @@ def serve(
         host=host,
         port=port,
         workers=workers,
-        log_level="info",
+        log_config=_log_config(),
     )
+
+
+def _log_config() -> dict[str, Any]:
+    """uvicorn's logging plus Steward's loggers; our access line carries the request id."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["steward"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    config["loggers"]["uvicorn.access"]["level"] = "WARNING"
+    return config
 
 
 def db_upgrade(revision: str = typer.Argument("head")) -> None:
