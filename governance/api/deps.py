@@ -70,9 +70,8 @@ def current_principal(request: Request, svc: ServicesDep) -> Principal:
     cached = getattr(request.state, "principal", None)
     if isinstance(cached, Principal):
         return cached
-    credential = _bearer(request)
     try:
-        principal = authenticate(svc.db, credential, jwt=svc.jwt, clock=svc.clock)
+        principal = authenticate(svc.db, _bearer(request), jwt=svc.jwt, clock=svc.clock)
     except Unauthenticated as exc:
         client = request.client.host if request.client else "unknown"
         svc.limiter.hit(f"auth-fail:{client}")
