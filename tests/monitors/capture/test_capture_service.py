@@ -366,3 +366,14 @@ def test_json_structure_and_times_are_checked(services, files, clock, endpoint) 
     times = {r["correlation_id"]: r["timestamp"] for r in table.to_pylist()}
     assert times["c0"].hour == 0 and times["c0"].minute == 30 and times["c1"].hour == 0
     assert times["now"] == clock.now()
+
+
+def test_windows_are_in_time_order_whatever_the_arrival_order(
+    services, files, clock, endpoint
+) -> None:
+    _ingest(
+        services, files, clock, json_body(records(3, start=10, at=T0 + HOUR / 2, prefix="late"))
+    )
+    _ingest(services, files, clock, json_body(records(3, prefix="early")))
+    ids = _window(files).column("correlation_id").to_pylist()
+    assert ids == ["early0", "early1", "early2", "late10", "late11", "late12"]
