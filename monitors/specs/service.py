@@ -11,9 +11,10 @@ from governance.access.service import get_project
 from governance.audit.service import record_audit
 from governance.core.clock import Clock, SystemClock
 from governance.core.db import Database
-from governance.core.errors import Conflict, NotFound
+from governance.core.errors import Conflict, InvalidInput, NotFound
 from governance.core.ids import new_id
 from governance.core.principal import Principal
+from monitors.alerts.service import list_channels
 from monitors.specs.models import MonitorRow
 from monitors.specs.schemas import Monitor, MonitorSpec, MonitorUpdate
 from monitors.specs.store import SqlMonitorStore
@@ -57,6 +58,17 @@ def _insert(
     return monitor
 
 
+def _check_channels(db: Database, project: str, specs: list[MonitorSpec]) -> None:
+    """Refuse monitors that name alert channels the project does not have."""
+    named = {c for spec in specs for c in spec.channels or ()}
+    if not named:
+        return
+    known = {c.name for c in list_channels(db, project=project)}
+    unknown = sorted(named - known)
+    if unknown:
+        raise InvalidInput(f"unknown alert channels {unknown}", field="channels")
+
+
 def _audit(session: Session, actor: Principal, action: str, monitor: Monitor) -> None:
     record_audit(
         session,
@@ -73,6 +85,7 @@ def create_monitor(
 ) -> Monitor:
     """Create a monitor; a name already taken in the project is a conflict."""
     get_project(db, name=project)
+    _check_channels(db, project, [spec])
     with db.transaction() as session:
         if SqlMonitorStore(session).get(project, spec.name) is not None:
             raise Conflict(f"monitor {spec.name!r} already exists", field="name")
@@ -89,6 +102,7 @@ def apply_monitors(
 ) -> list[Applied]:
     """Create or replace monitors by name, all in one transaction (``monitor apply -f``)."""
     get_project(db, name=project)
+    _check_channels(db, project, specs)
     applied = []
     with db.transaction() as session:
         store = SqlMonitorStore(session)
@@ -122,6 +136,7 @@ def update_monitor(
         changes = data.model_dump(exclude_unset=True, exclude_none=True)
         merged = current.spec.model_dump() | {k: getattr(data, k) for k in changes}
         spec = MonitorSpec.model_validate(merged)
+        _check_channels(db, project, [spec])
         if spec == current.spec:
             return current
         monitor = store.replace(current.id, spec, when=clock.now())

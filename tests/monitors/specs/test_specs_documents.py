@@ -9,6 +9,8 @@ from pydantic import ValidationError
 
 from governance.core.db import Database
 from governance.core.errors import Conflict, InvalidInput
+from monitors.alerts.schemas import ChannelCreate
+from monitors.alerts.service import create_channel
 from monitors.specs.document import dump_specs, load_specs
 from monitors.specs.schemas import MonitorSpec, MonitorUpdate, Reference, Schedule, Target
 from monitors.specs.service import (
@@ -106,6 +108,10 @@ def test_cron_in_a_time_zone_and_window_ends() -> None:
 
 
 def test_service_create_apply_update_delete(db: Database, world: World) -> None:
+    with pytest.raises(InvalidInput, match="oncall"):
+        apply_monitors(db, project="alpha", specs=load_specs(YAML), actor=OPERATOR)
+    hook = ChannelCreate(name="oncall", url="https://hooks.example.com/x", secret="s" * 20)
+    create_channel(db, project="alpha", data=hook, actor=OPERATOR)
     spec = MonitorSpec(name="m1", target=Target(name="e"))
     created = create_monitor(db, project="alpha", spec=spec, actor=OPERATOR)
     with pytest.raises(Conflict):
