@@ -24,7 +24,9 @@ def test_me_and_grant_and_verify(client: TestClient, world: World) -> None:
         headers=world.headers("admin"),
     )
     assert r.status_code == 201, r.text
-    r = client.get("/api/v1/projects/alpha", headers={"Authorization": f"Bearer {world.outsider_token}"})
+    r = client.get(
+        "/api/v1/projects/alpha", headers={"Authorization": f"Bearer {world.outsider_token}"}
+    )
     assert r.status_code == 200
     r = client.get("/api/v1/audit/verify", headers=world.headers("admin"))
     assert r.status_code == 200 and r.json()["ok"], r.text
