@@ -1,4 +1,4 @@
-"""Data quality and model performance signals (the drift signals are in ``signals``)."""
+"""Data quality, performance and fairness signals (the drift signals are in ``signals``)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import pyarrow.compute as pc
 
 from monitors.runs.schemas import Metric, SignalOutcome
 from monitors.specs.schemas import Signal
+from monitors.stats.fairness import FairnessThresholds, compute_fairness
 from monitors.stats.performance import MetricThreshold, TaskType, compute_performance
 from monitors.stats.quality import QualityThresholds, compute_data_quality
 from monitors.stats.reference import ReferenceProfile
@@ -109,5 +110,61 @@ def _no_labels(signal: Signal) -> SignalOutcome:
         kind=str(signal.kind),
         breached=False,
         metrics=(Metric(metric="labelled_rows", value=0.0),),
-        summary={"reason": "no labels in the window"},
+        summary={"reason": "no labels (or sensitive features) in the window"},
+    )
+
+
+def _labelled(current: pa.Table) -> pa.Table | None:
+    if LABEL not in current.column_names or PREDICTION not in current.column_names:
+        return None
+    return current.filter(pc.is_valid(current.column(LABEL)))
+
+
+def fairness(signal: Signal, current: pa.Table) -> SignalOutcome:
+    """Disparities of the labelled rows across sensitive features (fairlearn's definitions)."""
+    labelled = _labelled(current)
+    sensitive = list(signal.options.get("sensitive_features") or signal.features or ())
+    if labelled is None or not sensitive or any(c not in current.column_names for c in sensitive):
+        return _no_labels(signal)
+    known = {f.name for f in fields(FairnessThresholds)}
+    limits = FairnessThresholds(**{k: v for k, v in signal.options.items() if k in known})
+    truth = np.asarray(labelled.column(LABEL).to_pylist(), dtype=object)
+    result = compute_fairness(
+        truth,
+        np.asarray(labelled.column(PREDICTION).to_pylist(), dtype=object),
+        sensitive_features={
+            c: labelled.column(c).to_numpy(zero_copy_only=False) for c in sensitive
+        },
+        pos_label=_pos_label(signal, sorted(set(truth), key=str)),
+        thresholds=limits,
+    )
+    metrics = [
+        Metric(
+            metric=name,
+            value=getattr(result, name),
+            threshold=getattr(limits, name),
+            breached=name in result.alerts,
+        )
+        for name in (
+            "demographic_parity_ratio",
+            "demographic_parity_difference",
+            "equalized_odds_ratio",
+            "equalized_odds_difference",
+        )
+    ]
+    metrics += [
+        Metric(
+            metric="selection_rate",
+            feature="=".join((",".join(sensitive), "/".join(g.group))),
+            value=g.selection_rate,
+        )
+        for g in result.groups
+    ]
+    breached = str(result.verdict) == "drift"
+    return SignalOutcome(
+        key=signal.key,
+        kind=str(signal.kind),
+        breached=breached,
+        metrics=tuple(metrics),
+        summary={"alerts": list(result.alerts), "verdict": str(result.verdict)},
     )

@@ -38,6 +38,7 @@ from monitors.specs.windows import WindowPlan, latest_window_end, plan_window, w
 log = logging.getLogger(__name__)
 _WALL = SystemClock()
 MAX_BACKFILL = 2000
+LABELLED = frozenset({SignalKind.performance, SignalKind.fairness})
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -63,7 +64,7 @@ def _compute(monitor: Monitor, plan: WindowPlan, env: RunEnvironment) -> _Comput
         reference = env.references.load(
             project=monitor.project, spec=spec, span=plan.reference, windows=env.windows
         )
-        labels = any(s.kind is SignalKind.performance for s in spec.signals)
+        labels = any(s.kind in LABELLED for s in spec.signals)
         current = env.windows.read(
             project=monitor.project, target=spec.target, span=plan.production, labels=labels
         )

@@ -135,11 +135,17 @@ def performance(signal: Signal, data: SignalInput) -> SignalOutcome:
     return quality.performance(signal, data.current)
 
 
+def fairness(signal: Signal, data: SignalInput) -> SignalOutcome:
+    """Group disparities on the window's labelled rows."""
+    return quality.fairness(signal, data.current)
+
+
 COMPUTERS: dict[SignalKind, Computer] = {
     SignalKind.data_drift: data_drift,
     SignalKind.prediction_drift: prediction_drift,
     SignalKind.data_quality: data_quality,
     SignalKind.performance: performance,
+    SignalKind.fairness: fairness,
 }
 
 

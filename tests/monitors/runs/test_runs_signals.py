@@ -48,6 +48,25 @@ def test_performance_breaches_below_accuracy_threshold() -> None:
     assert not compute_signal(Signal(kind=SignalKind.performance), _input(window)).breached
 
 
+def test_fairness_breaches_on_unequal_selection_rates() -> None:
+    window = reference_table(1000, seed=8)
+    sex = window.column("sex").to_pylist()
+    biased = [">50K" if s == "Male" and i % 2 else "<=50K" for i, s in enumerate(sex)]
+    current = window.set_column(3, "prediction", pa.array(biased)).append_column(
+        "label", window.column("prediction")
+    )
+    signal = Signal(
+        kind=SignalKind.fairness, options={"sensitive_features": ["sex"], "pos_label": ">50K"}
+    )
+    outcome = compute_signal(signal, _input(current))
+    ratio = next(m for m in outcome.metrics if m.metric == "demographic_parity_ratio")
+    assert ratio.value == 0.0 and ratio.breached and outcome.breached
+    rates = {m.feature: m.value for m in outcome.metrics if m.metric == "selection_rate"}
+    assert rates["sex=Female"] == 0.0 and 0.4 < (rates["sex=Male"] or 0) < 0.6
+
+
 def test_signal_kinds_without_an_engine_report_unavailable() -> None:
-    outcome = compute_signal(Signal(kind=SignalKind.fairness), _input(reference_table(100)))
+    outcome = compute_signal(
+        Signal(kind=SignalKind.attribution_drift), _input(reference_table(100))
+    )
     assert not outcome.breached and outcome.metrics[0].metric == "unavailable"
