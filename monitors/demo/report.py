@@ -68,7 +68,7 @@ def render(
     console.print(
         f"audit chain: {'[green]verified[/green]' if ok else '[red]FAILED[/red]'} "
         f"({audit.entries if audit else '?'} entries, {audit.checkpoints if audit else 0} "
-        "signed checkpoints)"
+        "signed checkpoint(s))"
     )
     console.print(f"wall time {report.seconds:.1f} s")
     _explore(report, console, base_url)
