@@ -108,9 +108,9 @@ def run_window(
     """Run the window ending at ``window_end`` unless it already ran (then return that run)."""
     window_end = to_utc(window_end)
     with db.read() as session:
-        existing = SqlRunStore(session).find(monitor.id, window_end)
+        existing = SqlRunStore(session).find(monitor.id, window_end, name=monitor.name)
         if existing is not None:
-            return RunReport(run=to_run(existing, monitor.name), created=False)
+            return RunReport(run=existing, created=False)
     ctx = _Context(trigger=trigger, actor=actor, started_at=clock.now(), clock=clock, holder=holder)
     computed = _compute(monitor, plan_window(monitor.spec, window_end), env)
     try:
@@ -118,10 +118,10 @@ def run_window(
     except IntegrityError:
         # Another daemon or request took the key first: its run stands, ours is discarded.
         with db.read() as session:
-            taken = SqlRunStore(session).find(monitor.id, window_end)
+            taken = SqlRunStore(session).find(monitor.id, window_end, name=monitor.name)
         if taken is None:
             raise
-        return RunReport(run=to_run(taken, monitor.name), created=False)
+        return RunReport(run=taken, created=False)
     if alerts:
         _deliver(db, env, alerts)
     return RunReport(run=run, created=True, alerts=alerts)
@@ -292,8 +292,7 @@ def list_runs(
     """Runs of a monitor, newest window first."""
     monitor = get_monitor(db, project=project, name=name)
     with db.read() as session:
-        rows = SqlRunStore(session).runs(monitor.id, since=since, limit=limit)
-        return [to_run(r, name) for r in rows]
+        return SqlRunStore(session).runs(monitor.id, name=name, since=since, limit=limit)
 
 
 def _decode(cursor: str | None) -> tuple[datetime, UUID] | None:
@@ -343,7 +342,7 @@ def get_run(db: Database, *, project: str, name: str, window_end: datetime) -> M
     """The run of a monitor for one window end."""
     monitor = get_monitor(db, project=project, name=name)
     with db.read() as session:
-        row = SqlRunStore(session).find(monitor.id, to_utc(window_end))
-        if row is None:
+        found = SqlRunStore(session).find(monitor.id, to_utc(window_end), name=name)
+        if found is None:
             raise NotFound("run not found")
-        return to_run(row, name)
+        return found

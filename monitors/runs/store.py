@@ -55,8 +55,8 @@ def _point(row: ResultRow) -> ResultPoint:
 class RunStore(Protocol):
     """Storage of runs and results."""
 
-    def find(self, monitor_id: uuid.UUID, window_end: datetime) -> RunRow | None:
-        """The run of a monitor for one window end, if any."""
+    def find(self, monitor_id: uuid.UUID, window_end: datetime, *, name: str) -> MonitorRun | None:
+        """The run of a monitor (called ``name``) for one window end, if any."""
         ...
 
     def add_run(self, row: RunRow) -> None:
@@ -74,12 +74,13 @@ class SqlRunStore:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def find(self, monitor_id: uuid.UUID, window_end: datetime) -> RunRow | None:
-        """The run of a monitor for one window end, if any."""
+    def find(self, monitor_id: uuid.UUID, window_end: datetime, *, name: str) -> MonitorRun | None:
+        """The run of a monitor (called ``name``) for one window end, if any."""
         query = select(RunRow).where(
             RunRow.monitor_id == monitor_id, RunRow.window_end == window_end
         )
-        return self.session.scalars(query).one_or_none()
+        row = self.session.scalars(query).one_or_none()
+        return None if row is None else to_run(row, name)
 
     def done_ends(self, monitor_id: uuid.UUID, since: datetime) -> set[datetime]:
         """Window ends after ``since`` that already have a run."""
@@ -112,13 +113,15 @@ class SqlRunStore:
         )
         self.session.flush()
 
-    def runs(self, monitor_id: uuid.UUID, *, since: datetime | None, limit: int) -> list[RunRow]:
-        """Runs of a monitor, newest window first."""
+    def runs(
+        self, monitor_id: uuid.UUID, *, name: str, since: datetime | None, limit: int
+    ) -> list[MonitorRun]:
+        """Runs of a monitor (called ``name``), newest window first."""
         query = select(RunRow).where(RunRow.monitor_id == monitor_id)
         if since is not None:
             query = query.where(RunRow.window_end >= since)
         query = query.order_by(RunRow.window_end.desc()).limit(limit)
-        return list(self.session.scalars(query))
+        return [to_run(r, name) for r in self.session.scalars(query)]
 
     def results(
         self,
