@@ -45,15 +45,18 @@ def verifier_key(name: str, public_key: Ed25519PublicKey) -> str:
 
 
 def parse_verifier_key(text: str) -> tuple[str, Ed25519PublicKey]:
-    """Parse a verifier key string or a PEM public key; returns (name, key)."""
+    """Parse a verifier key string (optionally followed by its PEM) or a PEM public key."""
     text = text.strip()
     if text.startswith("-----BEGIN"):
         key = serialization.load_pem_public_key(text.encode())
         if not isinstance(key, Ed25519PublicKey):
             raise InvalidInput("public key is not Ed25519")
         return "", key
+    # What `steward audit public-key` and GET /api/v1/audit/public-key print: the verifier
+    # key on the first line, then the PEM.
+    first = text.splitlines()[0] if text else ""
     try:
-        name, _kid, b64 = text.rsplit("+", 2)
+        name, _kid, b64 = first.split("+", 2)  # base64 may hold "+"; names and ids never do
         raw = base64.b64decode(b64, validate=True)
     except ValueError as exc:
         raise InvalidInput("malformed verifier key") from exc
