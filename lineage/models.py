@@ -38,7 +38,7 @@ class NodeRow(Base):
 
     # Never loaded: these relationships exist so that a flush inserts parents before children.
     parent: Mapped[NodeRow | None] = relationship(
-        remote_side=[id], foreign_keys=[parent_id], lazy="noload"
+        remote_side=[id], foreign_keys=[parent_id], lazy="raise"
     )
 
 
@@ -61,8 +61,8 @@ class EdgeRow(Base):
     valid_to: Mapped[datetime | None] = mapped_column(UTCDateTime)
     attrs: Mapped[dict[str, Any]] = mapped_column(CanonicalJSON, default=dict)
 
-    src: Mapped[NodeRow] = relationship(foreign_keys=[src_id], lazy="noload")
-    dst: Mapped[NodeRow] = relationship(foreign_keys=[dst_id], lazy="noload")
+    src: Mapped[NodeRow] = relationship(foreign_keys=[src_id], lazy="raise")
+    dst: Mapped[NodeRow] = relationship(foreign_keys=[dst_id], lazy="raise")
 
 
 class ColumnEdgeRow(Base):
@@ -86,9 +86,9 @@ class ColumnEdgeRow(Base):
     transformations: Mapped[list[Any]] = mapped_column(CanonicalJSON, default=list)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
-    src: Mapped[NodeRow] = relationship(foreign_keys=[src_id], lazy="noload")
-    dst: Mapped[NodeRow] = relationship(foreign_keys=[dst_id], lazy="noload")
-    run: Mapped[NodeRow | None] = relationship(foreign_keys=[run_id], lazy="noload")
+    src: Mapped[NodeRow] = relationship(foreign_keys=[src_id], lazy="raise")
+    dst: Mapped[NodeRow] = relationship(foreign_keys=[dst_id], lazy="raise")
+    run: Mapped[NodeRow | None] = relationship(foreign_keys=[run_id], lazy="raise")
 
 
 class AliasRow(Base):

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, tuple_, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from governance.core.ids import new_id
@@ -128,12 +128,12 @@ class SqlLineageStore:
     def prefetch(self, project: str, kind: NodeKind, keys: Iterable[tuple[str, str, str]]) -> None:
         """Load the nodes with these (namespace, name, version) keys in a few queries."""
         wanted = sorted(set(keys))
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start : start + 500]
+        for start in range(0, len(wanted), 200):
+            chunk = wanted[start : start + 200]
             stmt = select(NodeRow).where(
                 NodeRow.project == project,
                 NodeRow.kind == str(kind),
-                tuple_(NodeRow.namespace, NodeRow.name, NodeRow.version).in_(chunk),
+                self._identity_in(chunk),
             )
             found = {(r.namespace, r.name, r.version): r for r in self.session.scalars(stmt)}
             for ns, name, version in chunk:
@@ -143,6 +143,14 @@ class SqlLineageStore:
                     self._absent.add(key)
                 else:
                     self._nodes[key] = row
+
+    def _identity_in(self, keys: Sequence[tuple[str, str, str]]) -> ColumnElement[bool]:
+        cols = (NodeRow.namespace, NodeRow.name, NodeRow.version)
+        if self.session.get_bind().dialect.name == "postgresql":
+            return tuple_(*cols).in_(keys)
+        # SQLite scans the table for a row-value IN list, but answers an OR of equalities
+        # with one unique-index lookup per term.
+        return or_(*(and_(*(c == v for c, v in zip(cols, key, strict=True))) for key in keys))
 
     def node_named(
         self, project: str, kind: NodeKind, name: str, version: str = ""
