@@ -10,6 +10,7 @@ from importlib import resources
 from typing import Any
 from uuid import UUID
 
+from governance.core.clock import to_utc
 from governance.core.errors import InvalidInput
 from lineage.schemas import MAX_FACETS_BYTES
 
@@ -32,8 +33,8 @@ def _is_datetime(value: object) -> bool:
     if "t" not in value.lower():
         return False
     try:
-        datetime.fromisoformat(value)
-    except ValueError:
+        to_utc(datetime.fromisoformat(value))
+    except (ValueError, OverflowError):
         return False
     return True
 
