@@ -76,3 +76,22 @@ def test_init_serve_curl(tmp_path: Path) -> None:
     finally:
         server.terminate()
         server.wait(timeout=20)
+
+
+@pytest.mark.timeout(600)
+def test_demo_on_a_fresh_home_on_an_initialised_one_and_again(tmp_path: Path) -> None:
+    env = {**os.environ, "PATH": f"{BIN}:{os.environ.get('PATH', '')}"}
+    env.pop("STEWARD_DATABASE_URL", None)
+    env["STEWARD_HOME"] = str(tmp_path / "fresh")
+    first = subprocess.run(["steward", "demo"], env=env, capture_output=True, text=True)
+    assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-2000:]
+    for needle in ("steward demo: summary", "ALERT", "valid HMAC-SHA256", "verified", "curl"):
+        assert needle in first.stdout, needle
+    assert (tmp_path / "fresh" / "reports" / "demo-monitor.png").stat().st_size > 10_000
+    again = subprocess.run(["steward", "demo"], env=env, capture_output=True, text=True)
+    assert again.returncode == 0 and "verified" in again.stdout, again.stdout[-2000:]
+    env["STEWARD_HOME"] = str(tmp_path / "initialised")
+    subprocess.run(["steward", "init"], env=env, check=True, capture_output=True)
+    prepared = subprocess.run(["steward", "demo"], env=env, capture_output=True, text=True)
+    assert prepared.returncode == 0 and "verified" in prepared.stdout, prepared.stdout[-2000:]
+    assert "Traceback" not in first.stderr + again.stderr + prepared.stderr

@@ -19,6 +19,7 @@ def demo(
 ) -> None:
     """Project, users, data, a torch model, 7 days of traffic, monitors, alerts, audit."""
     from governance.core.migrate import upgrade
+    from monitors.demo.chart import render_chart
     from monitors.demo.report import render
     from monitors.demo.scenario import DemoOptions, run_demo
 
@@ -27,5 +28,8 @@ def demo(
     options = DemoOptions(days=days, shift_from=shift_from, rows_per_day=rows_per_day)
     report = run_demo(db, settings(), operator=operator(), console=console, options=options)
     render(report, console)
+    chart = render_chart(report.days, settings().home / "reports" / "demo-monitor.png")
+    if chart is not None:
+        console.print(f"chart of the week: {chart.resolve()}")
     if report.audit is None or not report.audit.ok:
         raise typer.Exit(1)

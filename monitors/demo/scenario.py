@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 import time
 from collections.abc import Iterator
@@ -96,11 +97,17 @@ def _daemon(db: Database, settings: Settings, clock: ManualClock) -> Iterator[Da
         project=setup.PROJECT,
     )
     daemon = Daemon(db, env=env, clock=clock, options=options)
+    # The demo ticks every 50 ms on purpose; APScheduler's "skipped: maximum number of running
+    # instances" warning for the ticks that land during a run is expected here, not news.
+    scheduler_log = logging.getLogger("apscheduler")
+    level = scheduler_log.level
+    scheduler_log.setLevel(logging.ERROR)
     daemon.start()
     try:
         yield daemon
     finally:
         daemon.stop()
+        scheduler_log.setLevel(level)
 
 
 @dataclass(kw_only=True)
