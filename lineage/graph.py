@@ -14,7 +14,7 @@ from itertools import pairwise
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, Integer, and_, func, literal, or_, select
+from sqlalchemy import ColumnElement, Integer, and_, case, false, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from lineage.models import ColumnEdgeRow, EdgeRow, NodeRow
@@ -42,8 +42,25 @@ def live_at(at: datetime | None) -> list[ColumnElement[bool]]:
     ]
 
 
+def _edge_filter(walk: Any, max_depth: int, at: datetime | None, sqlite: bool) -> list[Any]:
+    conds = [walk.c.depth < max_depth]
+    live = live_at(at)
+    if not live:
+        return conds
+    if not sqlite:
+        return conds + live
+    # Written as a CASE that also mentions the walk, the time filter is no longer a condition
+    # on the edge table alone; after ANALYZE, SQLite would otherwise build a Bloom filter over
+    # the whole edge table at every recursive step (40x slower on 300k edges).
+    return [*conds, case((and_(*live), walk.c.depth >= 0), else_=false())]
+
+
 def _walk_cte(
-    seeds: Sequence[UUID], direction: Direction, max_depth: int, at: datetime | None
+    seeds: Sequence[UUID],
+    direction: Direction,
+    max_depth: int,
+    at: datetime | None,
+    sqlite: bool = False,
 ) -> Any:
     base = select(NodeRow.id.label("id"), literal(0, Integer).label("depth")).where(
         NodeRow.id.in_(list(seeds))
@@ -57,10 +74,14 @@ def _walk_cte(
     step = (
         select(there, walk.c.depth + 1)
         .join(walk, here == walk.c.id)
-        .where(walk.c.depth < max_depth, *live_at(at))
+        .where(*_edge_filter(walk, max_depth, at, sqlite))
     )
     walk = walk.union(step)
     return select(walk.c.id, func.min(walk.c.depth).label("depth")).group_by(walk.c.id)
+
+
+def _is_sqlite(session: Session) -> bool:
+    return session.get_bind().dialect.name == "sqlite"
 
 
 def reach(
@@ -79,7 +100,7 @@ def reach(
     """
     if not seeds:
         return {}, False
-    reached = _walk_cte(seeds, direction, max_depth, at).subquery()
+    reached = _walk_cte(seeds, direction, max_depth, at, _is_sqlite(session)).subquery()
     stmt = select(reached.c.id, reached.c.depth).order_by(reached.c.depth, reached.c.id)
     rows = session.execute(stmt.limit(limit + 1)).all()
     return {row[0]: int(row[1]) for row in rows[:limit]}, len(rows) > limit
@@ -95,7 +116,7 @@ def reach_nodes(
     limit: int = MAX_NODES,
 ) -> tuple[list[Node], dict[UUID, int], bool]:
     """Like ``reach``, but returning the nodes themselves in the same query."""
-    reached = _walk_cte(seeds, direction, max_depth, at).subquery()
+    reached = _walk_cte(seeds, direction, max_depth, at, _is_sqlite(session)).subquery()
     stmt = (
         select(*_NODE_COLS, reached.c.depth)
         .join(reached, reached.c.id == NodeRow.id)
