@@ -19,16 +19,14 @@ log = logging.getLogger(__name__)
 Binding = tuple[str, str, str]  # (principal, role, project)
 
 
-def _build(policy_dir: Path, bindings: Iterable[Binding]) -> casbin.FastEnforcer:
+def _build(policy_dir: Path) -> casbin.FastEnforcer:
+    # Only the files: bindings stay in Steward's own index and casbin is asked about the
+    # caller's roles (g(role, role, dom) holds), so a grant never rebuilds the enforcer.
     model, policy = policy_dir / "model.conf", policy_dir / "policy.csv"
     for path in (model, policy):
         if not path.is_file():
             raise InvalidInput(f"policy file {path.name} is missing")
-    enforcer = casbin.FastEnforcer(str(model), str(policy), cache_key_order=[0, 1])
-    rules = [list(b) for b in bindings]
-    if rules:
-        enforcer.add_grouping_policies(rules)
-    return enforcer
+    return casbin.FastEnforcer(str(model), str(policy), cache_key_order=[0, 1])
 
 
 def check_policy_files(
@@ -40,7 +38,7 @@ def check_policy_files(
     may call; warnings are grants that no route asks for.
     """
     try:
-        enforcer = _build(policy_dir, [])
+        enforcer = _build(policy_dir)
     except Exception as exc:  # casbin raises plain exceptions on syntax errors
         return [f"cannot load policy: {exc}"], []
     errors: list[str] = []
@@ -92,22 +90,29 @@ class PolicyEngine:
         self._enforce_lock = threading.Lock()  # FastEnforcer filters shared state per call
         self._swap_lock = threading.Lock()
         self._checked_at = time.monotonic()
-        self._snap = self._snapshot([], epoch=-1)
+        self._snap = self._snapshot([], epoch=-1, enforcer=_build(policy_dir))
 
     def _mtimes(self) -> tuple[float, float]:
         return tuple(  # type: ignore[return-value]
             (self.policy_dir / n).stat().st_mtime_ns for n in ("model.conf", "policy.csv")
         )
 
-    def _snapshot(self, bindings: list[Binding], *, epoch: int) -> _Snapshot:
+    def _snapshot(
+        self,
+        bindings: list[Binding],
+        *,
+        epoch: int,
+        enforcer: casbin.FastEnforcer,
+        mtimes: tuple[float, float] | None = None,
+    ) -> _Snapshot:
         index = _index(bindings)
         by_principal: dict[str, dict[str, frozenset[str]]] = {}
         for (principal, project), roles in index.items():
             by_principal.setdefault(principal, {})[project] = roles
         return _Snapshot(
-            enforcer=_build(self.policy_dir, bindings),
+            enforcer=enforcer,
             bindings=index,
-            mtimes=self._mtimes(),
+            mtimes=mtimes or self._mtimes(),
             epoch=epoch,
             by_principal=by_principal,
         )
@@ -119,9 +124,12 @@ class PolicyEngine:
 
     def load_bindings(self, bindings: list[Binding], *, epoch: int) -> None:
         """Replace every role binding (atomically for concurrent readers)."""
-        snap = self._snapshot(bindings, epoch=epoch)
         with self._swap_lock:
-            self._snap = snap
+            # Same enforcer and file times: a pending file change is still seen as pending.
+            current = self._snap
+            self._snap = self._snapshot(
+                bindings, epoch=epoch, enforcer=current.enforcer, mtimes=current.mtimes
+            )
 
     def maybe_reload_files(self) -> bool:
         """Reload the policy files if they changed; a broken file keeps the old policy."""
@@ -134,7 +142,7 @@ class PolicyEngine:
             if self._mtimes() == current.mtimes:
                 return False
             bindings = [(p, r, d) for (p, d), roles in current.bindings.items() for r in roles]
-            fresh = self._snapshot(bindings, epoch=current.epoch)
+            fresh = self._snapshot(bindings, epoch=current.epoch, enforcer=_build(self.policy_dir))
         except Exception:  # keep serving with the last good policy
             log.exception("policy reload failed; keeping the previous policy")
             return False
@@ -146,8 +154,9 @@ class PolicyEngine:
     def enforce(self, principal: str, project: str, obj: str, act: str) -> bool:
         """Is ``principal`` allowed ``act`` on ``obj`` in ``project``?"""
         snap = self._snap
+        roles = snap.bindings.get((principal, project), frozenset())
         with self._enforce_lock:
-            return bool(snap.enforcer.enforce(obj, act, principal, project))
+            return any(snap.enforcer.enforce(obj, act, role, project) for role in sorted(roles))
 
     def roles(self, principal: str, project: str) -> frozenset[str]:
         """Roles ``principal`` holds in ``project``."""
@@ -160,9 +169,13 @@ class PolicyEngine:
     def explain(self, principal: str, project: str, obj: str, act: str) -> Explanation:
         """Say which rule allows the request, or why it is denied."""
         snap = self._snap
-        with self._enforce_lock:
-            allowed, rule = snap.enforcer.enforce_ex(obj, act, principal, project)
         roles = sorted(snap.bindings.get((principal, project), frozenset()))
+        allowed, rule = False, []
+        with self._enforce_lock:
+            for role in roles:
+                allowed, rule = snap.enforcer.enforce_ex(obj, act, role, project)
+                if allowed:
+                    break
         granting = sorted(
             {line[2] for line in snap.enforcer.get_policy() if line[:2] == [obj, act]}
         )
