@@ -49,6 +49,7 @@ def build_services(
         ),
         jwt=JwtVerifier.from_settings(settings),
         clock=clock or SystemClock(),
+        extras={"lineage.namespace_map": dict(settings.lineage_namespace_map)},
     )
 
 

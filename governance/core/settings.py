@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     oidc_jwks_url: str | None = None
     oidc_algorithms: list[str] = Field(default_factory=lambda: ["RS256", "ES256", "EdDSA"])
     oidc_subject_claim: str = "sub"
+    # OpenLineage job namespace -> Steward project, for emitters whose namespaces are not
+    # project names (e.g. STEWARD_LINEAGE_NAMESPACE_MAP='{"airflow-prod": "credit"}').
+    lineage_namespace_map: dict[str, str] = Field(default_factory=dict)
     data_dir: Path | None = None
     # Hosts, addresses or CIDRs (optionally ``:port``) webhooks may reach although not public.
     webhook_allowlist: list[str] = Field(default_factory=list)
