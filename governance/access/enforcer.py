@@ -6,7 +6,6 @@ import logging
 import threading
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import casbin
@@ -19,14 +18,16 @@ log = logging.getLogger(__name__)
 Binding = tuple[str, str, str]  # (principal, role, project)
 
 
-def _build(policy_dir: Path) -> casbin.FastEnforcer:
-    # Only the files: bindings stay in Steward's own index and casbin is asked about the
-    # caller's roles (g(role, role, dom) holds), so a grant never rebuilds the enforcer.
+def _build(policy_dir: Path, bindings: Iterable[Binding] = ()) -> casbin.FastEnforcer:
     model, policy = policy_dir / "model.conf", policy_dir / "policy.csv"
     for path in (model, policy):
         if not path.is_file():
             raise InvalidInput(f"policy file {path.name} is missing")
-    return casbin.FastEnforcer(str(model), str(policy), cache_key_order=[0, 1])
+    enforcer = casbin.FastEnforcer(str(model), str(policy), cache_key_order=[0, 1])
+    rules = [list(b) for b in bindings]
+    if rules:
+        enforcer.add_grouping_policies(rules)
+    return enforcer
 
 
 def check_policy_files(
@@ -65,15 +66,6 @@ def check_policy_files(
     return errors, warnings
 
 
-@dataclass(slots=True)
-class _Snapshot:
-    enforcer: casbin.FastEnforcer
-    bindings: dict[tuple[str, str], frozenset[str]]
-    mtimes: tuple[float, float]
-    epoch: int = -1
-    by_principal: dict[str, dict[str, frozenset[str]]] = field(default_factory=dict)
-
-
 def _index(bindings: Iterable[Binding]) -> dict[tuple[str, str], frozenset[str]]:
     out: dict[tuple[str, str], set[str]] = {}
     for principal, role, project in bindings:
@@ -81,55 +73,61 @@ def _index(bindings: Iterable[Binding]) -> dict[tuple[str, str], frozenset[str]]
     return {k: frozenset(v) for k, v in out.items()}
 
 
+def _by_principal(
+    index: dict[tuple[str, str], frozenset[str]],
+) -> dict[str, dict[str, frozenset[str]]]:
+    out: dict[str, dict[str, frozenset[str]]] = {}
+    for (principal, project), roles in index.items():
+        out.setdefault(principal, {})[project] = roles
+    return out
+
+
 class PolicyEngine:
-    """Decides (principal, project, object, action); safe under concurrent checks and reloads."""
+    """Decides (principal, project, object, action); safe under concurrent checks and reloads.
+
+    Projects are casbin domains: every binding is a ``g, principal, role, project`` rule of the
+    enforcer, so casbin itself resolves the caller's roles in the request's domain. A change of
+    bindings is applied as a diff (no rebuild, so a grant costs milliseconds, not a reload of
+    every binding); a change of the policy files rebuilds the enforcer and swaps it in whole.
+    """
 
     def __init__(self, policy_dir: Path, *, reload_seconds: float = 2.0) -> None:
         self.policy_dir = policy_dir
         self.reload_seconds = reload_seconds
-        self._enforce_lock = threading.Lock()  # FastEnforcer filters shared state per call
-        self._swap_lock = threading.Lock()
+        # One lock for the enforcer: FastEnforcer filters shared state on every call, and
+        # binding diffs mutate its role manager.
+        self._lock = threading.Lock()
         self._checked_at = time.monotonic()
-        self._snap = self._snapshot([], epoch=-1, enforcer=_build(policy_dir))
+        self._enforcer = _build(policy_dir)
+        self._mtimes = self._file_times()
+        self._bindings: frozenset[Binding] = frozenset()
+        self._index: dict[tuple[str, str], frozenset[str]] = {}
+        self._by_principal: dict[str, dict[str, frozenset[str]]] = {}
+        self._epoch = -1
 
-    def _mtimes(self) -> tuple[float, float]:
-        return tuple(  # type: ignore[return-value]
-            (self.policy_dir / n).stat().st_mtime_ns for n in ("model.conf", "policy.csv")
-        )
-
-    def _snapshot(
-        self,
-        bindings: list[Binding],
-        *,
-        epoch: int,
-        enforcer: casbin.FastEnforcer,
-        mtimes: tuple[float, float] | None = None,
-    ) -> _Snapshot:
-        index = _index(bindings)
-        by_principal: dict[str, dict[str, frozenset[str]]] = {}
-        for (principal, project), roles in index.items():
-            by_principal.setdefault(principal, {})[project] = roles
-        return _Snapshot(
-            enforcer=enforcer,
-            bindings=index,
-            mtimes=mtimes or self._mtimes(),
-            epoch=epoch,
-            by_principal=by_principal,
-        )
+    def _file_times(self) -> tuple[int, int]:
+        model, policy = (self.policy_dir / n for n in ("model.conf", "policy.csv"))
+        return model.stat().st_mtime_ns, policy.stat().st_mtime_ns
 
     @property
     def epoch(self) -> int:
-        """The binding epoch the current snapshot was built from."""
-        return self._snap.epoch
+        """The binding epoch the current bindings were loaded from."""
+        return self._epoch
 
     def load_bindings(self, bindings: list[Binding], *, epoch: int) -> None:
-        """Replace every role binding (atomically for concurrent readers)."""
-        with self._swap_lock:
-            # Same enforcer and file times: a pending file change is still seen as pending.
-            current = self._snap
-            self._snap = self._snapshot(
-                bindings, epoch=epoch, enforcer=current.enforcer, mtimes=current.mtimes
-            )
+        """Make ``bindings`` the role bindings, applying only what changed."""
+        wanted = frozenset(bindings)
+        index = _index(wanted)
+        by_principal = _by_principal(index)
+        with self._lock:
+            removed = [list(b) for b in self._bindings - wanted]
+            added = [list(b) for b in wanted - self._bindings]
+            if removed:
+                self._enforcer.remove_grouping_policies(removed)
+            if added:
+                self._enforcer.add_grouping_policies(added)
+            self._bindings, self._index, self._by_principal = wanted, index, by_principal
+            self._epoch = epoch
 
     def maybe_reload_files(self) -> bool:
         """Reload the policy files if they changed; a broken file keeps the old policy."""
@@ -137,48 +135,50 @@ class PolicyEngine:
         if now - self._checked_at < self.reload_seconds:
             return False
         self._checked_at = now
-        current = self._snap
         try:
-            if self._mtimes() == current.mtimes:
+            mtimes = self._file_times()
+            if mtimes == self._mtimes:
                 return False
-            bindings = [(p, r, d) for (p, d), roles in current.bindings.items() for r in roles]
-            fresh = self._snapshot(bindings, epoch=current.epoch, enforcer=_build(self.policy_dir))
+            fresh = _build(self.policy_dir, self._bindings)
         except Exception:  # keep serving with the last good policy
             log.exception("policy reload failed; keeping the previous policy")
             return False
-        with self._swap_lock:
-            self._snap = fresh
+        with self._lock:
+            # Bindings that changed while the new enforcer was built are reconciled here.
+            built = frozenset(tuple(g) for g in fresh.get_grouping_policy())
+            if stale := [list(b) for b in built - self._bindings]:
+                fresh.remove_grouping_policies(stale)
+            if missing := [list(b) for b in self._bindings - built]:
+                fresh.add_grouping_policies(missing)
+            self._enforcer, self._mtimes = fresh, mtimes
         log.info("policy files reloaded")
         return True
 
     def enforce(self, principal: str, project: str, obj: str, act: str) -> bool:
         """Is ``principal`` allowed ``act`` on ``obj`` in ``project``?"""
-        snap = self._snap
-        roles = snap.bindings.get((principal, project), frozenset())
-        with self._enforce_lock:
-            return any(snap.enforcer.enforce(obj, act, role, project) for role in sorted(roles))
+        with self._lock:
+            return bool(self._enforcer.enforce(obj, act, principal, project))
+
+    def policy_lines(self) -> list[tuple[str, str, str]]:
+        """The loaded (object, action, role) policy lines."""
+        with self._lock:
+            return [(o, a, r) for o, a, r in self._enforcer.get_policy()]
 
     def roles(self, principal: str, project: str) -> frozenset[str]:
         """Roles ``principal`` holds in ``project``."""
-        return self._snap.bindings.get((principal, project), frozenset())
+        return self._index.get((principal, project), frozenset())
 
     def projects(self, principal: str) -> dict[str, frozenset[str]]:
         """Projects where ``principal`` holds any role, with the roles."""
-        return dict(self._snap.by_principal.get(principal, {}))
+        return dict(self._by_principal.get(principal, {}))
 
     def explain(self, principal: str, project: str, obj: str, act: str) -> Explanation:
         """Say which rule allows the request, or why it is denied."""
-        snap = self._snap
-        roles = sorted(snap.bindings.get((principal, project), frozenset()))
-        allowed, rule = False, []
-        with self._enforce_lock:
-            for role in roles:
-                allowed, rule = snap.enforcer.enforce_ex(obj, act, role, project)
-                if allowed:
-                    break
-        granting = sorted(
-            {line[2] for line in snap.enforcer.get_policy() if line[:2] == [obj, act]}
-        )
+        roles = sorted(self.roles(principal, project))
+        with self._lock:
+            allowed, rule = self._enforcer.enforce_ex(obj, act, principal, project)
+            lines = self._enforcer.get_policy()
+        granting = sorted({line[2] for line in lines if line[:2] == [obj, act]})
         if allowed:
             reason = f"role {rule[2]!r} in project {project!r} grants ({obj}, {act})"
         elif not roles:
