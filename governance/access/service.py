@@ -235,7 +235,7 @@ def _audit_grant(session: object, actor: Principal, project: str, who: str, role
 def grant_role(
     db: Database, *, project: str, principal: str, role: str, actor: Principal, clock: Clock = _WALL
 ) -> RoleBinding:
-    """Give ``principal`` ``role`` in ``project`` (creating an OIDC user's principal if new)."""
+    """Give ``principal`` (an existing user or service account) ``role`` in ``project``."""
     with db.transaction() as session:
         store = SqlAccessStore(session)
         proj = store.project_row(project)

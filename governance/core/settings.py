@@ -25,7 +25,6 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
     # Bulk inference and label uploads (Arrow/Parquet) may be far larger than other requests.
     max_ingest_body_bytes: int = Field(default=256 * 1024 * 1024, ge=1024)
-    max_page_size: int = Field(default=500, ge=1)
     rate_limit_per_minute: int = Field(default=1200, ge=1)
     rate_limit_burst: int = Field(default=200, ge=1)
     policy_reload_seconds: float = Field(default=2.0, ge=0)
