@@ -36,6 +36,8 @@ class DaemonOptions:
     max_catchup: int = 1000
     # Webhook retries that are due are sent this often by the leader.
     deliver_every: float = 30.0
+    # Inference partitions past their project's retention are deleted this often by the leader.
+    retention_every: float = 3600.0
     # Separate fleets (e.g. the demo's own daemon) elect their leader under their own lease.
     lease_name: str = DEFAULT_LEASE
     project: str | None = None
@@ -53,6 +55,7 @@ class Daemon:
         options: DaemonOptions | None = None,
         holder: str | None = None,
         on_run: Callable[[Monitor, RunReport], None] | None = None,
+        retention: Callable[[], object] | None = None,
     ) -> None:
         self.db = db
         self.env = env
@@ -63,6 +66,7 @@ class Daemon:
             db, holder=self.holder, ttl=self.options.lease_ttl, name=self.options.lease_name
         )
         self.on_run = on_run
+        self.retention = retention
         self.leading = False
         self._jobs: dict[UUID, str] = {}
         # Per monitor, a window end up to which every window is known to have run.
@@ -95,6 +99,13 @@ class Daemon:
         self._scheduler.add_job(
             self.deliver, "interval", seconds=self.options.deliver_every, id="deliver"
         )
+        if self.retention is not None:
+            self._scheduler.add_job(
+                self.apply_retention,
+                "interval",
+                seconds=self.options.retention_every,
+                id="retention",
+            )
         self._scheduler.start()
 
     def stop(self, *, release: bool = True) -> None:
@@ -146,6 +157,14 @@ class Daemon:
                 self.env.alerts.deliver(self.db, [])
             except Exception:  # the next round retries; the failure is logged
                 log.exception("alert delivery failed")
+
+    def apply_retention(self) -> None:
+        """Delete inference partitions past their retention (leader only; each is audited)."""
+        if self.leading and self.retention is not None:
+            try:
+                self.retention()
+            except Exception:  # the next round retries; the failure is logged
+                log.exception("retention failed")
 
     def sync(self) -> None:
         """Match the monitor jobs to the enabled monitors (leader only)."""

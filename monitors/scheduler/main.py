@@ -12,6 +12,7 @@ from governance.audit.service import Sealer
 from governance.core.clock import Clock, SystemClock
 from governance.core.db import Database
 from governance.core.settings import Settings
+from monitors.capture.service import apply_retention, capture_files
 from monitors.runs.adapters import default_environment
 from monitors.scheduler.clock import AcceleratedClock
 from monitors.scheduler.daemon import Daemon, DaemonOptions
@@ -45,7 +46,14 @@ def build_daemon(
         )
         options = replace(options, tick=accelerate.tick)
     env = default_environment(db, settings, clock=clock)
-    return Daemon(db, env=env, clock=clock, options=options)
+    files = capture_files(settings)
+    return Daemon(
+        db,
+        env=env,
+        clock=clock,
+        options=options,
+        retention=lambda: apply_retention(db, files=files, clock=clock),
+    )
 
 
 def main(db: Database, settings: Settings, daemon: Daemon) -> None:

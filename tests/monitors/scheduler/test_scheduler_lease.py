@@ -43,3 +43,19 @@ def test_paused_daemon_catches_up_every_missed_window_once(
     assert daemon.run_due(monitor) == 0
     ends = [r.window_end for r in list_runs(db, project="alpha", name="drift", limit=100)]
     assert sorted(ends) == [START + h * HOUR for h in range(12)]
+
+
+def test_retention_runs_on_the_leader_only(db: Database, env: RunEnvironment) -> None:
+    calls: list[str] = []
+    daemon = Daemon(
+        db,
+        env=env,
+        clock=ManualClock(START),
+        options=DaemonOptions(tick=60, retention_every=0.05),
+        retention=lambda: calls.append("swept"),
+    )
+    daemon.apply_retention()
+    assert calls == [], "a standby must not delete anything"
+    daemon.leading = True
+    daemon.apply_retention()
+    assert calls == ["swept"]
