@@ -47,16 +47,13 @@ def main() -> None:
     except KeyboardInterrupt:
         err.print("interrupted")
         sys.exit(130)
-    except Exception as exc:  # any other failure is still one line; details with STEWARD_DEBUG
-        import click
-
-        if isinstance(exc, click.exceptions.Exit):
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Abort):
-            sys.exit(1)
+    except (typer.Exit, typer.Abort) as exc:
+        sys.exit(getattr(exc, "exit_code", 1))
+    except Exception as exc:  # any other failure is still one line, never a traceback
+        show = getattr(exc, "show", None)
+        if callable(show):  # usage errors of (typer's vendored) click print their own message
+            show()
+            sys.exit(int(getattr(exc, "exit_code", 2)))
         err.print(f"[red]error[/red]: {type(exc).__name__}: {exc}", highlight=False)
         sys.exit(1)
     sys.exit(code if isinstance(code, int) else 0)
