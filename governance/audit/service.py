@@ -9,6 +9,8 @@ import json
 import logging
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -76,17 +78,13 @@ def record_audit(
         details=json.loads(json.dumps(details or {}, sort_keys=True, default=str)),
         prev_hash=GENESIS if head is None else head[1],
     )
-    record = EntryRecord(**{**_fields(record), "hash": entry_hash(record)})
+    record = replace(record, hash=entry_hash(record))
     store.append(record)
     db = database_of(session)
     if db is not None and (signer := signer_of(db)) is not None:
         if _checkpoint_due(store, record.seq, int(db.extensions.get(_EVERY, 256))):
             _write_checkpoint(store, signer, record.seq)
     return AuditEntry.model_validate(record.to_dict() | {"ts": record.ts})
-
-
-def _fields(record: EntryRecord) -> dict[str, Any]:
-    return {name: getattr(record, name) for name in EntryRecord.__slots__}
 
 
 def _checkpoint_due(store: SqlAuditStore, seq: int, every: int) -> bool:
@@ -253,7 +251,7 @@ def verify_export(lines: Iterator[str], *, signer_key: Any, origin: str) -> Veri
             if kind == "checkpoint":
                 checkpoints.append(StoredCheckpoint(tree_size=data["tree_size"], note=data["note"]))
             else:
-                data["ts"] = AuditEntry.model_validate(data).ts
+                data["ts"] = datetime.fromisoformat(data["ts"])
                 entries.append(EntryRecord(**data))
         except (ValueError, KeyError, TypeError) as exc:
             raise InvalidInput(f"line {number} is not an audit export record") from exc
