@@ -41,13 +41,13 @@ from sqlalchemy import create_engine, text
 from governance.access import service
 from governance.access.enforcer import PolicyEngine
 from governance.access.schemas import ROLES, PrincipalCreate
-from governance.api.app import build_services, create_app
 from governance.audit.service import configure_audit, record_audit
 from governance.audit.signing import Signer
 from governance.core.db import Database, normalise_url
-from governance.core.migrate import upgrade
 from governance.core.principal import Principal, PrincipalKind
 from governance.core.settings import Settings
+from steward.api.app import build_services, create_app
+from steward.migrations import upgrade
 
 POLICY_DIR = Path(__file__).resolve().parents[1] / "policies"
 OPERATOR = Principal(id=None, name="bench", kind=PrincipalKind.system, via="cli")

@@ -25,14 +25,14 @@ from fastapi.testclient import TestClient
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from governance.access import service as access
-from governance.api.app import build_services, create_app
 from governance.core.db import Database
-from governance.core.migrate import upgrade
 from governance.core.principal import SYSTEM
 from governance.core.settings import Settings
 from lineage import service as lineage
 from lineage.schemas import ColumnSpec, EndpointCreate, ModelCreate, Signature
 from monitors.capture.service import read_window
+from steward.api.app import build_services, create_app
+from steward.migrations import upgrade
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 _BASE = np.datetime64("2026-03-01T00:00:00", "us")

@@ -31,12 +31,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from governance.audit.service import record_audit
 from governance.core.db import Database, normalise_url
-from governance.core.migrate import upgrade
 from lineage import query
 from lineage.graph import Direction, reach
 from lineage.models import EdgeRow, NodeRow
 from lineage.olschema import validate_event
 from lineage.openlineage import apply_events
+from steward.migrations import upgrade
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 PROJECT = "bench"

@@ -35,13 +35,10 @@ from governance.audit.service import configure_audit
 from governance.audit.signing import Signer
 from governance.core.clock import ManualClock
 from governance.core.db import Database
-from governance.core.migrate import upgrade
 from governance.core.principal import SYSTEM
 from governance.core.settings import Settings
 from monitors.capture.service import capture_files, ingest_inferences, read_window
 from monitors.capture.source import StaticSchemaSource, schema_from_signature
-from monitors.demo.data import CLASSES, FEATURES, TARGET, load_adult, split
-from monitors.demo.setup import signature
 from monitors.runs.adapters import CaptureWindowReader
 from monitors.runs.service import run_window
 from monitors.runs.sources import (
@@ -53,6 +50,9 @@ from monitors.runs.sources import (
 )
 from monitors.specs.schemas import MonitorSpec, Schedule, Target
 from monitors.specs.service import create_monitor
+from steward.demo.data import CLASSES, FEATURES, TARGET, load_adult, split
+from steward.demo.setup import signature
+from steward.migrations import upgrade
 
 DAY0 = datetime(2026, 2, 1, tzinfo=UTC)
 PARQUET = "application/x-parquet"

@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 
 from governance.access import service
 from governance.access.schemas import ROLES, PrincipalCreate, ProjectCreate
-from governance.api.deps import Services
 from governance.core.principal import Principal, PrincipalKind
+from steward.api.deps import Services
 
 OPERATOR = Principal(id=None, name="cli@test", kind=PrincipalKind.system, via="cli")
 

@@ -12,11 +12,11 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
-from governance.api.app import build_services, create_app
-from governance.api.deps import Services
 from governance.core.db import Database, normalise_url
-from governance.core.migrate import upgrade
 from governance.core.settings import Settings
+from steward.api.app import build_services, create_app
+from steward.api.deps import Services
+from steward.migrations import upgrade
 from tests.builders import World, build_world
 
 PG_URL = os.environ.get("STEWARD_TEST_DATABASE_URL")

@@ -101,9 +101,5 @@ class SqlMonitorStore:
         return to_monitor(row)
 
     def remove(self, monitor_id: uuid.UUID) -> None:
-        """Delete a monitor with its runs and results."""
-        from monitors.runs.models import ResultRow, RunRow
-
-        self.session.execute(delete(ResultRow).where(ResultRow.monitor_id == monitor_id))
-        self.session.execute(delete(RunRow).where(RunRow.monitor_id == monitor_id))
+        """Delete a monitor; its runs and results go with it (ON DELETE CASCADE)."""
         self.session.execute(delete(MonitorRow).where(MonitorRow.id == monitor_id))

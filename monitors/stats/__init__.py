@@ -21,7 +21,8 @@ Public API (import from the submodules)::
         correction=Correction.none | bonferroni | benjamini_hochberg,
         chunk_thresholds={}, columns=None, max_workers=1)
 
-    from monitors.stats.correction import adjust_p_values, reference_chunk_thresholds
+    from monitors.stats.correction import adjust_p_values
+    from monitors.stats.thresholds import reference_chunk_thresholds
     reference_chunk_thresholds(reference, *, config=None, chunks=10, kinds=None)
         -> dict[str, ChunkThreshold]          # pass as DriftConfig(chunk_thresholds=...)
 

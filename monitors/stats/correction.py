@@ -1,74 +1,18 @@
-"""Multiple-testing correction and thresholds learnt from the reference's own variability."""
+"""Multiple-testing correction of the per-column p-values of one drift run."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import numpy as np
-import pyarrow as pa
+from scipy.stats import false_discovery_control
 
-from monitors.stats.columns import TableLike, as_columns
-from monitors.stats.schemas import (
-    ChunkThreshold,
-    ColumnKind,
-    Correction,
-    DriftConfig,
-    StatTestName,
-)
-
-SIGMAS = 3.0
+from monitors.stats.schemas import Correction
 
 
 def adjust_p_values(p_values: np.ndarray, correction: Correction) -> np.ndarray:
     """Return Bonferroni or Benjamini-Hochberg adjusted p-values (capped at 1)."""
     p = np.asarray(p_values, dtype=np.float64)
-    m = p.size
-    if m == 0 or correction is Correction.none:
+    if p.size == 0 or correction is Correction.none:
         return p.copy()
     if correction is Correction.bonferroni:
-        return np.minimum(p * m, 1.0)
-    order = np.argsort(p)
-    ranked = p[order] * m / np.arange(1, m + 1)
-    # step-up: each adjusted value is the minimum over all larger ranks
-    ranked = np.minimum.accumulate(ranked[::-1])[::-1]
-    adjusted = np.empty(m)
-    adjusted[order] = np.minimum(ranked, 1.0)
-    return adjusted
-
-
-def reference_chunk_thresholds(
-    reference: TableLike,
-    *,
-    config: DriftConfig | None = None,
-    chunks: int = 10,
-    kinds: Mapping[str, ColumnKind] | None = None,
-) -> dict[str, ChunkThreshold]:
-    """Learn mean +/- 3 sigma of each column's score over reference chunks, as NannyML does."""
-    from monitors.stats.drift import compute_data_drift
-    from monitors.stats.reference import build_reference_profile
-
-    config = config or DriftConfig()
-    table = pa.table(as_columns(reference))
-    profile = build_reference_profile(table, kinds=kinds, columns=config.columns)
-    size = max(table.num_rows // chunks, 1)
-    scores: dict[str, list[float]] = {}
-    tests: dict[str, StatTestName] = {}
-    for start in range(0, size * chunks, size):
-        result = compute_data_drift(profile, table.slice(start, size), config)
-        for column in result.columns:
-            if column.score is not None:
-                scores.setdefault(column.column, []).append(column.score)
-                tests[column.column] = column.test
-    return {name: _threshold(tests[name], values) for name, values in scores.items()}
-
-
-def _threshold(test: StatTestName, values: list[float]) -> ChunkThreshold:
-    mean, std = float(np.mean(values)), float(np.std(values))
-    return ChunkThreshold(
-        test=test,
-        lower=mean - SIGMAS * std,
-        upper=mean + SIGMAS * std,
-        mean=mean,
-        std=std,
-        chunks=len(values),
-    )
+        return np.minimum(p * p.size, 1.0)
+    return np.asarray(false_discovery_control(p, method="bh"), dtype=np.float64)

@@ -20,11 +20,11 @@ from fastapi.testclient import TestClient
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
 from governance.access import service
-from governance.api.app import build_services, create_app
-from governance.api.deps import Services
 from governance.audit.schemas import AuditFilter
 from governance.audit.service import list_audit
 from governance.core.settings import Settings
+from steward.api.app import build_services, create_app
+from steward.api.deps import Services
 from tests.builders import OPERATOR, World, build_world, make_principal
 
 ISSUER = "https://idp.example.test/realms/steward"

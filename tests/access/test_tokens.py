@@ -9,10 +9,10 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 from sqlalchemy import inspect, text
 
-from governance.api.deps import Services
 from governance.audit.schemas import AuditFilter
 from governance.audit.service import list_audit
 from governance.core.clock import ManualClock
+from steward.api.deps import Services
 from tests.builders import World, make_principal, make_token
 
 

@@ -11,9 +11,9 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from governance.api.app import create_app
-from governance.api.deps import MAX_PAGE, Services
-from governance.api.ratelimit import RateLimiter
+from steward.api.app import create_app
+from steward.api.deps import MAX_PAGE, Services
+from steward.api.ratelimit import RateLimiter
 from tests.builders import World
 
 ERROR_KEYS = {"code", "detail", "request_id"}

@@ -25,8 +25,8 @@ from schemathesis.checks import (
 )
 from starlette_testclient import TestClient
 
-from governance.api.app import build_services, create_app
 from governance.core.settings import Settings
+from steward.api.app import build_services, create_app
 from tests.builders import build_world
 
 CHECKS = (

@@ -7,8 +7,8 @@ import time
 
 from fastapi.testclient import TestClient
 
-from governance.api.deps import Services
 from governance.audit.service import Sealer, list_checkpoints, record_audit, verify_export
+from steward.api.deps import Services
 from tests.builders import World
 
 

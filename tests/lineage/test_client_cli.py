@@ -10,12 +10,12 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from governance.cli import app as cli_app
-from governance.cli import context
 from governance.core.errors import NotFound, PermissionDenied
 from governance.core.settings import Settings
 from lineage.client import LineageClient
 from lineage.schemas import ColumnSpec, ColumnType, Signature
+from steward.cli import app as cli_app
+from steward.cli import context
 from tests.builders import World
 
 SIG = Signature(inputs=[ColumnSpec(name="x", type=ColumnType.float)])

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from governance.api.app import build_services
 from governance.core.settings import Settings
+from steward.api.app import build_services
 
 
 def test_namespace_map_from_the_environment(monkeypatch, settings: Settings) -> None:  # type: ignore[no-untyped-def]

@@ -10,9 +10,9 @@ from rich.console import Console
 from governance.core.db import Database
 from governance.core.settings import Settings
 from lineage import service as lineage
-from monitors.demo.report import render
-from monitors.demo.scenario import FIRST_DAY, DemoOptions, run_demo
 from monitors.runs.service import list_results
+from steward.demo.report import render
+from steward.demo.scenario import FIRST_DAY, DemoOptions, run_demo
 from tests.builders import OPERATOR
 
 

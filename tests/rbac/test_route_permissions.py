@@ -14,8 +14,8 @@ from fastapi.testclient import TestClient
 import tests.permission_tables as tables
 from governance.access import service
 from governance.access.schemas import ROLES, SYSTEM_PROJECT
-from governance.api.deps import Services, permission_of
-from governance.api.routes import iter_api_routes
+from steward.api.deps import Services, permission_of
+from steward.api.routes import iter_api_routes
 from tests.builders import OPERATOR, World
 from tests.permission_tables.roles import ALLOWED
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from governance.api.deps import Services
 from monitors.alerts.schemas import Breach, Severity
 from monitors.alerts.service import raise_or_update_alert
+from steward.api.deps import Services
 from tests.builders import World
 from tests.monitors.alerts.conftest import SECRET
 

@@ -9,12 +9,12 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from governance.api.deps import Services
 from governance.core.clock import ManualClock
 from lineage import service as lineage
 from lineage.schemas import ColumnSpec, EndpointCreate, ModelCreate, Signature
 from monitors.capture.files import ParquetCaptureStore
 from monitors.capture.service import capture_files
+from steward.api.deps import Services
 from tests.builders import OPERATOR, World
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)

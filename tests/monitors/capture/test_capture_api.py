@@ -10,8 +10,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from fastapi.testclient import TestClient
 
-from governance.api.app import create_app
-from governance.api.deps import Services
+from steward.api.app import create_app
+from steward.api.deps import Services
 from tests.builders import World
 from tests.monitors.capture.conftest import arrow_stream, bulk_table, json_body, records
 

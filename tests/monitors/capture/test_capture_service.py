@@ -14,7 +14,6 @@ import pytest
 
 from governance.access import service as access
 from governance.access.schemas import ProjectCreate
-from governance.api.deps import Services
 from governance.audit.schemas import AuditFilter
 from governance.audit.service import list_audit, verify_audit
 from governance.core.clock import ManualClock
@@ -27,6 +26,7 @@ from monitors.capture.files import ParquetCaptureStore
 from monitors.capture.schemas import CaptureKind, IngestResult, StoredBatch
 from monitors.capture.source import LineageSchemaSource
 from monitors.capture.store import SqlCaptureStore
+from steward.api.deps import Services
 from tests.builders import OPERATOR, World
 from tests.monitors.capture.conftest import (
     T0,

@@ -6,7 +6,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from governance.api.deps import Services
 from governance.core.db import Database
 from monitors.runs.sources import (
     MemoryAlertSink,
@@ -18,6 +17,7 @@ from monitors.runs.sources import (
 )
 from monitors.specs.schemas import Monitor, MonitorSpec, Schedule, Target
 from monitors.specs.service import create_monitor
+from steward.api.deps import Services
 from tests.builders import OPERATOR, World
 from tests.monitors.runs.synthetic import reference_table, traffic
 

@@ -38,7 +38,7 @@ def test_daemon_command_runs_windows_and_hands_the_lease_back(
     args = [
         sys.executable,
         "-c",
-        "from governance.cli import main; main()",
+        "from steward.cli import main; main()",
         "daemon",
         "--speed",
         "600",

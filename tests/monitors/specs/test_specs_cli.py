@@ -27,7 +27,7 @@ def steward(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
         "PYTHONPATH": str(ROOT),
         "COLUMNS": "200",
     }
-    code = "from governance.cli import main; main()"
+    code = "from steward.cli import main; main()"
     return subprocess.run(
         [sys.executable, "-c", code, *args],
         env=env,

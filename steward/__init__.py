@@ -1,0 +1,1 @@
+"""Steward, the application: the REST API, the CLI, migrations, metrics and the demo."""

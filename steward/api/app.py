@@ -1,0 +1,100 @@
+"""The REST application factory."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+
+from governance.access.enforcer import PolicyEngine
+from governance.access.oidc import JwtVerifier
+from governance.access.service import sync_policy
+from governance.audit.service import Sealer, configure_audit
+from governance.audit.signing import Signer
+from governance.core.clock import Clock, SystemClock
+from governance.core.db import Database
+from governance.core.settings import Settings
+from steward.api import errors
+from steward.api.deps import Services
+from steward.api.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from steward.api.ratelimit import RateLimiter
+from steward.api.routes import all_routers
+from steward.migrations import ensure_current
+
+log = logging.getLogger("steward")
+# Inference and label uploads: bulk Arrow/Parquet bodies get their own, larger limit.
+INGEST_PATHS = r"^/api/v1/projects/[^/]+/endpoints/[^/]+/(inferences|labels)$"
+
+
+def build_services(
+    settings: Settings, *, db: Database | None = None, clock: Clock | None = None
+) -> Services:
+    """Wire the collaborators every request uses; refuses a schema that is behind."""
+    db = db or Database(settings.database_url)
+    ensure_current(db)
+    signer = Signer.load_or_create(settings.key_path, origin=settings.audit_origin)
+    configure_audit(db, signer=signer, checkpoint_every=settings.checkpoint_every)
+    policy = PolicyEngine(settings.policy_dir, reload_seconds=settings.policy_reload_seconds)
+    sync_policy(db, policy)
+    return Services(
+        settings=settings,
+        db=db,
+        policy=policy,
+        signer=signer,
+        limiter=RateLimiter(
+            per_minute=settings.rate_limit_per_minute, burst=settings.rate_limit_burst
+        ),
+        jwt=JwtVerifier.from_settings(settings),
+        clock=clock or SystemClock(),
+        extras={"lineage.namespace_map": dict(settings.lineage_namespace_map)},
+    )
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    services: Services | None = None,
+    seal_in_background: bool = True,
+) -> FastAPI:
+    """Build the app (``uvicorn --factory steward.api.app:create_app`` also works)."""
+    svc = services or build_services(settings or Settings())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        sealer = Sealer(svc.db, interval=svc.settings.checkpoint_interval_seconds)
+        if seal_in_background:
+            sealer.start()
+        yield
+        if seal_in_background:
+            sealer.stop()
+
+    app = FastAPI(
+        title="Steward",
+        version="0.1.0",
+        description="Self-hosted MLOps monitoring, governance and responsible AI.",
+        lifespan=lifespan,
+        docs_url="/api/docs",
+        openapi_url="/api/openapi.json",
+        redoc_url=None,
+    )
+    app.state.services = svc
+    errors.install(app)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = errors.json_error_bodies(FastAPI.openapi(app))
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    for router in all_routers():
+        app.include_router(router)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        limit=svc.settings.max_body_bytes,
+        overrides=[(INGEST_PATHS, svc.settings.max_ingest_body_bytes)],
+    )
+    app.add_middleware(RequestContextMiddleware)
+    return app

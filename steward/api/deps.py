@@ -1,0 +1,129 @@
+"""Request dependencies: the service container, authentication, and route permissions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal
+
+from fastapi import Depends, Query, Request
+
+from governance.access.enforcer import PolicyEngine
+from governance.access.oidc import JwtVerifier
+from governance.access.schemas import SYSTEM_PROJECT
+from governance.access.service import authenticate, sync_policy
+from governance.audit.service import record_denial
+from governance.audit.signing import Signer
+from governance.core.clock import Clock, SystemClock
+from governance.core.db import Database
+from governance.core.errors import NotFound, PermissionDenied, Unauthenticated
+from governance.core.principal import Principal
+from governance.core.settings import Settings
+from steward.api.ratelimit import RateLimiter
+
+MAX_PAGE = 500
+Scope = Literal["project", "system", "self"]
+
+
+@dataclass(kw_only=True)
+class Services:
+    """Everything a request may need, built once by ``create_app``."""
+
+    settings: Settings
+    db: Database
+    policy: PolicyEngine
+    signer: Signer
+    limiter: RateLimiter
+    jwt: JwtVerifier | None = None
+    clock: Clock = field(default_factory=SystemClock)
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Caller:
+    """The authenticated principal and the project (domain) the request is about."""
+
+    principal: Principal
+    project: str | None
+
+
+def services(request: Request) -> Services:
+    """The app's service container."""
+    svc = request.app.state.services
+    assert isinstance(svc, Services)
+    return svc
+
+
+ServicesDep = Annotated[Services, Depends(services)]
+
+
+def _bearer(request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    scheme, _, credential = header.partition(" ")
+    if scheme.lower() != "bearer" or not credential.strip():
+        raise Unauthenticated("missing bearer token")
+    return credential.strip()
+
+
+def current_principal(request: Request, svc: ServicesDep) -> Principal:
+    """Authenticate the request (once per request) and apply the caller's rate limit."""
+    cached = getattr(request.state, "principal", None)
+    if isinstance(cached, Principal):
+        return cached
+    try:
+        principal = authenticate(svc.db, _bearer(request), jwt=svc.jwt, clock=svc.clock)
+    except Unauthenticated as exc:
+        client = request.client.host if request.client else "unknown"
+        svc.limiter.hit(f"auth-fail:{client}")
+        record_denial(
+            svc.db, actor=f"anonymous@{client}", action="auth.fail", details={"reason": exc.detail}
+        )
+        raise
+    svc.limiter.hit(principal.ref)
+    sync_policy(svc.db, svc.policy)
+    request.state.principal = principal
+    return principal
+
+
+PrincipalDep = Annotated[Principal, Depends(current_principal)]
+
+
+def _deny(svc: Services, principal: Principal, project: str, obj: str, act: str) -> None:
+    record_denial(
+        svc.db,
+        actor=principal,
+        action=f"{obj}.{act}",
+        project=None if project == SYSTEM_PROJECT else project,
+        target=f"project:{project}",
+        details={"reason": "denied by policy"},
+    )
+
+
+def require(obj: str, act: str, *, scope: Scope = "project") -> Callable[..., Caller]:
+    """Dependency that authenticates and authorises ``(obj, act)``; routes declare it."""
+
+    def dependency(request: Request, svc: ServicesDep, principal: PrincipalDep) -> Caller:
+        if scope == "self":
+            return Caller(principal=principal, project=None)
+        project = SYSTEM_PROJECT if scope == "system" else str(request.path_params["project"])
+        if scope == "project" and not svc.policy.roles(principal.name, project):
+            _deny(svc, principal, project, obj, act)
+            # Indistinguishable from a project that does not exist.
+            raise NotFound(f"project {project!r} not found")
+        if not svc.policy.enforce(principal.name, project, obj, act):
+            _deny(svc, principal, project, obj, act)
+            raise PermissionDenied(f"not allowed to {act} {obj} in this project")
+        return Caller(principal=principal, project=None if scope == "system" else project)
+
+    dependency.steward_permission = (obj, act, scope)  # type: ignore[attr-defined]
+    return dependency
+
+
+def permission_of(dependency: Any) -> tuple[str, str, str] | None:
+    """The (object, action, scope) a ``require`` dependency checks, for route enumeration."""
+    value = getattr(dependency, "steward_permission", None)
+    return value if isinstance(value, tuple) else None
+
+
+Limit = Annotated[int, Query(ge=1, le=MAX_PAGE, description=f"page size, at most {MAX_PAGE}")]
+Cursor = Annotated[str | None, Query(max_length=200, description="cursor from the previous page")]

@@ -1,0 +1,61 @@
+"""Datasets and their immutable versions."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path
+
+from lineage import service
+from lineage.schemas import NAME_RE, Dataset, DatasetCreate, DatasetVersion
+from steward.api.deps import Caller, Cursor, Limit, ServicesDep, require
+from steward.api.errors import ERROR_RESPONSES
+
+router = APIRouter(prefix="/api/v1", tags=["datasets"], responses=ERROR_RESPONSES)
+
+ProjectName = Annotated[str, Path(max_length=64)]
+DatasetName = Annotated[str, Path(max_length=200, pattern=NAME_RE.pattern)]
+Version = Annotated[str, Path(max_length=128, pattern=r"^[A-Za-z0-9._:+-]+$")]
+Reader = Annotated[Caller, Depends(require("dataset", "read"))]
+
+
+@router.post("/projects/{project}/datasets", response_model=DatasetVersion, status_code=201)
+def register_dataset_version(
+    project: ProjectName,
+    body: DatasetCreate,
+    caller: Annotated[Caller, Depends(require("dataset", "write"))],
+    svc: ServicesDep,
+) -> DatasetVersion:
+    """Register a dataset version (hash, schema and row count as computed by the client)."""
+    return service.record_dataset_version(
+        svc.db, project=project, data=body, actor=caller.principal, clock=svc.clock
+    )
+
+
+@router.get("/projects/{project}/datasets", response_model=list[Dataset])
+def list_datasets(
+    project: ProjectName,
+    caller: Reader,
+    svc: ServicesDep,
+    limit: Limit = 100,
+    cursor: Cursor = None,
+) -> list[Dataset]:
+    """Datasets by name (the cursor is the last name of the previous page)."""
+    after = (cursor or "").replace("\x00", "")
+    return service.list_datasets(svc.db, project=project, after=after, limit=limit)
+
+
+@router.get("/projects/{project}/datasets/{name}/versions", response_model=list[DatasetVersion])
+def list_dataset_versions(
+    project: ProjectName, name: DatasetName, caller: Reader, svc: ServicesDep
+) -> list[DatasetVersion]:
+    """Every version of a dataset, oldest first."""
+    return service.list_dataset_versions(svc.db, project=project, name=name)
+
+
+@router.get("/projects/{project}/datasets/{name}/versions/{version}", response_model=DatasetVersion)
+def get_dataset_version(
+    project: ProjectName, name: DatasetName, version: Version, caller: Reader, svc: ServicesDep
+) -> DatasetVersion:
+    """One version of a dataset."""
+    return service.get_dataset_version(svc.db, project=project, name=name, version=version)

@@ -1,0 +1,107 @@
+"""Registered models: immutable versions with signatures, and movable aliases."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path
+
+from lineage import service
+from lineage.schemas import (
+    ALIAS_RE,
+    NAME_RE,
+    AliasSet,
+    Model,
+    ModelAlias,
+    ModelCreate,
+    ModelVersion,
+)
+from steward.api.deps import Caller, Cursor, Limit, ServicesDep, require
+from steward.api.errors import ERROR_RESPONSES
+
+router = APIRouter(prefix="/api/v1", tags=["models"], responses=ERROR_RESPONSES)
+
+ProjectName = Annotated[str, Path(max_length=64)]
+ModelName = Annotated[str, Path(max_length=200, pattern=NAME_RE.pattern)]
+Version = Annotated[int, Path(ge=1, le=2**31)]
+Alias = Annotated[str, Path(pattern=ALIAS_RE.pattern)]
+Reader = Annotated[Caller, Depends(require("model", "read"))]
+Writer = Annotated[Caller, Depends(require("model", "write"))]
+
+
+@router.get("/projects/{project}/models", response_model=list[Model])
+def list_models(
+    project: ProjectName,
+    caller: Reader,
+    svc: ServicesDep,
+    limit: Limit = 100,
+    cursor: Cursor = None,
+) -> list[Model]:
+    """Models by name (the cursor is the last name of the previous page)."""
+    after = (cursor or "").replace("\x00", "")
+    return service.list_models(svc.db, project=project, after=after, limit=limit)
+
+
+@router.post(
+    "/projects/{project}/models/{name}/versions", response_model=ModelVersion, status_code=201
+)
+def register_model_version(
+    project: ProjectName, name: ModelName, body: ModelCreate, caller: Writer, svc: ServicesDep
+) -> ModelVersion:
+    """Register the next version of a model (artifact hash, signature, producing run)."""
+    return service.register_model_version(
+        svc.db, project=project, name=name, data=body, actor=caller.principal, clock=svc.clock
+    )
+
+
+@router.get("/projects/{project}/models/{name}/versions", response_model=list[ModelVersion])
+def list_model_versions(
+    project: ProjectName, name: ModelName, caller: Reader, svc: ServicesDep
+) -> list[ModelVersion]:
+    """Every version of a model, oldest first."""
+    return service.list_model_versions(svc.db, project=project, model=name)
+
+
+@router.get("/projects/{project}/models/{name}/versions/{version}", response_model=ModelVersion)
+def get_model_version(
+    project: ProjectName, name: ModelName, version: Version, caller: Reader, svc: ServicesDep
+) -> ModelVersion:
+    """One version of a model."""
+    return service.get_model_version(svc.db, project=project, model=name, version=version)
+
+
+@router.get("/projects/{project}/models/{name}/aliases/{alias}", response_model=ModelVersion)
+def get_alias(
+    project: ProjectName, name: ModelName, alias: Alias, caller: Reader, svc: ServicesDep
+) -> ModelVersion:
+    """The version an alias points at."""
+    return service.get_model_version(svc.db, project=project, model=name, alias=alias)
+
+
+@router.put("/projects/{project}/models/{name}/aliases/{alias}", response_model=ModelAlias)
+def set_alias(
+    project: ProjectName,
+    name: ModelName,
+    alias: Alias,
+    body: AliasSet,
+    caller: Writer,
+    svc: ServicesDep,
+) -> ModelAlias:
+    """Point an alias (e.g. champion, challenger) at a version, atomically."""
+    return service.set_alias(
+        svc.db,
+        project=project,
+        model=name,
+        alias=alias,
+        version=body.version,
+        actor=caller.principal,
+        clock=svc.clock,
+    )
+
+
+@router.delete("/projects/{project}/models/{name}/aliases/{alias}", status_code=204)
+def delete_alias(
+    project: ProjectName, name: ModelName, alias: Alias, caller: Writer, svc: ServicesDep
+) -> None:
+    """Remove an alias."""
+    service.delete_alias(svc.db, project=project, model=name, alias=alias, actor=caller.principal)

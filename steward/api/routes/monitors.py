@@ -1,0 +1,173 @@
+"""Monitors of a project: CRUD, YAML apply, run, backfill, runs and the results time series."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+
+from monitors.runs import service as runs
+from monitors.runs.adapters import default_environment
+from monitors.runs.schemas import (
+    BackfillReport,
+    BackfillRequest,
+    MonitorRun,
+    ResultPage,
+    RunReport,
+    RunRequest,
+)
+from monitors.runs.sources import RunEnvironment
+from monitors.specs import service
+from monitors.specs.document import load_specs
+from monitors.specs.schemas import Monitor, MonitorSpec, MonitorUpdate
+from steward.api.deps import Caller, Cursor, Limit, Services, ServicesDep, require
+from steward.api.errors import ERROR_RESPONSES
+
+router = APIRouter(prefix="/api/v1", tags=["monitors"], responses=ERROR_RESPONSES)
+
+ProjectName = Annotated[str, Path(max_length=64)]
+MonitorName = Annotated[str, Path(max_length=64)]
+Since = Annotated[datetime | None, Query(description="only windows ending at or after this")]
+_BASE = "/projects/{project}/monitors"
+_ONE = _BASE + "/{monitor}"
+
+
+def _env(svc: Services) -> RunEnvironment:
+    return default_environment(svc.db, svc.settings, clock=svc.clock)
+
+
+@router.get(_BASE, response_model=list[Monitor])
+def list_monitors(
+    project: ProjectName,
+    caller: Annotated[Caller, Depends(require("monitor", "read"))],
+    svc: ServicesDep,
+) -> list[Monitor]:
+    """The project's monitors by name."""
+    return service.list_monitors(svc.db, project=project)
+
+
+@router.post(_BASE, response_model=Monitor, status_code=201)
+def create_monitor(
+    project: ProjectName,
+    body: MonitorSpec,
+    caller: Annotated[Caller, Depends(require("monitor", "write"))],
+    svc: ServicesDep,
+) -> Monitor:
+    """Create a monitor (every field but ``name`` and ``target`` has a working default)."""
+    return service.create_monitor(
+        svc.db, project=project, spec=body, actor=caller.principal, clock=svc.clock
+    )
+
+
+@router.post(_BASE + "/apply", response_model=list[Monitor])
+async def apply_monitors(
+    project: ProjectName,
+    request: Request,
+    caller: Annotated[Caller, Depends(require("monitor", "write"))],
+    svc: ServicesDep,
+) -> list[Monitor]:
+    """Create or replace monitors from a YAML (or JSON) document, all or none."""
+    specs = load_specs((await request.body()).decode("utf-8", errors="replace"))
+    applied = service.apply_monitors(
+        svc.db, project=project, specs=specs, actor=caller.principal, clock=svc.clock
+    )
+    return [a.monitor for a in applied]
+
+
+@router.get(_ONE, response_model=Monitor)
+def get_monitor(
+    project: ProjectName,
+    monitor: MonitorName,
+    caller: Annotated[Caller, Depends(require("monitor", "read"))],
+    svc: ServicesDep,
+) -> Monitor:
+    """One monitor."""
+    return service.get_monitor(svc.db, project=project, name=monitor)
+
+
+@router.patch(_ONE, response_model=Monitor)
+def update_monitor(
+    project: ProjectName,
+    monitor: MonitorName,
+    body: MonitorUpdate,
+    caller: Annotated[Caller, Depends(require("monitor", "write"))],
+    svc: ServicesDep,
+) -> Monitor:
+    """Change a monitor (its name and target stay)."""
+    return service.update_monitor(
+        svc.db, project=project, name=monitor, data=body, actor=caller.principal, clock=svc.clock
+    )
+
+
+@router.delete(_ONE, status_code=204)
+def delete_monitor(
+    project: ProjectName,
+    monitor: MonitorName,
+    caller: Annotated[Caller, Depends(require("monitor", "delete"))],
+    svc: ServicesDep,
+) -> None:
+    """Delete a monitor with its runs and results."""
+    service.delete_monitor(svc.db, project=project, name=monitor, actor=caller.principal)
+
+
+@router.get(_ONE + "/results", response_model=ResultPage)
+def list_results(
+    project: ProjectName,
+    monitor: MonitorName,
+    caller: Annotated[Caller, Depends(require("monitor", "read"))],
+    svc: ServicesDep,
+    since: Since = None,
+    until: Annotated[datetime | None, Query(description="only windows ending before this")] = None,
+    signal: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Limit = 500,
+    cursor: Cursor = None,
+) -> ResultPage:
+    """The monitor's values as a time series, oldest window first."""
+    return runs.list_results(
+        svc.db, project=project, name=monitor, since=since, until=until, signal=signal,
+        limit=limit, cursor=cursor,
+    )  # fmt: skip
+
+
+@router.get(_ONE + "/runs", response_model=list[MonitorRun])
+def list_runs(
+    project: ProjectName,
+    monitor: MonitorName,
+    caller: Annotated[Caller, Depends(require("monitor", "read"))],
+    svc: ServicesDep,
+    since: Since = None,
+    limit: Limit = 100,
+) -> list[MonitorRun]:
+    """The monitor's runs, newest window first."""
+    return runs.list_runs(svc.db, project=project, name=monitor, since=since, limit=limit)
+
+
+@router.post(_ONE + "/run", response_model=RunReport)
+def run_monitor(
+    project: ProjectName,
+    monitor: MonitorName,
+    body: RunRequest,
+    caller: Annotated[Caller, Depends(require("monitor", "run"))],
+    svc: ServicesDep,
+) -> RunReport:
+    """Run one window now (default: the newest that has ended); a window runs only once."""
+    return runs.run_now(
+        svc.db, project=project, name=monitor, env=_env(svc), window_end=body.window_end,
+        actor=caller.principal, clock=svc.clock,
+    )  # fmt: skip
+
+
+@router.post(_ONE + "/backfill", response_model=BackfillReport)
+def backfill(
+    project: ProjectName,
+    monitor: MonitorName,
+    body: BackfillRequest,
+    caller: Annotated[Caller, Depends(require("monitor", "run"))],
+    svc: ServicesDep,
+) -> BackfillReport:
+    """Run every past window ending in ``(since, until]`` that has not run yet."""
+    return runs.backfill(
+        svc.db, project=project, name=monitor, since=body.since, until=body.until,
+        env=_env(svc), actor=caller.principal, clock=svc.clock,
+    )  # fmt: skip

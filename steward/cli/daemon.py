@@ -1,0 +1,45 @@
+"""``steward daemon``: the leader-elected scheduler of monitor runs."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+import typer
+
+from steward.cli.context import console, database, settings
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``daemon`` to ``app``."""
+    app.command()(daemon)
+
+
+def daemon(
+    lease_ttl: float = typer.Option(15.0, help="seconds a leader's lease lasts unrenewed"),
+    renew_every: float = typer.Option(3.0, help="seconds between lease renewals"),
+    speed: float = typer.Option(None, help="accelerate: simulated seconds per wall second"),
+    clock_start: datetime = typer.Option(None, help="accelerate: simulated time at start"),
+    wall_start: float = typer.Option(None, help="accelerate: wall epoch seconds of clock_start"),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="log every run"),
+) -> None:
+    """Run monitors on schedule; several daemons may run, one leads (takeover < 30 s)."""
+    from monitors.scheduler.daemon import DaemonOptions
+    from monitors.scheduler.main import Acceleration, build_daemon, main
+
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if renew_every * 2 > lease_ttl:
+        raise typer.BadParameter("renew at least twice per lease (renew_every <= lease_ttl / 2)")
+    accelerate = None
+    if speed is not None:
+        origin = clock_start or datetime.now().astimezone()
+        accelerate = Acceleration(origin=origin, speed=speed, wall_start=wall_start)
+    db = database()
+    options = DaemonOptions(lease_ttl=lease_ttl, renew_every=renew_every)
+    worker = build_daemon(db, settings(), options=options, accelerate=accelerate)
+    console.print(f"daemon {worker.holder}: waiting for the lease (Ctrl-C stops)")
+    main(db, settings(), worker)
+    console.print("daemon stopped")
