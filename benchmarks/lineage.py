@@ -32,10 +32,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from governance.audit.service import record_audit
 from governance.core.db import Database, normalise_url
 from lineage import query
-from lineage.graph import Direction, reach
+from lineage.graph import Direction
 from lineage.models import EdgeRow, NodeRow
 from lineage.olschema import validate_event
 from lineage.openlineage import apply_events
+from lineage.stores.graph import SqlGraphStore
 from steward.migrations import upgrade
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -137,9 +138,10 @@ def time_queries(db: Database, ids: list[uuid.UUID], count: int) -> dict[str, fl
         full.append((time.perf_counter() - start) * 1000)
         sizes.append(len(graph.nodes))
     with db.read() as session:
+        store = SqlGraphStore(session)
         for node in picks:
             start = time.perf_counter()
-            reach(session, seeds=[node], direction=Direction.upstream, max_depth=10, at=T0)
+            store.reach(seeds=[node], direction=Direction.upstream, max_depth=10, at=T0)
             cte.append((time.perf_counter() - start) * 1000)
     full.sort()
     return {

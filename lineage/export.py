@@ -6,15 +6,11 @@ import uuid
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
 from governance.core.clock import isoformat
 from governance.core.db import Database
-from lineage.models import EdgeRow, NodeRow
 from lineage.olschema import SPEC_ID
-from lineage.schemas import EdgeKind, NodeKind
-from lineage.store import SqlLineageStore
+from lineage.schemas import Node, NodeKind, NodeRecord
+from lineage.stores import LineageStores, sql_stores
 
 PRODUCER = "https://github.com/steward-mlops/steward/tree/main/lineage"
 _RUN_NS = uuid.UUID("6f0d2f7e-5b35-4d59-8d5a-6c7f3f1f2a10")
@@ -27,23 +23,14 @@ _VERSION_FACET = (
 def export_events(db: Database, *, project: str) -> Iterator[dict[str, Any]]:
     """The project's graph as OpenLineage events: one RunEvent per run, then JobEvents."""
     with db.read() as session:
-        store = SqlLineageStore(session)
-        runs = list(session.scalars(_of_kind(project, NodeKind.run)))
-        for run in runs:
-            yield _export_run(session, store, run)
-        for job in session.scalars(_of_kind(project, NodeKind.job)):
-            yield _export_job(session, store, job)
+        stores = sql_stores(session)
+        for run in stores.nodes.records(project, NodeKind.run):
+            yield _export_run(stores, run.node, run.parent)
+        for job in stores.nodes.records(project, NodeKind.job):
+            yield _export_job(stores, job)
 
 
-def _of_kind(project: str, kind: NodeKind) -> Any:
-    return (
-        select(NodeRow)
-        .where(NodeRow.project == project, NodeRow.kind == str(kind))
-        .order_by(NodeRow.created_at, NodeRow.id)
-    )
-
-
-def _run_uuid(run: NodeRow) -> str:
+def _run_uuid(run: Node) -> str:
     try:
         return str(uuid.UUID(run.version))
     except ValueError:
@@ -61,7 +48,7 @@ def as_facets(values: Mapping[str, Any] | None) -> dict[str, Any]:
     return out
 
 
-def _ol_dataset(node: NodeRow) -> dict[str, Any]:
+def _ol_dataset(node: Node) -> dict[str, Any]:
     facets = as_facets(node.attrs.get("facets"))
     if node.kind == NodeKind.dataset_version:
         facets["version"] = {
@@ -76,20 +63,13 @@ def _ol_dataset(node: NodeRow) -> dict[str, Any]:
     return {"namespace": node.namespace, "name": name, "facets": facets}
 
 
-def _neighbours(session: Session, node_id: uuid.UUID, *, incoming: bool) -> list[NodeRow]:
-    col, other = (EdgeRow.dst_id, EdgeRow.src_id) if incoming else (EdgeRow.src_id, EdgeRow.dst_id)
-    stmt = (
-        select(NodeRow)
-        .join(EdgeRow, other == NodeRow.id)
-        .where(col == node_id, EdgeRow.kind != str(EdgeKind.deployed))
-        .order_by(NodeRow.namespace, NodeRow.name, NodeRow.version)
-    )
-    return list(session.scalars(stmt).unique())
+def _datasets(stores: LineageStores, node_id: uuid.UUID, *, incoming: bool) -> list[dict[str, Any]]:
+    return [_ol_dataset(n) for n in stores.edges.flow_neighbours(node_id, incoming=incoming)]
 
 
-def _export_run(session: Session, store: SqlLineageStore, run: NodeRow) -> dict[str, Any]:
-    a = run.attrs or {}
-    job = store.node_by_id(run.parent_id) if run.parent_id else None
+def _export_run(stores: LineageStores, run: Node, job_id: uuid.UUID | None) -> dict[str, Any]:
+    a = run.attrs
+    job = stores.nodes.find_by_id(job_id) if job_id else None
     when = a.get("ended_at") or a.get("started_at") or isoformat(run.created_at)
     return {
         "eventType": a.get("state", "OTHER"),
@@ -102,21 +82,22 @@ def _export_run(session: Session, store: SqlLineageStore, run: NodeRow) -> dict[
             "name": run.name,
             "facets": as_facets(job.attrs.get("facets") if job else None),
         },
-        "inputs": [_ol_dataset(n) for n in _neighbours(session, run.id, incoming=True)],
-        "outputs": [_ol_dataset(n) for n in _neighbours(session, run.id, incoming=False)],
+        "inputs": _datasets(stores, run.id, incoming=True),
+        "outputs": _datasets(stores, run.id, incoming=False),
     }
 
 
-def _export_job(session: Session, store: SqlLineageStore, job: NodeRow) -> dict[str, Any]:
+def _export_job(stores: LineageStores, job: NodeRecord) -> dict[str, Any]:
+    node = job.node
     return {
         "eventTime": isoformat(job.updated_at),
         "producer": PRODUCER,
         "schemaURL": f"{SPEC_ID}#/$defs/JobEvent",
         "job": {
-            "namespace": job.namespace,
-            "name": job.name,
-            "facets": as_facets(job.attrs.get("facets")),
+            "namespace": node.namespace,
+            "name": node.name,
+            "facets": as_facets(node.attrs.get("facets")),
         },
-        "inputs": [_ol_dataset(n) for n in _neighbours(session, job.id, incoming=True)],
-        "outputs": [_ol_dataset(n) for n in _neighbours(session, job.id, incoming=False)],
+        "inputs": _datasets(stores, node.id, incoming=True),
+        "outputs": _datasets(stores, node.id, incoming=False),
     }

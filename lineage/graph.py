@@ -1,28 +1,20 @@
-"""Graph traversal in SQL: recursive CTEs over the edge table, on SQLite and PostgreSQL alike.
+"""The vocabulary of graph walks: directions, limits, and picking one path among shortest ones.
 
-The graph is never loaded: each query walks from a few seed nodes, bounded by a depth limit
-and a row limit, and only the reached nodes (and the edges among them) come back.
+The walks themselves run in SQL (``lineage.stores.graph``); what is here works in memory on
+the little they return.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Sequence
-from datetime import datetime
+from collections.abc import Sequence
 from enum import StrEnum
-from itertools import pairwise
-from typing import Any
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, Integer, and_, case, false, func, literal, or_, select
-from sqlalchemy.orm import Session
-
-from lineage.models import ColumnEdgeRow, EdgeRow, NodeRow
-from lineage.schemas import ColumnEdge, Edge, EdgeKind, Graph, Node, NodeKind, PathResult
+from lineage.schemas import Edge
 
 MAX_DEPTH = 50
 MAX_NODES = 10_000
-_CHUNK = 1000
 
 
 class Direction(StrEnum):
@@ -32,232 +24,11 @@ class Direction(StrEnum):
     downstream = "downstream"
 
 
-def live_at(at: datetime | None) -> list[ColumnElement[bool]]:
-    """Conditions for an edge that existed at ``at`` (every edge ever, when None)."""
-    if at is None:
-        return []
-    return [
-        EdgeRow.valid_from <= at,
-        or_(EdgeRow.valid_to.is_(None), EdgeRow.valid_to > at),
-    ]
+def pick_path(src: UUID, dst: UUID, edges: Sequence[Edge]) -> list[UUID]:
+    """The node ids of one path from ``src`` to ``dst`` over ``edges`` (which must join them).
 
-
-def _edge_filter(walk: Any, max_depth: int, at: datetime | None, sqlite: bool) -> list[Any]:
-    conds = [walk.c.depth < max_depth]
-    live = live_at(at)
-    if not live:
-        return conds
-    if not sqlite:
-        return conds + live
-    # Written as a CASE that also mentions the walk, the time filter is no longer a condition
-    # on the edge table alone; after ANALYZE, SQLite would otherwise build a Bloom filter over
-    # the whole edge table at every recursive step (40x slower on 300k edges).
-    return [*conds, case((and_(*live), walk.c.depth >= 0), else_=false())]
-
-
-def _walk_cte(
-    seeds: Sequence[UUID],
-    direction: Direction,
-    max_depth: int,
-    at: datetime | None,
-    sqlite: bool = False,
-) -> Any:
-    base = select(NodeRow.id.label("id"), literal(0, Integer).label("depth")).where(
-        NodeRow.id.in_(list(seeds))
-    )
-    walk = base.cte("walk", recursive=True)
-    here, there = (
-        (EdgeRow.dst_id, EdgeRow.src_id)
-        if direction == Direction.upstream
-        else (EdgeRow.src_id, EdgeRow.dst_id)
-    )
-    step = (
-        select(there, walk.c.depth + 1)
-        .join(walk, here == walk.c.id)
-        .where(*_edge_filter(walk, max_depth, at, sqlite))
-    )
-    walk = walk.union(step)
-    return select(walk.c.id, func.min(walk.c.depth).label("depth")).group_by(walk.c.id)
-
-
-def _is_sqlite(session: Session) -> bool:
-    return session.get_bind().dialect.name == "sqlite"
-
-
-def reach(
-    session: Session,
-    *,
-    seeds: Sequence[UUID],
-    direction: Direction,
-    max_depth: int,
-    at: datetime | None,
-    limit: int = MAX_NODES,
-) -> tuple[dict[UUID, int], bool]:
-    """Nodes reachable from ``seeds`` within ``max_depth`` hops, with their distance.
-
-    UNION (not UNION ALL) keeps the recursion finite: a (node, depth) pair is produced once, so
-    the work is bounded by nodes x depth even where many paths lead to the same node.
+    Breadth-first with successors in id order, so that the same edges always give the same path.
     """
-    if not seeds:
-        return {}, False
-    reached = _walk_cte(seeds, direction, max_depth, at, _is_sqlite(session)).subquery()
-    stmt = select(reached.c.id, reached.c.depth).order_by(reached.c.depth, reached.c.id)
-    rows = session.execute(stmt.limit(limit + 1)).all()
-    return {row[0]: int(row[1]) for row in rows[:limit]}, len(rows) > limit
-
-
-def reach_nodes(
-    session: Session,
-    *,
-    seeds: Sequence[UUID],
-    direction: Direction,
-    max_depth: int,
-    at: datetime | None,
-    limit: int = MAX_NODES,
-) -> tuple[list[Node], dict[UUID, int], bool]:
-    """Like ``reach``, but returning the nodes themselves in the same query."""
-    reached = _walk_cte(seeds, direction, max_depth, at, _is_sqlite(session)).subquery()
-    stmt = (
-        select(*_NODE_COLS, reached.c.depth)
-        .join(reached, reached.c.id == NodeRow.id)
-        .order_by(reached.c.depth, NodeRow.kind, NodeRow.name, NodeRow.id)
-        .limit(limit + 1)
-    )
-    rows = session.execute(stmt).all()
-    nodes = [_node(r) for r in rows[:limit]]
-    return nodes, {n.id: int(r[-1]) for n, r in zip(nodes, rows, strict=False)}, len(rows) > limit
-
-
-def edges_among(session: Session, ids: Iterable[UUID], at: datetime | None) -> list[Edge]:
-    """Every edge (live at ``at``) whose two ends are both in ``ids``."""
-    wanted = list(ids)
-    members = set(wanted)
-    found: list[Edge] = []
-    cols = (EdgeRow.src_id, EdgeRow.dst_id, EdgeRow.kind, EdgeRow.valid_from, EdgeRow.valid_to)
-    # Chunked so that the bound parameters stay within every backend's limits; rows are read
-    # as plain tuples and trusted (they come from our own table), which keeps this cheap.
-    for start in range(0, len(wanted), _CHUNK):
-        chunk = wanted[start : start + _CHUNK]
-        cond = [EdgeRow.dst_id.in_(chunk), *live_at(at)]
-        if len(wanted) <= _CHUNK:
-            cond.append(EdgeRow.src_id.in_(chunk))
-        for src, dst, kind, valid_from, valid_to in session.execute(select(*cols).where(*cond)):
-            if src in members:
-                found.append(
-                    Edge.model_construct(
-                        src=src,
-                        dst=dst,
-                        kind=EdgeKind(kind),
-                        valid_from=valid_from,
-                        valid_to=valid_to,
-                    )
-                )
-    return sorted(found, key=lambda e: (str(e.src), str(e.dst), e.kind, e.valid_from))
-
-
-def seeds_of(session: Session, node: NodeRow) -> list[UUID]:
-    """A dataset or model stands for itself and every one of its versions."""
-    if node.kind not in (NodeKind.dataset, NodeKind.model):
-        return [node.id]
-    stmt = select(NodeRow.id).where(NodeRow.parent_id == node.id)
-    return [node.id, *session.scalars(stmt)]
-
-
-def subgraph(
-    session: Session,
-    *,
-    root: NodeRow,
-    direction: Direction,
-    max_depth: int,
-    at: datetime | None,
-    kinds: frozenset[NodeKind] | None = None,
-    limit: int = MAX_NODES,
-) -> Graph:
-    """The upstream or downstream subgraph of one node."""
-    seeds = seeds_of(session, root)
-    nodes, depths, truncated = reach_nodes(
-        session, seeds=seeds, direction=direction, max_depth=max_depth, at=at, limit=limit
-    )
-    edges = edges_among(session, depths, at)
-    if kinds is not None:
-        nodes = [n for n in nodes if n.kind in kinds or n.id in seeds]
-        keep = {n.id for n in nodes}
-        edges = [e for e in edges if e.src in keep and e.dst in keep]
-    return Graph.model_construct(
-        root=root.id,
-        nodes=nodes,
-        edges=edges,
-        depth={str(n.id): depths[n.id] for n in nodes},
-        truncated=truncated,
-    )
-
-
-_NODE_COLS = (
-    NodeRow.id,
-    NodeRow.project,
-    NodeRow.kind,
-    NodeRow.namespace,
-    NodeRow.name,
-    NodeRow.version,
-    NodeRow.created_at,
-    NodeRow.attrs,
-)
-
-
-def _node(r: Any) -> Node:
-    # Trusted rows of our own table: constructed without re-validation.
-    return Node.model_construct(
-        id=r[0],
-        project=r[1],
-        kind=NodeKind(r[2]),
-        namespace=r[3],
-        name=r[4],
-        version=r[5],
-        created_at=r[6],
-        attrs=r[7] or {},
-    )
-
-
-def _nodes(session: Session, ids: Iterable[UUID]) -> list[Node]:
-    wanted = list(ids)
-    out: list[Node] = []
-    for start in range(0, len(wanted), _CHUNK):
-        stmt = select(*_NODE_COLS).where(NodeRow.id.in_(wanted[start : start + _CHUNK]))
-        out.extend(_node(r) for r in session.execute(stmt))
-    return out
-
-
-def shortest_path(
-    session: Session, *, src: NodeRow, dst: NodeRow, max_depth: int, at: datetime | None
-) -> PathResult:
-    """One shortest path from ``src`` downstream to ``dst`` (empty if none within the limit).
-
-    SQL finds the nodes lying on some shortest path (distance from ``src`` plus distance to
-    ``dst`` equals the path length); only that small set is walked in memory to pick one path.
-    """
-    down, _ = reach(
-        session, seeds=[src.id], direction=Direction.downstream, max_depth=max_depth, at=at
-    )
-    if dst.id not in down:
-        return PathResult(nodes=[], edges=[])
-    length = down[dst.id]
-    up, _ = reach(session, seeds=[dst.id], direction=Direction.upstream, max_depth=length, at=at)
-    on_path = {n for n, d in down.items() if n in up and d + up[n] == length}
-    edges = [e for e in edges_among(session, on_path, at) if down[e.dst] == down[e.src] + 1]
-    chain = _walk(src.id, dst.id, edges)
-    rows = {n.id: n for n in _nodes(session, chain)}
-    picked = set(pairwise(chain))
-    seen: set[tuple[UUID, UUID]] = set()
-    path_edges = []
-    for e in edges:
-        if (e.src, e.dst) in picked and (e.src, e.dst) not in seen:
-            seen.add((e.src, e.dst))
-            path_edges.append(e)
-    path_edges.sort(key=lambda e: chain.index(e.src))
-    return PathResult(nodes=[rows[n] for n in chain], edges=path_edges)
-
-
-def _walk(src: UUID, dst: UUID, edges: Sequence[Edge]) -> list[UUID]:
     nxt: dict[UUID, list[UUID]] = {}
     for e in edges:
         nxt.setdefault(e.src, []).append(e.dst)
@@ -273,43 +44,3 @@ def _walk(src: UUID, dst: UUID, edges: Sequence[Edge]) -> list[UUID]:
     while chain[-1] != src:
         chain.append(prev[chain[-1]])
     return chain[::-1]
-
-
-def column_upstream(
-    session: Session, *, node_id: UUID, field: str, max_depth: int
-) -> list[ColumnEdge]:
-    """Every column edge that feeds ``field`` of a dataset, transitively."""
-    base = select(
-        literal(node_id).label("node"),
-        literal(field).label("field"),
-        literal(0, Integer).label("d"),
-    )
-    walk = base.cte("colwalk", recursive=True)
-    step = (
-        select(ColumnEdgeRow.src_id, ColumnEdgeRow.src_field, walk.c.d + 1)
-        .join(
-            walk,
-            and_(ColumnEdgeRow.dst_id == walk.c.node, ColumnEdgeRow.dst_field == walk.c.field),
-        )
-        .where(walk.c.d < max_depth)
-    )
-    walk = walk.union(step)
-    stmt = select(ColumnEdgeRow).join(
-        walk, and_(ColumnEdgeRow.dst_id == walk.c.node, ColumnEdgeRow.dst_field == walk.c.field)
-    )
-    rows = {r.id: r for r in session.scalars(stmt)}
-    return sorted(
-        (_column_edge(r) for r in rows.values()),
-        key=lambda c: (str(c.dst), c.dst_field, str(c.src), c.src_field),
-    )
-
-
-def _column_edge(row: ColumnEdgeRow) -> ColumnEdge:
-    transformations: list[dict[str, Any]] = list(row.transformations or [])
-    return ColumnEdge(
-        src=row.src_id,
-        src_field=row.src_field,
-        dst=row.dst_id,
-        dst_field=row.dst_field,
-        transformations=transformations,
-    )

@@ -2,9 +2,8 @@
 
 Authorisation: ``POST /api/v1/lineage`` carries no project in its path; the project is the job's
 namespace (or the dataset's, for a DatasetEvent), mapped through ``namespace_map`` when one is
-configured. ``ingest_event`` therefore checks ``(lineage, write)`` itself, against that project,
-exactly as the API's ``require`` does: no role in the project is a 404, a role without the
-permission a 403, and both are audited as denials.
+configured. ``ingest_event`` therefore checks ``(lineage, write)`` against that project through
+``governance.access.authorization.authorize``, the same decision every route makes.
 """
 
 from __future__ import annotations
@@ -18,18 +17,16 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
+from governance.access.authorization import authorize
 from governance.access.enforcer import PolicyEngine
-from governance.audit.service import record_audit, record_denial
+from governance.audit.service import record_audit
 from governance.core.clock import Clock, SystemClock, to_utc
 from governance.core.db import Database
-from governance.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from governance.core.ids import new_id
+from governance.core.errors import Conflict, InvalidInput
 from governance.core.principal import Principal
-from lineage.models import EventRow, NodeRow
 from lineage.olschema import validate_event
-from lineage.runs import merge_run_attrs
-from lineage.schemas import EdgeKind, IngestResult, NodeKind, RunState
-from lineage.store import SqlLineageStore
+from lineage.schemas import EdgeKind, IngestResult, Node, NodeKind, RawEvent, RunReport, RunState
+from lineage.stores import LineageStores, batch_stores
 
 _WALL = SystemClock()
 
@@ -51,28 +48,6 @@ def project_of(
     return namespace_map.get(namespace, namespace)
 
 
-def authorize(
-    db: Database, policy: PolicyEngine, actor: Principal, project: str, obj: str, act: str
-) -> None:
-    """Check ``(obj, act)`` in ``project`` the way route dependencies do (404, then 403)."""
-    allowed = bool(policy.roles(actor.name, project)) and policy.enforce(
-        actor.name, project, obj, act
-    )
-    if allowed:
-        return
-    record_denial(
-        db,
-        actor=actor,
-        action=f"{obj}.{act}",
-        project=project,
-        target=f"project:{project}",
-        details={"reason": "denied by policy"},
-    )
-    if not policy.roles(actor.name, project):
-        raise NotFound(f"project {project!r} not found")
-    raise PermissionDenied(f"not allowed to {act} {obj} in this project")
-
-
 def ingest_event(
     db: Database,
     *,
@@ -86,7 +61,7 @@ def ingest_event(
     """Validate, authorise and apply one OpenLineage event; a retried event changes nothing."""
     kind = validate_event(payload)
     target = project_of(payload, override=project, namespace_map=namespace_map or {})
-    authorize(db, policy, actor, target, "lineage", "write")
+    authorize(actor, target, "lineage", "write", db=db, policy=policy)
     return apply_event(db, payload=payload, kind=kind, project=target, actor=actor, clock=clock)
 
 
@@ -111,7 +86,7 @@ def ingest_events(
         target = project_of(payload, override=project, namespace_map=namespace_map or {})
         batch.append((payload, kind, target))
     for target in sorted({t for _, _, t in batch}):
-        authorize(db, policy, actor, target, "lineage", "write")
+        authorize(actor, target, "lineage", "write", db=db, policy=policy)
     return apply_events(db, events=batch, actor=actor, clock=clock)
 
 
@@ -141,13 +116,10 @@ def apply_events(
     applied: dict[str, list[str]] = {}
     try:
         with db.transaction() as session:
-            store = SqlLineageStore(session)
-            seen = store.seen_fingerprints(digests) if digests else set()
-            # The store's caches know every row this transaction made, so nothing needs flushing
-            # before each lookup; the unit of work then inserts each table's rows in one go.
-            with session.no_autoflush:
-                _prefetch(store, events)
-                _apply_all(store, events, digests, seen, results, applied, clock)
+            with batch_stores(session) as stores:
+                seen = stores.events.seen(digests)
+                _prefetch(stores, events)
+                _apply_all(stores, events, digests, seen, results, applied, clock)
             for project, targets in applied.items():
                 record_audit(
                     session,
@@ -165,7 +137,7 @@ def apply_events(
 
 
 def _apply_all(
-    store: SqlLineageStore,
+    stores: LineageStores,
     events: Sequence[tuple[dict[str, Any], str, str]],
     digests: list[str],
     seen: set[str],
@@ -179,13 +151,13 @@ def _apply_all(
             continue
         seen.add(digest)
         at = to_utc(datetime.fromisoformat(payload["eventTime"]))
-        _keep(store, payload, kind, project, digest, at, clock)
-        run_id, edges, target = _APPLIERS[kind](store, payload, project, at, clock.now())
+        _keep(stores, payload, kind, project, digest, at, clock)
+        run_id, edges, target = _APPLIERS[kind](stores, payload, project, at, clock.now())
         applied.setdefault(project, []).append(target)
         results.append(IngestResult(project=project, kind=kind, run=run_id, edges=edges))
 
 
-def _prefetch(store: SqlLineageStore, events: Sequence[tuple[dict[str, Any], str, str]]) -> None:
+def _prefetch(stores: LineageStores, events: Sequence[tuple[dict[str, Any], str, str]]) -> None:
     keys: dict[tuple[str, NodeKind], set[tuple[str, str, str]]] = {}
     for payload, _, project in events:
         job, run = payload.get("job"), payload.get("run")
@@ -200,11 +172,11 @@ def _prefetch(store: SqlLineageStore, events: Sequence[tuple[dict[str, Any], str
         found = keys.setdefault((project, NodeKind.dataset), set())
         found.update((d["namespace"], d["name"], "") for d in datasets)
     for (project, kind), wanted in keys.items():
-        store.prefetch(project, kind, wanted)
+        stores.nodes.prefetch(project, kind, wanted)
 
 
 def _keep(
-    store: SqlLineageStore,
+    stores: LineageStores,
     payload: dict[str, Any],
     kind: str,
     project: str,
@@ -213,9 +185,8 @@ def _keep(
     clock: Clock,
 ) -> None:
     run = payload.get("run") or {}
-    store.add_event(
-        EventRow(
-            id=new_id(),
+    stores.events.keep(
+        RawEvent(
             project=project,
             fingerprint=digest,
             kind=kind,
@@ -238,24 +209,29 @@ def _facets(old: dict[str, Any], new: dict[str, Any] | None) -> dict[str, Any]:
     return merged
 
 
-def _dataset(store: SqlLineageStore, project: str, ds: dict[str, Any], now: datetime) -> NodeRow:
+def _merge_facets(stores: LineageStores, node: Node, facets: Any, now: datetime) -> None:
+    old = node.attrs.get("facets", {})
+    merged = _facets(old, facets)
+    if merged != old:
+        stores.nodes.replace_facets(node.id, merged, now)
+
+
+def _dataset(stores: LineageStores, project: str, ds: dict[str, Any], now: datetime) -> Node:
     facets = ds.get("facets") or {}
-    node, _ = store.ensure_node(
+    node, _ = stores.nodes.ensure(
         project=project, kind=NodeKind.dataset, namespace=ds["namespace"], name=ds["name"], at=now
     )
-    merged = _facets(node.attrs.get("facets", {}), facets)
-    if merged != node.attrs.get("facets", {}):
-        store.set_attrs(node, {**node.attrs, "facets": merged}, now)
+    _merge_facets(stores, node, facets, now)
     version = (facets.get("version") or {}).get("datasetVersion")
     if not isinstance(version, str) or not version:
         return node
-    row, _ = store.ensure_node(
+    row, _ = stores.nodes.ensure(
         project=project,
         kind=NodeKind.dataset_version,
         namespace=ds["namespace"],
         name=ds["name"],
         version=version[:128],
-        parent_id=node.id,
+        parent=node.id,
         attrs={"facets": facets},
         at=now,
     )
@@ -263,55 +239,54 @@ def _dataset(store: SqlLineageStore, project: str, ds: dict[str, Any], now: date
 
 
 def _run_event(
-    store: SqlLineageStore, payload: dict[str, Any], project: str, at: datetime, now: datetime
+    stores: LineageStores, payload: dict[str, Any], project: str, at: datetime, now: datetime
 ) -> tuple[uuid.UUID | None, int, str]:
     job_part, run_part = payload["job"], payload["run"]
     ns, name, run_id = job_part["namespace"], job_part["name"], run_part["runId"]
-    job = _job(store, project, job_part, now)
-    run, _ = store.ensure_node(
+    job = _job(stores, project, job_part, now)
+    run, _ = stores.nodes.ensure(
         project=project,
         kind=NodeKind.run,
         namespace=ns,
         name=name,
         version=run_id,
-        parent_id=job.id,
+        parent=job.id,
         at=at,
     )
     state = RunState(payload.get("eventType") or RunState.other)
-    attrs = merge_run_attrs(
-        dict(run.attrs or {}),
+    report = RunReport(
         state=state,
         started_at=at if state in (RunState.start, RunState.running) else None,
         ended_at=at if state in (RunState.complete, RunState.fail, RunState.abort) else None,
         facets=run_part.get("facets"),
     )
-    store.set_attrs(run, attrs, now)
+    stores.runs.merge_report(run.id, report, now)
     edges = 0
     for ds in payload.get("inputs") or []:
-        node = _dataset(store, project, ds, now)
-        edges += _link(store, project, node.id, run.id, EdgeKind.consumed, at)
+        node = _dataset(stores, project, ds, now)
+        edges += _link(stores, project, node.id, run.id, EdgeKind.consumed, at)
     for ds in payload.get("outputs") or []:
-        node = _dataset(store, project, ds, now)
-        edges += _link(store, project, run.id, node.id, EdgeKind.produced, at)
-        _columns(store, project, node, ds, run.id, payload.get("inputs") or [], now)
+        node = _dataset(stores, project, ds, now)
+        edges += _link(stores, project, run.id, node.id, EdgeKind.produced, at)
+        _columns(stores, project, node, ds, run.id, payload.get("inputs") or [], now)
     return run.id, edges, f"run:{ns}/{name}@{run_id}"
 
 
 def _link(
-    store: SqlLineageStore,
+    stores: LineageStores,
     project: str,
     src: uuid.UUID,
     dst: uuid.UUID,
     kind: EdgeKind,
     at: datetime,
 ) -> int:
-    return int(store.add_edge(project=project, src=src, dst=dst, kind=kind, at=at))
+    return int(stores.edges.link(project=project, src=src, dst=dst, kind=kind, at=at))
 
 
 def _columns(
-    store: SqlLineageStore,
+    stores: LineageStores,
     project: str,
-    out: NodeRow,
+    out: Node,
     ds: dict[str, Any],
     run_id: uuid.UUID,
     inputs: list[dict[str, Any]],
@@ -322,8 +297,8 @@ def _columns(
     for out_field, spec in fields.items():
         for src in spec.get("inputFields", []):
             ref = known.get((src["namespace"], src["name"]), src)
-            node = _dataset(store, project, ref, now)
-            store.add_column_edge(
+            node = _dataset(stores, project, ref, now)
+            stores.edges.link_columns(
                 project=project,
                 src=node.id,
                 src_field=src["field"],
@@ -335,36 +310,34 @@ def _columns(
             )
 
 
-def _job(store: SqlLineageStore, project: str, part: dict[str, Any], now: datetime) -> NodeRow:
-    job, _ = store.ensure_node(
+def _job(stores: LineageStores, project: str, part: dict[str, Any], now: datetime) -> Node:
+    job, _ = stores.nodes.ensure(
         project=project, kind=NodeKind.job, namespace=part["namespace"], name=part["name"], at=now
     )
-    facets = _facets(job.attrs.get("facets", {}), part.get("facets"))
-    if facets != job.attrs.get("facets", {}):
-        store.set_attrs(job, {**job.attrs, "facets": facets}, now)
+    _merge_facets(stores, job, part.get("facets"), now)
     return job
 
 
 def _job_event(
-    store: SqlLineageStore, payload: dict[str, Any], project: str, at: datetime, now: datetime
+    stores: LineageStores, payload: dict[str, Any], project: str, at: datetime, now: datetime
 ) -> tuple[uuid.UUID | None, int, str]:
-    job = _job(store, project, payload["job"], now)
+    job = _job(stores, project, payload["job"], now)
     edges = 0
     for ds in payload.get("inputs") or []:
         edges += _link(
-            store, project, _dataset(store, project, ds, now).id, job.id, EdgeKind.consumed, at
+            stores, project, _dataset(stores, project, ds, now).id, job.id, EdgeKind.consumed, at
         )
     for ds in payload.get("outputs") or []:
         edges += _link(
-            store, project, job.id, _dataset(store, project, ds, now).id, EdgeKind.produced, at
+            stores, project, job.id, _dataset(stores, project, ds, now).id, EdgeKind.produced, at
         )
     return None, edges, f"job:{job.namespace}/{job.name}"
 
 
 def _dataset_event(
-    store: SqlLineageStore, payload: dict[str, Any], project: str, at: datetime, now: datetime
+    stores: LineageStores, payload: dict[str, Any], project: str, at: datetime, now: datetime
 ) -> tuple[uuid.UUID | None, int, str]:
-    node = _dataset(store, project, payload["dataset"], now)
+    node = _dataset(stores, project, payload["dataset"], now)
     return None, 0, f"dataset:{node.namespace}/{node.name}"
 
 

@@ -5,25 +5,23 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy.orm import Session
-
 from governance.core.clock import Clock, SystemClock, to_utc
 from governance.core.db import Database
 from governance.core.errors import InvalidInput, NotFound
-from lineage.graph import MAX_DEPTH, MAX_NODES, Direction, column_upstream, shortest_path, subgraph
-from lineage.models import NodeRow
+from lineage.graph import MAX_DEPTH, MAX_NODES, Direction
 from lineage.schemas import ColumnEdge, Graph, Node, NodeKind, PathResult
-from lineage.store import SqlLineageStore, to_node
+from lineage.stores import sql_stores
+from lineage.stores.nodes import NodeStore
 
 _WALL = SystemClock()
 IMPACT_KINDS = frozenset({NodeKind.model, NodeKind.model_version, NodeKind.endpoint})
 
 
-def _row(session: Session, project: str, node_id: UUID) -> NodeRow:
-    row = SqlLineageStore(session).node_by_id(node_id, project)
-    if row is None:
+def _node(store: NodeStore, project: str, node_id: UUID) -> Node:
+    found = store.find_by_id(node_id, project)
+    if found is None:
         raise NotFound("node not found")
-    return row
+    return found
 
 
 def _when(at: datetime | None, history: bool, clock: Clock) -> datetime | None:
@@ -41,7 +39,7 @@ def _check_depth(depth: int) -> None:
 def get_node(db: Database, *, project: str, node_id: UUID) -> Node:
     """One node of the project."""
     with db.read() as session:
-        return to_node(_row(session, project, node_id))
+        return _node(sql_stores(session).nodes, project, node_id)
 
 
 def find_node(
@@ -55,13 +53,10 @@ def find_node(
 ) -> Node | None:
     """A node by kind, name, version (and namespace, when names repeat across namespaces)."""
     with db.read() as session:
-        store = SqlLineageStore(session)
-        row = (
-            store.node(project, kind, namespace, name, version)
-            if namespace is not None
-            else store.node_named(project, kind, name, version)
-        )
-        return to_node(row) if row else None
+        store = sql_stores(session).nodes
+        if namespace is not None:
+            return store.find(project, kind, namespace, name, version)
+        return store.find_named(project, kind, name, version)
 
 
 def list_nodes(
@@ -69,8 +64,7 @@ def list_nodes(
 ) -> list[Node]:
     """Nodes of one kind in a project, by name."""
     with db.read() as session:
-        rows = SqlLineageStore(session).list_nodes(project, kind, after=after, limit=limit)
-        return [to_node(r) for r in rows]
+        return sql_stores(session).nodes.page(project, kind, after=after, limit=limit)
 
 
 def walk(
@@ -88,10 +82,9 @@ def walk(
     """The upstream or downstream subgraph of a node, as of ``at`` (default: now)."""
     _check_depth(depth)
     with db.read() as session:
-        root = _row(session, project, node_id)
-        return subgraph(
-            session,
-            root=root,
+        stores = sql_stores(session)
+        return stores.graph.subgraph(
+            root=_node(stores.nodes, project, node_id),
             direction=direction,
             max_depth=depth,
             at=_when(at, history, clock),
@@ -152,10 +145,9 @@ def impact(
 ) -> Graph:
     """Every model version and endpoint downstream of a node (e.g. a bad dataset version)."""
     with db.read() as session:
-        root = _row(session, project, node_id)
-        return subgraph(
-            session,
-            root=root,
+        stores = sql_stores(session)
+        return stores.graph.subgraph(
+            root=_node(stores.nodes, project, node_id),
             direction=Direction.downstream,
             max_depth=MAX_DEPTH,
             at=_when(at, history, clock),
@@ -177,8 +169,10 @@ def path(
     """A shortest path from ``src`` downstream to ``dst``."""
     _check_depth(depth)
     with db.read() as session:
-        a, b = _row(session, project, src), _row(session, project, dst)
-        return shortest_path(session, src=a, dst=b, max_depth=depth, at=_when(at, history, clock))
+        stores = sql_stores(session)
+        a, b = _node(stores.nodes, project, src), _node(stores.nodes, project, dst)
+        when = _when(at, history, clock)
+        return stores.graph.shortest_path(src=a.id, dst=b.id, max_depth=depth, at=when)
 
 
 def column_lineage(
@@ -187,7 +181,8 @@ def column_lineage(
     """Column lineage into a dataset: direct edges, or the transitive sources of one field."""
     _check_depth(depth)
     with db.read() as session:
-        row = _row(session, project, node_id)
+        stores = sql_stores(session)
+        node = _node(stores.nodes, project, node_id)
         if field is None:
-            return SqlLineageStore(session).column_edges(row.id, incoming=True)
-        return column_upstream(session, node_id=row.id, field=field, max_depth=depth)
+            return stores.edges.column_edges(node.id, incoming=True)
+        return stores.graph.column_upstream(node_id=node.id, field=field, max_depth=depth)

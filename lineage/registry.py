@@ -6,15 +6,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
-
 from governance.audit.service import record_audit
 from governance.core.clock import Clock, SystemClock
 from governance.core.db import Database
 from governance.core.errors import Conflict, NotFound
 from governance.core.principal import Principal
 from lineage.datafile import inspect_path
-from lineage.models import NodeRow
 from lineage.schemas import (
     Dataset,
     DatasetCreate,
@@ -26,7 +23,8 @@ from lineage.schemas import (
     ModelVersion,
     NodeKind,
 )
-from lineage.store import SqlLineageStore, to_dataset_version, to_model_version
+from lineage.stores import LineageStores, sql_stores
+from lineage.stores.registry import RegistryStore
 
 _WALL = SystemClock()
 
@@ -67,39 +65,16 @@ def record_dataset_version(
     namespace = data.namespace or project
     version = data.version or data.sha256[:16]
     with db.transaction() as session:
-        store = SqlLineageStore(session)
-        existing = store.node(project, NodeKind.dataset_version, namespace, data.name, version)
+        store = sql_stores(session).registry
+        existing = store.find_dataset_version(project, namespace, data.name, version)
         if existing is not None:
-            if existing.attrs.get("sha256") != data.sha256:
+            if existing.sha256 != data.sha256:
                 raise Conflict(
                     f"dataset {data.name!r} version {version!r} exists with other content"
                 )
-            return to_dataset_version(existing)
-        now = clock.now()
-        parent, _ = store.ensure_node(
-            project=project,
-            kind=NodeKind.dataset,
-            namespace=namespace,
-            name=data.name,
-            attrs={"description": data.description},
-            at=now,
-        )
-        attrs = {
-            "uri": data.uri,
-            "sha256": data.sha256,
-            "row_count": data.row_count,
-            "columns": [c.model_dump(mode="json") for c in data.columns],
-            "facets": data.facets,
-        }
-        row = store.add_node(
-            project=project,
-            kind=NodeKind.dataset_version,
-            namespace=namespace,
-            name=data.name,
-            version=version,
-            parent_id=parent.id,
-            attrs=attrs,
-            at=now,
+            return existing
+        created = store.add_dataset_version(
+            project=project, namespace=namespace, version=version, data=data, at=clock.now()
         )
         record_audit(
             session,
@@ -109,7 +84,7 @@ def record_dataset_version(
             target=f"dataset:{namespace}/{data.name}@{version}",
             details={"sha256": data.sha256, "rows": data.row_count},
         )
-        return to_dataset_version(row)
+        return created
 
 
 def get_dataset_version(
@@ -122,20 +97,16 @@ def get_dataset_version(
 ) -> DatasetVersion:
     """One version of a dataset (the newest when ``version`` is None)."""
     with db.read() as session:
-        return to_dataset_version(
-            dataset_version_row(SqlLineageStore(session), project, name, version, namespace)
+        return resolve_dataset_version(
+            sql_stores(session).registry, project, name, version, namespace
         )
 
 
-def dataset_version_row(
-    store: SqlLineageStore, project: str, name: str, version: str | None, namespace: str | None
-) -> NodeRow:
-    parent = (
-        store.node(project, NodeKind.dataset, namespace, name)
-        if namespace is not None
-        else store.node_named(project, NodeKind.dataset, name)
-    )
-    versions = store.children(parent.id) if parent is not None else []
+def resolve_dataset_version(
+    store: RegistryStore, project: str, name: str, version: str | None, namespace: str | None
+) -> DatasetVersion:
+    """One version of a dataset (the newest when ``version`` is None); raises NotFound."""
+    versions = store.dataset_versions(project, name, namespace) or []
     if version is not None:
         versions = [v for v in versions if v.version == version]
     if not versions:
@@ -146,21 +117,10 @@ def dataset_version_row(
 def list_dataset_versions(db: Database, *, project: str, name: str) -> list[DatasetVersion]:
     """Every version of a dataset, oldest first."""
     with db.read() as session:
-        store = SqlLineageStore(session)
-        parent = store.node_named(project, NodeKind.dataset, name)
-        if parent is None:
+        versions = sql_stores(session).registry.dataset_versions(project, name)
+        if versions is None:
             raise NotFound(f"dataset {name!r} not found")
-        return [to_dataset_version(r) for r in store.children(parent.id)]
-
-
-def model_version_of(store: SqlLineageStore, row: NodeRow) -> ModelVersion:
-    parent = store.node_by_id(row.parent_id) if row.parent_id else None
-    names = (
-        [a.alias for a in store.aliases_of_model(parent.id) if a.version_id == row.id]
-        if (parent)
-        else []
-    )
-    return to_model_version(row, names)
+        return versions
 
 
 def register_model_version(
@@ -174,91 +134,54 @@ def register_model_version(
 ) -> ModelVersion:
     """Register the next version of a model, linked to the run and data that produced it."""
     with db.transaction() as session:
-        store = SqlLineageStore(session)
+        stores = sql_stores(session)
         now = clock.now()
-        model, _ = store.ensure_node(
-            project=project,
-            kind=NodeKind.model,
-            namespace=project,
-            name=name,
-            attrs={"description": data.description},
-            at=now,
-        )
-        number = store.count_children(model.id) + 1
-        attrs = {
-            "artifact_uri": data.artifact_uri,
-            "sha256": data.sha256,
-            "flavor": data.flavor,
-            "signature": data.signature.model_dump(mode="json"),
-            "metrics": data.metrics,
-            "tags": data.tags,
-            "run_id": str(data.run_id) if data.run_id else None,
-        }
-        try:
-            with session.begin_nested():
-                row = store.add_node(
-                    project=project,
-                    kind=NodeKind.model_version,
-                    namespace=project,
-                    name=name,
-                    version=str(number),
-                    parent_id=model.id,
-                    attrs=attrs,
-                    at=now,
-                )
-        except IntegrityError as exc:
-            raise Conflict(f"model {name!r} got a new version concurrently; retry") from exc
-        _linkmodel_version_of(store, project, row, data, now)
+        created = stores.registry.add_model_version(project=project, name=name, data=data, at=now)
+        _link_model_version(stores, project, created, data, now)
         record_audit(
             session,
             actor=actor,
             action="model.register",
             project=project,
-            target=f"model:{name}@{number}",
+            target=f"model:{name}@{created.version}",
             details={"sha256": data.sha256},
         )
-        return model_version_of(store, row)
+        return created
 
 
-def _linkmodel_version_of(
-    store: SqlLineageStore, project: str, row: NodeRow, data: ModelCreate, at: datetime
+def _link_model_version(
+    stores: LineageStores, project: str, created: ModelVersion, data: ModelCreate, at: datetime
 ) -> None:
+    edges = stores.edges
     if data.run_id is not None:
-        run = store.run(project, str(data.run_id))
+        run = stores.runs.find(project, str(data.run_id))
         if run is None:
             raise NotFound("run not found", field="run_id")
-        store.add_edge(project=project, src=run.id, dst=row.id, kind=EdgeKind.produced, at=at)
+        edges.link(project=project, src=run.id, dst=created.id, kind=EdgeKind.produced, at=at)
     for dataset_id in data.training_data:
-        src = store.node_by_id(dataset_id, project)
+        src = stores.nodes.find_by_id(dataset_id, project)
         if src is None or src.kind not in (NodeKind.dataset, NodeKind.dataset_version):
             raise NotFound("training dataset not found", field="training_data")
-        store.add_edge(project=project, src=src.id, dst=row.id, kind=EdgeKind.derived_from, at=at)
+        edges.link(project=project, src=src.id, dst=created.id, kind=EdgeKind.derived_from, at=at)
     if data.derived_from is not None:
-        prior = store.node(
-            project, NodeKind.model_version, project, row.name, str(data.derived_from)
+        prior = stores.registry.find_model_version(
+            project, created.model, version=data.derived_from
         )
         if prior is None:
             raise NotFound("prior model version not found", field="derived_from")
-        store.add_edge(project=project, src=prior.id, dst=row.id, kind=EdgeKind.derived_from, at=at)
+        edges.link(project=project, src=prior.id, dst=created.id, kind=EdgeKind.derived_from, at=at)
 
 
-def version_row(
-    store: SqlLineageStore, project: str, model: str, version: int | None, alias: str | None
-) -> NodeRow:
-    parent = store.node(project, NodeKind.model, project, model)
-    if parent is None:
+def resolve_model_version(
+    store: RegistryStore, project: str, model: str, version: int | None, alias: str | None
+) -> ModelVersion:
+    """A model version by number or alias (the newest when neither is given); raises NotFound."""
+    found = store.find_model_version(project, model, version=version, alias=alias)
+    if found is not None:
+        return found
+    if not store.model_exists(project, model):
         raise NotFound(f"model {model!r} not found")
-    if alias is not None:
-        found = store.alias(parent.id, alias)
-        row = store.node_by_id(found.version_id) if found else None
-    elif version is not None:
-        row = store.node(project, NodeKind.model_version, project, model, str(version))
-    else:
-        children = store.children(parent.id)
-        row = children[-1] if children else None
-    if row is None:
-        raise NotFound(f"model {model!r} version {alias or version or 'latest'!r} not found")
-    return row
+    raise NotFound(f"model {model!r} version {alias or version or 'latest'!r} not found")
 
 
 def get_model_version(
@@ -266,18 +189,16 @@ def get_model_version(
 ) -> ModelVersion:
     """A model version by number or alias (the newest when neither is given)."""
     with db.read() as session:
-        store = SqlLineageStore(session)
-        return model_version_of(store, version_row(store, project, model, version, alias))
+        return resolve_model_version(sql_stores(session).registry, project, model, version, alias)
 
 
 def list_model_versions(db: Database, *, project: str, model: str) -> list[ModelVersion]:
     """Every version of a model, oldest first."""
     with db.read() as session:
-        store = SqlLineageStore(session)
-        parent = store.node(project, NodeKind.model, project, model)
-        if parent is None:
+        versions = sql_stores(session).registry.model_versions(project, model)
+        if versions is None:
             raise NotFound(f"model {model!r} not found")
-        return [model_version_of(store, r) for r in store.children(parent.id)]
+        return versions
 
 
 def set_alias(
@@ -292,37 +213,26 @@ def set_alias(
 ) -> ModelAlias:
     """Point ``alias`` at ``version`` atomically (the move and its audit entry commit together)."""
     with db.transaction() as session:
-        store = SqlLineageStore(session)
-        row = version_row(store, project, model, version, None)
-        assert row.parent_id is not None
+        store = sql_stores(session).registry
+        target = resolve_model_version(store, project, model, version, None)
         now = clock.now()
-        previous_id = store.set_alias(
-            project=project, model_id=row.parent_id, alias=alias, version_id=row.id, at=now
-        )
-        previous = store.node_by_id(previous_id) if previous_id else None
-        prev_number = int(previous.version) if previous else None
+        previous = store.move_alias(version=target.id, alias=alias, at=now)
         record_audit(
             session,
             actor=actor,
             action="model.alias",
             project=project,
             target=f"model:{model}#{alias}",
-            details={"version": version, "previous": prev_number},
+            details={"version": version, "previous": previous},
         )
-    return ModelAlias(
-        model=model, alias=alias, version=version, previous=prev_number, updated_at=now
-    )
+    return ModelAlias(model=model, alias=alias, version=version, previous=previous, updated_at=now)
 
 
 def delete_alias(db: Database, *, project: str, model: str, alias: str, actor: Principal) -> None:
     """Remove an alias."""
     with db.transaction() as session:
-        store = SqlLineageStore(session)
-        parent = store.node(project, NodeKind.model, project, model)
-        row = store.alias(parent.id, alias) if parent else None
-        if row is None:
+        if not sql_stores(session).registry.remove_alias(project, model, alias):
             raise NotFound(f"alias {alias!r} of model {model!r} not found")
-        store.delete_alias(row)
         record_audit(
             session,
             actor=actor,
@@ -337,43 +247,10 @@ def list_datasets(
 ) -> list[Dataset]:
     """Datasets of a project by name, with how many versions each has."""
     with db.read() as session:
-        store = SqlLineageStore(session)
-        out = []
-        for row in store.list_nodes(project, NodeKind.dataset, after=after, limit=limit):
-            versions = store.children(row.id)
-            out.append(
-                Dataset(
-                    id=row.id,
-                    project=project,
-                    namespace=row.namespace,
-                    name=row.name,
-                    created_at=row.created_at,
-                    versions=len(versions),
-                    latest=versions[-1].version if versions else None,
-                )
-            )
-        return out
+        return sql_stores(session).registry.list_datasets(project, after=after, limit=limit)
 
 
 def list_models(db: Database, *, project: str, after: str = "", limit: int = 100) -> list[Model]:
     """Models of a project by name, with their version count and aliases."""
     with db.read() as session:
-        store = SqlLineageStore(session)
-        out = []
-        for row in store.list_nodes(project, NodeKind.model, after=after, limit=limit):
-            aliases = {}
-            for alias in store.aliases_of_model(row.id):
-                target = store.node_by_id(alias.version_id)
-                if target is not None:
-                    aliases[alias.alias] = int(target.version)
-            out.append(
-                Model(
-                    id=row.id,
-                    project=project,
-                    name=row.name,
-                    created_at=row.created_at,
-                    versions=store.count_children(row.id),
-                    aliases=aliases,
-                )
-            )
-        return out
+        return sql_stores(session).registry.list_models(project, after=after, limit=limit)

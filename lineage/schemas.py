@@ -11,7 +11,7 @@ from uuid import UUID
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from governance.core.clock import to_utc
+from governance.core.clock import isoformat, to_utc
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,199}$")
 ALIAS_RE = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
@@ -385,6 +385,41 @@ class Run(Frozen):
     outputs: list[UUID] = Field(default_factory=list)
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RunReport:
+    """One report of a run's state: an OpenLineage RunEvent or a ``record_run`` call."""
+
+    state: RunState
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    facets: dict[str, Any] | None = None
+    parameters: dict[str, Any] | None = None
+    code_version: str | None = None
+
+    def applied_to(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        """A run's attributes with this report folded in; a late START never undoes COMPLETE."""
+        out = dict(attrs)
+        current = out.get("state")
+        if (
+            current is None
+            or RunState(current) not in TERMINAL_STATES
+            or self.state in TERMINAL_STATES
+        ):
+            out["state"] = str(self.state)
+        if self.started_at is not None:
+            old, new = out.get("started_at"), isoformat(self.started_at)
+            out["started_at"] = min(old, new) if old else new
+        if self.ended_at is not None:
+            out["ended_at"] = isoformat(self.ended_at)
+        if self.facets:
+            out["facets"] = {**out.get("facets", {}), **self.facets}
+        if self.parameters:
+            out["parameters"] = {**out.get("parameters", {}), **self.parameters}
+        if self.code_version:
+            out["code_version"] = self.code_version
+        return out
+
+
 class Job(Frozen):
     """A job: a process that runs, consuming and producing datasets."""
 
@@ -394,6 +429,29 @@ class Job(Frozen):
     name: str
     created_at: datetime
     facets: dict[str, Any] = Field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class NodeRecord:
+    """A node with its bookkeeping: the node it belongs to and when it last changed."""
+
+    node: Node
+    parent: UUID | None
+    updated_at: datetime
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RawEvent:
+    """An OpenLineage event as received, kept as evidence (``fingerprint`` makes it unique)."""
+
+    project: str
+    fingerprint: str
+    kind: str
+    event_type: str | None
+    run_id: str | None
+    event_time: datetime
+    received_at: datetime
+    payload: dict[str, Any]
 
 
 class IngestResult(Frozen):

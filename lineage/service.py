@@ -5,7 +5,7 @@ Functions taking ``session`` (``record_run`` and the ``*_ref`` helpers) work ins
 transaction, so that a monitor or retrain job links its run into the graph atomically with its
 own writes. The implementations live in ``registry`` (datasets, models, aliases), ``serving``
 (endpoints, deployments), ``runs`` (runs, node handles), ``query`` (graph queries) and
-``openlineage`` (ingest and export).
+``openlineage`` (ingest and export); they reach the database only through ``lineage.stores``.
 """
 
 from __future__ import annotations

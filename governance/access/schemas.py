@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, get_args
 from uuid import UUID
@@ -66,6 +67,15 @@ class TokenInfo(BaseModel):
     created_at: datetime
     expires_at: datetime | None
     revoked_at: datetime | None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class StoredToken:
+    """A token as stored, with its owner: what authentication and revocation decide on."""
+
+    token: TokenInfo
+    owner: PrincipalInfo
+    secret_hash: str
 
 
 class TokenIssued(TokenInfo):

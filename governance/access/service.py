@@ -5,11 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 from uuid import UUID
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from governance.access.enforcer import PolicyEngine
-from governance.access.models import PrincipalRow, ProjectRow, RoleBindingRow, TokenRow
 from governance.access.oidc import JwtVerifier
 from governance.access.schemas import (
     SYSTEM_PROJECT,
@@ -21,13 +19,12 @@ from governance.access.schemas import (
     TokenInfo,
     TokenIssued,
 )
-from governance.access.store import SqlAccessStore, token_info
+from governance.access.store import BindingStore, SqlAccessStore
 from governance.access.tokens import generate_token, hash_secret, parse_token, secret_matches
 from governance.audit.service import record_audit
 from governance.core.clock import Clock, SystemClock
 from governance.core.db import Database
 from governance.core.errors import Conflict, NotFound, Unauthenticated
-from governance.core.ids import new_id
 from governance.core.principal import Principal, PrincipalKind
 
 _WALL = SystemClock()
@@ -39,17 +36,10 @@ def create_principal(
     """Create a user or service account."""
     with db.transaction() as session:
         store = SqlAccessStore(session)
-        if store.principal_row(data.name) is not None:
+        if store.find_principal(data.name) is not None:
             raise Conflict(f"principal {data.name!r} already exists")
         info = store.add_principal(
-            PrincipalRow(
-                id=new_id(),
-                name=data.name,
-                kind=str(data.kind),
-                display_name=data.display_name,
-                created_at=clock.now(),
-                disabled=False,
-            )
+            name=data.name, kind=data.kind, display_name=data.display_name, created_at=clock.now()
         )
         record_audit(
             session,
@@ -81,20 +71,17 @@ def issue_token(
     now = clock.now()
     with db.transaction() as session:
         store = SqlAccessStore(session)
-        owner = store.principal_row(principal)
+        owner = store.find_principal(principal)
         if owner is None:
             raise NotFound(f"principal {principal!r} not found")
-        row = TokenRow(
-            id=new_id(),
-            principal_id=owner.id,
+        info = store.add_token(
+            owner=owner,
             name=name,
             prefix=parts.prefix,
             secret_hash=hash_secret(parts.secret),
             created_at=now,
             expires_at=now + timedelta(days=expires_in_days) if expires_in_days else None,
-            revoked_at=None,
         )
-        store.add_token(row)
         record_audit(
             session,
             actor=actor,
@@ -102,7 +89,7 @@ def issue_token(
             target=f"token:{parts.prefix}",
             details={"principal": principal, "name": name, "expires_in_days": expires_in_days},
         )
-    return TokenIssued(**token_info(row, principal).model_dump(), token=text)
+    return TokenIssued(**info.model_dump(), token=text)
 
 
 def revoke_token(
@@ -111,15 +98,14 @@ def revoke_token(
     """Revoke a token of the caller (or any token, for a platform owner)."""
     with db.transaction() as session:
         store = SqlAccessStore(session)
-        row = store.token_row(token_id)
-        if row is None or (not any_owner and row.principal_id != actor.id):
+        found = store.find_token(token_id)
+        if found is None or (not any_owner and found.owner.id != actor.id):
             raise NotFound("token not found")
-        if row.revoked_at is None:
-            store.revoke_token(row.id, clock.now())
-            record_audit(session, actor=actor, action="token.revoke", target=f"token:{row.prefix}")
-        session.refresh(row)
-        owner = session.get(PrincipalRow, row.principal_id)
-        return token_info(row, owner.name if owner else "?")
+        if found.token.revoked_at is not None:
+            return found.token
+        revoked = store.revoke_token(token_id, clock.now())
+        record_audit(session, actor=actor, action="token.revoke", target=f"token:{revoked.prefix}")
+    return revoked
 
 
 def list_tokens(db: Database, *, principal_id: UUID | None) -> list[TokenInfo]:
@@ -138,27 +124,29 @@ def authenticate(
             raise Unauthenticated("malformed bearer token")
         return _jwt_principal(db, jwt.subject(credential))
     with db.read() as session:
-        found = SqlAccessStore(session).token_by_prefix(parts.prefix)
-    token, owner = found if found else (None, None)
-    if not secret_matches(parts.secret, token.secret_hash if token else None):
+        found = SqlAccessStore(session).find_token_by_prefix(parts.prefix)
+    # An unknown prefix still costs a hash comparison, so timing does not tell prefixes apart.
+    if not secret_matches(parts.secret, found.secret_hash if found else None) or found is None:
         raise Unauthenticated("unknown token")
-    assert token is not None and owner is not None
+    token, owner = found.token, found.owner
     if token.revoked_at is not None:
         raise Unauthenticated("token revoked")
     if token.expires_at is not None and token.expires_at <= clock.now():
         raise Unauthenticated("token expired")
     if owner.disabled:
         raise Unauthenticated("principal disabled")
-    return Principal(id=owner.id, name=owner.name, kind=PrincipalKind(owner.kind), via="token")
+    return Principal(id=owner.id, name=owner.name, kind=owner.kind, via="token")
 
 
 def _jwt_principal(db: Database, subject: str) -> Principal:
     with db.read() as session:
-        row = SqlAccessStore(session).principal_row(subject)
-    if row is not None and row.disabled:
+        known = SqlAccessStore(session).find_principal(subject)
+    if known is not None and known.disabled:
         raise Unauthenticated("principal disabled")
     # An unknown subject is authenticated but holds no role anywhere until granted one.
-    return Principal(id=row.id if row else None, name=subject, kind=PrincipalKind.user, via="oidc")
+    return Principal(
+        id=known.id if known else None, name=subject, kind=PrincipalKind.user, via="oidc"
+    )
 
 
 def create_project(
@@ -167,23 +155,21 @@ def create_project(
     """Create a project; the creator becomes its owner."""
     with db.transaction() as session:
         store = SqlAccessStore(session)
-        if store.project_row(data.name) is not None:
+        if store.find_project(data.name) is not None:
             raise Conflict(f"project {data.name!r} already exists")
-        row = ProjectRow(
-            id=new_id(),
+        info = store.add_project(
             name=data.name,
             description=data.description,
             created_at=clock.now(),
             retention_days=data.retention_days,
         )
-        info = store.add_project(row)
         record_audit(
             session, actor=actor, action="project.create", project=data.name,
             target=f"project:{data.name}",
         )  # fmt: skip
-        creator = store.principal_row(actor.name)
+        creator = store.find_principal(actor.name)
         if creator is not None:
-            _bind(store, creator, row, "owner", clock)
+            _bind(store, creator, info, "owner", clock)
             _audit_grant(session, actor, data.name, actor.name, "owner")
     return info
 
@@ -197,28 +183,20 @@ def get_project(db: Database, *, name: str) -> ProjectInfo:
     return found[0]
 
 
-def list_projects(db: Database, *, names: set[str]) -> list[ProjectInfo]:
-    """The projects among ``names`` that exist."""
+def list_projects(db: Database, *, names: set[str] | None = None) -> list[ProjectInfo]:
+    """The projects among ``names`` that exist (every project when ``names`` is None)."""
     with db.read() as session:
         return SqlAccessStore(session).projects(names)
 
 
 def _bind(
-    store: SqlAccessStore, principal: PrincipalRow, project: ProjectRow, role: str, clock: Clock
+    store: BindingStore, principal: PrincipalInfo, project: ProjectInfo, role: str, clock: Clock
 ) -> None:
-    try:
-        with store.session.begin_nested():
-            store.add_binding(
-                RoleBindingRow(
-                    id=new_id(),
-                    principal_id=principal.id,
-                    project_id=project.id,
-                    role=role,
-                    created_at=clock.now(),
-                )
-            )
-    except IntegrityError as exc:
-        raise Conflict(f"{principal.name!r} already holds {role!r} in {project.name!r}") from exc
+    added = store.add_binding(
+        principal_id=principal.id, project_id=project.id, role=role, created_at=clock.now()
+    )
+    if not added:
+        raise Conflict(f"{principal.name!r} already holds {role!r} in {project.name!r}")
     store.bump_epoch()
 
 
@@ -239,10 +217,10 @@ def grant_role(
     """Give ``principal`` (an existing user or service account) ``role`` in ``project``."""
     with db.transaction() as session:
         store = SqlAccessStore(session)
-        proj = store.project_row(project)
+        proj = store.find_project(project)
         if proj is None:
             raise NotFound(f"project {project!r} not found")
-        who = store.principal_row(principal)
+        who = store.find_principal(principal)
         if who is None:
             raise NotFound(f"principal {principal!r} not found")
         _bind(store, who, proj, role, clock)
@@ -254,12 +232,12 @@ def revoke_role(db: Database, *, project: str, principal: str, role: str, actor:
     """Take ``role`` in ``project`` away from ``principal``; the last owner cannot be removed."""
     with db.transaction() as session:
         store = SqlAccessStore(session)
-        proj, who = store.project_row(project), store.principal_row(principal)
+        proj, who = store.find_project(project), store.find_principal(principal)
         if proj is None or who is None:
             raise NotFound("binding not found")
         if role == "owner" and store.count_role(proj.id, "owner") <= 1:
             raise Conflict("the last owner of a project cannot be removed")
-        if store.remove_binding(who.id, proj.id, role) == 0:
+        if not store.remove_binding(principal_id=who.id, project_id=proj.id, role=role):
             raise NotFound("binding not found")
         store.bump_epoch()
         record_audit(
@@ -276,7 +254,7 @@ def list_bindings(db: Database, *, project: str) -> list[RoleBinding]:
     """Every binding of a project."""
     with db.read() as session:
         store = SqlAccessStore(session)
-        proj = store.project_row(project)
+        proj = store.find_project(project)
         if proj is None:
             raise NotFound(f"project {project!r} not found")
         return store.bindings(proj.id)
@@ -303,9 +281,9 @@ def bootstrap(
     """
     with db.read() as session:
         store = SqlAccessStore(session)
-        if store.principal_row(owner) is not None:
+        if store.find_principal(owner) is not None:
             return None
-        missing = [p for p in (SYSTEM_PROJECT, project) if store.project_row(p) is None]
+        missing = [p for p in (SYSTEM_PROJECT, project) if store.find_project(p) is None]
     first = create_principal(db, data=PrincipalCreate(name=owner), actor=actor, clock=clock)
     owner_actor = Principal(id=first.id, name=owner, kind=PrincipalKind.user)
     for name in missing:

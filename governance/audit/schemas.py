@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -45,10 +46,28 @@ class AuditPage(BaseModel):
 class AuditCheckpointInfo(BaseModel):
     """A stored checkpoint."""
 
+    model_config = ConfigDict(frozen=True)
+
     tree_size: int
     created_at: datetime
     root_hash: str
     note: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ChainHead:
+    """The newest entry of the log: the next entry takes ``seq + 1`` and links to ``hash``."""
+
+    seq: int
+    hash: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class SealedPrefix:
+    """How far the newest checkpoint seals, and the Merkle frontier the next one continues from."""
+
+    tree_size: int
+    frontier: dict[str, Any]
 
 
 class AuditFilter(BaseModel):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import csv
 import io
 import json
@@ -24,30 +23,27 @@ from governance.audit.schemas import (
     Decision,
     VerifyResult,
 )
-from governance.audit.signing import Checkpoint, Signer
-from governance.audit.store import SqlAuditStore
+from governance.audit.signing import Signer
+from governance.audit.store import AuditStore, SqlAuditStore
 from governance.audit.verify import StoredCheckpoint, verify_log
 from governance.core.clock import isoformat, utcnow
 from governance.core.context import client_var, request_id_var
-from governance.core.db import Database, database_of
+from governance.core.cursor import decode_cursor, encode_cursor
+from governance.core.db import AuditSealing, CheckpointSigner, Database, database_of
 from governance.core.errors import InvalidInput
 from governance.core.principal import Principal
 
 log = logging.getLogger(__name__)
 
-_SIGNER = "audit.signer"
-_EVERY = "audit.checkpoint_every"
 
-
-def configure_audit(db: Database, *, signer: Signer, checkpoint_every: int) -> None:
+def configure_audit(db: Database, *, signer: CheckpointSigner, checkpoint_every: int) -> None:
     """Attach the checkpoint signer to a database so appends seal every N entries."""
-    db.extensions[_SIGNER] = signer
-    db.extensions[_EVERY] = checkpoint_every
+    db.audit = AuditSealing(signer=signer, checkpoint_every=checkpoint_every)
 
 
 def signer_of(db: Database) -> Signer | None:
-    """The signer configured for ``db``, if any."""
-    signer = db.extensions.get(_SIGNER)
+    """The Ed25519 signer configured for ``db``, if any (verification needs its public key)."""
+    signer = db.audit.signer if db.audit is not None else None
     return signer if isinstance(signer, Signer) else None
 
 
@@ -66,7 +62,7 @@ def record_audit(
     store.lock()
     head = store.head()
     record = EntryRecord(
-        seq=1 if head is None else head[0] + 1,
+        seq=1 if head is None else head.seq + 1,
         ts=utcnow(),
         actor=actor.ref if isinstance(actor, Principal) else actor,
         project=project,
@@ -76,28 +72,28 @@ def record_audit(
         request_id=request_id_var.get(),
         client=client_var.get(),
         details=json.loads(json.dumps(details or {}, sort_keys=True, default=str)),
-        prev_hash=GENESIS if head is None else head[1],
+        prev_hash=GENESIS if head is None else head.hash,
     )
     record = replace(record, hash=entry_hash(record))
     store.append(record)
     db = database_of(session)
-    if db is not None and (signer := signer_of(db)) is not None:
-        if _checkpoint_due(store, record.seq, int(db.extensions.get(_EVERY, 256))):
-            _write_checkpoint(store, signer, record.seq)
+    sealing = db.audit if db is not None else None
+    if sealing is not None and _checkpoint_due(store, record.seq, sealing.checkpoint_every):
+        _write_checkpoint(store, sealing.signer, record.seq)
     return AuditEntry.model_validate(record.to_dict() | {"ts": record.ts})
 
 
-def _checkpoint_due(store: SqlAuditStore, seq: int, every: int) -> bool:
-    last = store.last_checkpoint()
+def _checkpoint_due(store: AuditStore, seq: int, every: int) -> bool:
+    last = store.last_sealed()
     return seq - (last.tree_size if last else 0) >= every
 
 
-def _write_checkpoint(store: SqlAuditStore, signer: Signer, through: int) -> int:
-    last = store.last_checkpoint()
+def _write_checkpoint(store: AuditStore, signer: CheckpointSigner, through: int) -> int:
+    last = store.last_sealed()
     tree = CompactRange.from_json(last.frontier) if last else CompactRange()
     for h in store.hashes_between(tree.size, through):
         tree.append(leaf_hash(h))
-    note = signer.sign(Checkpoint(origin=signer.origin, size=tree.size, root=tree.root()))
+    note = signer.sign_checkpoint(size=tree.size, root=tree.root())
     store.add_checkpoint(
         tree_size=tree.size,
         created_at=utcnow(),
@@ -132,17 +128,17 @@ def record_denial(
 
 def seal(db: Database) -> int | None:
     """Sign a checkpoint over every entry not yet sealed; returns its size, or None."""
-    signer = signer_of(db)
-    if signer is None:
+    sealing = db.audit
+    if sealing is None:
         raise InvalidInput("no audit signing key configured")
     with db.transaction() as session:
         store = SqlAuditStore(session)
         store.lock()
         head = store.head()
-        last = store.last_checkpoint()
-        if head is None or (last is not None and last.tree_size >= head[0]):
+        last = store.last_sealed()
+        if head is None or (last is not None and last.tree_size >= head.seq):
             return None
-        return _write_checkpoint(store, signer, head[0])
+        return _write_checkpoint(store, sealing.signer, head.seq)
 
 
 def verify_audit(db: Database, *, signer: Signer | None = None) -> VerifyResult:
@@ -163,17 +159,14 @@ def verify_audit(db: Database, *, signer: Signer | None = None) -> VerifyResult:
 def _decode_cursor(cursor: str | None) -> int:
     if not cursor:
         return 0
-    try:
-        value = int(base64.urlsafe_b64decode(cursor.encode()).decode().removeprefix("seq:"))
-    except ValueError as exc:
-        raise InvalidInput("malformed cursor", field="cursor") from exc
-    if value < 0:
+    (text,) = decode_cursor(cursor, arity=1)
+    if not text.isdigit():
         raise InvalidInput("malformed cursor", field="cursor")
-    return value
+    return int(text)
 
 
 def _encode_cursor(seq: int) -> str:
-    return base64.urlsafe_b64encode(f"seq:{seq}".encode()).decode()
+    return encode_cursor(str(seq))
 
 
 def list_audit(db: Database, *, flt: AuditFilter, cursor: str | None, limit: int) -> AuditPage:
@@ -188,12 +181,7 @@ def list_audit(db: Database, *, flt: AuditFilter, cursor: str | None, limit: int
 def list_checkpoints(db: Database) -> list[AuditCheckpointInfo]:
     """Every stored checkpoint."""
     with db.read() as session:
-        return [
-            AuditCheckpointInfo(
-                tree_size=c.tree_size, created_at=c.created_at, root_hash=c.root_hash, note=c.note
-            )
-            for c in SqlAuditStore(session).checkpoints()
-        ]
+        return SqlAuditStore(session).checkpoints()
 
 
 EXPORT_COLUMNS = [

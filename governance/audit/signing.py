@@ -97,6 +97,10 @@ class Signer:
         blob = base64.b64encode(key_id(checkpoint.origin, self.public_key) + sig).decode()
         return f"{checkpoint.body()}\n{_DASH} {checkpoint.origin} {blob}\n"
 
+    def sign_checkpoint(self, *, size: int, root: bytes) -> str:
+        """The signed note stating that the log named ``origin`` had ``size`` entries."""
+        return self.sign(Checkpoint(origin=self.origin, size=size, root=root))
+
     def public_pem(self) -> str:
         """The public key in PEM form (for auditors)."""
         return self.public_key.public_bytes(

@@ -4,21 +4,84 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Select, func, select, text
 from sqlalchemy.orm import Session
 
 from governance.audit.chain import EntryRecord
 from governance.audit.models import AuditCheckpointRow, AuditEntryRow
-from governance.audit.schemas import AuditEntry, AuditFilter
+from governance.audit.schemas import (
+    AuditCheckpointInfo,
+    AuditEntry,
+    AuditFilter,
+    ChainHead,
+    SealedPrefix,
+)
 
 # Any constant works: it only has to be the same for every writer of this database.
 _PG_AUDIT_LOCK = 0x5747_4155_4449_54
 
 
-def row_to_record(row: AuditEntryRow) -> EntryRecord:
-    """Stored row to the hashable record."""
+class AuditStore(Protocol):
+    """The hash-chained entries and the signed checkpoints of the audit log.
+
+    Appending is ``lock``, ``head``, ``append`` in one transaction: ``lock`` serialises appenders
+    until the transaction ends, so that no two entries take the same sequence number or link to
+    the same predecessor. Entries and checkpoints are written once and never changed (the
+    database refuses UPDATE and DELETE on both tables).
+    """
+
+    def lock(self) -> None:
+        """Serialise appenders until the transaction ends."""
+        ...
+
+    def head(self) -> ChainHead | None:
+        """The newest entry's sequence number and hash; None for an empty log."""
+        ...
+
+    def append(self, record: EntryRecord) -> None:
+        """Insert one entry, already numbered and hashed."""
+        ...
+
+    def hashes_between(self, after: int, through: int) -> list[str]:
+        """Entry hashes with ``after < seq <= through``, in order."""
+        ...
+
+    def last_sealed(self) -> SealedPrefix | None:
+        """The checkpoint covering the most entries, with its Merkle frontier; None if none."""
+        ...
+
+    def add_checkpoint(
+        self,
+        *,
+        tree_size: int,
+        created_at: datetime,
+        root: str,
+        note: str,
+        frontier: dict[str, Any],
+    ) -> None:
+        """Insert a checkpoint: the signed note over the first ``tree_size`` entries."""
+        ...
+
+    def checkpoints(self) -> list[AuditCheckpointInfo]:
+        """All checkpoints, smallest first."""
+        ...
+
+    def iter_records(self, batch: int = 2000) -> Iterator[EntryRecord]:
+        """Every entry in sequence order, streamed in batches of ``batch`` rows."""
+        ...
+
+    def page(self, flt: AuditFilter, *, after: int, limit: int) -> list[AuditEntry]:
+        """Entries matching ``flt`` with ``seq > after``, oldest first, at most ``limit``."""
+        ...
+
+    def count(self) -> int:
+        """Number of entries."""
+        ...
+
+
+def _record(row: AuditEntryRow) -> EntryRecord:
     return EntryRecord(
         seq=row.seq,
         ts=row.ts,
@@ -46,14 +109,14 @@ class SqlAuditStore:
         if self.session.get_bind().dialect.name == "postgresql":
             self.session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_AUDIT_LOCK})
 
-    def head(self) -> tuple[int, str] | None:
+    def head(self) -> ChainHead | None:
         """Sequence number and hash of the newest entry."""
         row = self.session.execute(
             select(AuditEntryRow.seq, AuditEntryRow.hash)
             .order_by(AuditEntryRow.seq.desc())
             .limit(1)
         ).first()
-        return None if row is None else (int(row[0]), str(row[1]))
+        return None if row is None else ChainHead(seq=int(row[0]), hash=str(row[1]))
 
     def append(self, record: EntryRecord) -> None:
         """Insert one entry."""
@@ -69,10 +132,11 @@ class SqlAuditStore:
         )
         return list(self.session.scalars(stmt))
 
-    def last_checkpoint(self) -> AuditCheckpointRow | None:
-        """The checkpoint covering the most entries."""
+    def last_sealed(self) -> SealedPrefix | None:
+        """The checkpoint covering the most entries, with its Merkle frontier."""
         stmt = select(AuditCheckpointRow).order_by(AuditCheckpointRow.tree_size.desc()).limit(1)
-        return self.session.scalars(stmt).first()
+        row = self.session.scalars(stmt).first()
+        return None if row is None else SealedPrefix(tree_size=row.tree_size, frontier=row.frontier)
 
     def add_checkpoint(
         self,
@@ -83,7 +147,7 @@ class SqlAuditStore:
         note: str,
         frontier: dict[str, Any],
     ) -> None:
-        """Insert a checkpoint row."""
+        """Insert a checkpoint."""
         self.session.add(
             AuditCheckpointRow(
                 tree_size=tree_size,
@@ -95,15 +159,21 @@ class SqlAuditStore:
         )
         self.session.flush()
 
-    def checkpoints(self) -> list[AuditCheckpointRow]:
+    def checkpoints(self) -> list[AuditCheckpointInfo]:
         """All checkpoints, smallest first."""
-        return list(self.session.scalars(select(AuditCheckpointRow).order_by("tree_size")))
+        rows = self.session.scalars(select(AuditCheckpointRow).order_by("tree_size"))
+        return [
+            AuditCheckpointInfo(
+                tree_size=r.tree_size, created_at=r.created_at, root_hash=r.root_hash, note=r.note
+            )
+            for r in rows
+        ]
 
     def iter_records(self, batch: int = 2000) -> Iterator[EntryRecord]:
         """Every entry in sequence order, streamed."""
         stmt = select(AuditEntryRow).order_by(AuditEntryRow.seq).execution_options(yield_per=batch)
         for row in self.session.scalars(stmt):
-            yield row_to_record(row)
+            yield _record(row)
 
     def page(self, flt: AuditFilter, *, after: int, limit: int) -> list[AuditEntry]:
         """Entries matching ``flt`` with ``seq > after``, oldest first."""
@@ -111,7 +181,7 @@ class SqlAuditStore:
         rows: list[AuditEntryRow] = list(
             self.session.scalars(stmt.order_by(AuditEntryRow.seq).limit(limit))
         )
-        return [AuditEntry.model_validate(row_to_record(r).to_dict() | {"ts": r.ts}) for r in rows]
+        return [AuditEntry.model_validate(_record(r).to_dict() | {"ts": r.ts}) for r in rows]
 
     def count(self) -> int:
         """Number of entries."""

@@ -6,8 +6,9 @@ import json
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import JSON, DateTime, MetaData, create_engine, event
 from sqlalchemy.engine import Connection, Dialect, Engine
@@ -63,6 +64,31 @@ class CanonicalJSON(TypeDecorator[Any]):
         if value is None:
             return None
         return json.loads(json.dumps(value, sort_keys=True, allow_nan=False, default=str))
+
+
+class CheckpointSigner(Protocol):
+    """Signs the audit log's checkpoints; ``governance.audit.signing.Signer`` implements it.
+
+    Declared here, with text and bytes only, so that a database can carry how its audit log is
+    sealed without the kernel importing the audit package (imports only flow downward).
+    """
+
+    @property
+    def origin(self) -> str:
+        """The log's name: the first line of every checkpoint it signs."""
+        ...
+
+    def sign_checkpoint(self, *, size: int, root: bytes) -> str:
+        """The signed note stating that the log had ``size`` entries with Merkle ``root``."""
+        ...
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class AuditSealing:
+    """How appends seal the audit log: who signs checkpoints, and at most how many entries apart."""
+
+    signer: CheckpointSigner
+    checkpoint_every: int = 256
 
 
 def _governed(table_name: str) -> bool:
@@ -135,8 +161,8 @@ class Database:
         event.listen(self.engine, "before_cursor_execute", _track_writes)
         event.listen(self.engine, "before_cursor_execute", _refuse_nul)
         event.listen(self.engine, "begin", self._on_begin)
-        # Collaborators that live as long as the database (e.g. the audit signer), by name.
-        self.extensions: dict[str, Any] = {}
+        # Set by ``governance.audit.service.configure_audit``; None leaves the log unsealed.
+        self.audit: AuditSealing | None = None
         info = {"steward_db": self}
         self._sessions = sessionmaker(bind=self.engine, expire_on_commit=False, info=info)
         self._readers = sessionmaker(

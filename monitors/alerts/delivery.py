@@ -11,8 +11,8 @@ from uuid import UUID
 
 from governance.core.clock import Clock, SystemClock
 from governance.core.db import Database
-from monitors.alerts.schemas import AlertPolicy, ChannelTarget, DeliveryState
-from monitors.alerts.store import SqlAlertStore, apply
+from monitors.alerts.schemas import AlertPolicy, ChannelTarget
+from monitors.alerts.store import AlertStore, SqlAlertStore
 from monitors.alerts.webhook import Sender, SendResult
 
 log = logging.getLogger(__name__)
@@ -75,33 +75,32 @@ def deliver_pending(
 def _claim(db: Database, clock: Clock, limit: int, lease: timedelta) -> list[_Claim]:
     now = clock.now()
     with db.transaction() as session:
-        store = SqlAlertStore(session)
-        claims = []
-        for row in store.due(now, limit):
-            row.lease_until = now + lease
-            target = store.target(row.channel_id)
-            claims.append(
-                _Claim(id=row.id, event=row.event, body=encode(row.payload), target=target)
+        store: AlertStore = SqlAlertStore(session)
+        return [
+            _Claim(
+                id=due.id,
+                event=str(due.event),
+                body=encode(due.payload),
+                target=store.target(due.channel_id),
             )
-        return claims
+            for due in store.claim_due(now, limit, lease_until=now + lease)
+        ]
 
 
 def _record(
     db: Database, delivery_id: UUID, result: SendResult, policy: AlertPolicy, clock: Clock
 ) -> str:
     now = clock.now()
+    error = None if result.ok else (result.error or "failed")[:500]
     with db.transaction() as session:
-        row = SqlAlertStore(session).delivery_row(delivery_id)
-        assert row is not None
-        attempts = row.attempts + 1
-        apply(row, attempts=attempts, lease_until=None, last_status=result.status,
-              last_error=None if result.ok else (result.error or "failed")[:500])  # fmt: skip
+        store: AlertStore = SqlAlertStore(session)
+        sent = store.record_delivery_attempt(delivery_id, status=result.status, error=error)
         if result.ok:
-            apply(row, state=str(DeliveryState.delivered), delivered_at=now)
+            store.mark_delivered(delivery_id, now)
             return "delivered"
-        if result.retry and attempts < policy.max_attempts:
-            row.next_attempt_at = now + policy.retry_delay(attempts)
+        if result.retry and sent.attempts < policy.max_attempts:
+            store.schedule_retry(delivery_id, now + policy.retry_delay(sent.attempts))
             return "retrying"
-        row.state = str(DeliveryState.failed)
-        log.warning("webhook delivery %s to %s failed: %s", row.id, row.channel, row.last_error)
+        store.mark_failed(delivery_id)
+        log.warning("webhook delivery %s to %s failed: %s", sent.id, sent.channel, sent.last_error)
         return "failed"

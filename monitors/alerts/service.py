@@ -7,17 +7,14 @@ from datetime import datetime
 from typing import Any, Final
 from uuid import UUID
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from governance.audit.service import record_audit
 from governance.core.clock import Clock, SystemClock, isoformat
 from governance.core.db import Database
 from governance.core.errors import Conflict, InvalidState, NotFound
-from governance.core.ids import new_id
 from governance.core.principal import SYSTEM, Principal
 from monitors.alerts.guard import Allowlist, check_static
-from monitors.alerts.models import AlertRow, ChannelRow, DeliveryRow
 from monitors.alerts.schemas import (
     Alert,
     AlertEvent,
@@ -29,10 +26,9 @@ from monitors.alerts.schemas import (
     ChannelCreate,
     ChannelUpdate,
     Delivery,
-    DeliveryState,
     Severity,
 )
-from monitors.alerts.store import SqlAlertStore, active_key, apply, to_alert, to_channel
+from monitors.alerts.store import AlertStore, SqlAlertStore
 
 _WALL: Final = SystemClock()
 _DEFAULT_POLICY: Final = AlertPolicy()
@@ -54,113 +50,86 @@ def raise_or_update_alert(
 
     ``channels`` names the project's channels to notify (None: every enabled channel).
     """
-    store, now = SqlAlertStore(session), clock.now()
-    row = store.active_row(project, breach.monitor, breach.signal)
-    if row is None:
-        row = _open(session, store, project, breach, channels, now)
-        if row is not None:
-            notified = _notify(store, row, AlertEvent.opened, now)
-            _audit(session, actor, "alert.open", row, breach)
-            return AlertOutcome(alert=to_alert(row), opened=True, notified=notified)
+    store: AlertStore = SqlAlertStore(session)
+    now = clock.now()
+    alert = store.active_alert(project, breach.monitor, breach.signal)
+    if alert is None:
+        chosen = None if channels is None else list(channels)
+        opened = store.open_alert(
+            project, breach, details={**breach.details, _CHANNELS: chosen}, when=now
+        )
+        if opened is not None:
+            opened, notified = _notify(store, opened, AlertEvent.opened, now)
+            _audit(session, actor, "alert.open", opened, breach)
+            return AlertOutcome(alert=opened, opened=True, notified=notified)
         # Another transaction opened it a moment ago: update that one instead.
-        row = store.active_row(project, breach.monitor, breach.signal)
-        assert row is not None
-    escalated = Severity(breach.severity).rank > Severity(row.severity).rank
-    _record_breach(row, breach, escalated, now)
+        alert = store.active_alert(project, breach.monitor, breach.signal)
+        assert alert is not None
+    escalated = Severity(breach.severity).rank > alert.severity.rank
+    updated = _record_breach(store, alert, breach, escalated, now)
     notified = 0
-    if _should_notify(row, escalated, policy, now):
-        notified = _notify(store, row, AlertEvent.updated, now)
-    _audit(session, actor, "alert.update", row, breach)
-    return AlertOutcome(alert=to_alert(row), opened=False, notified=notified)
+    if _should_notify(updated, escalated, policy, now):
+        updated, notified = _notify(store, updated, AlertEvent.updated, now)
+    _audit(session, actor, "alert.update", updated, breach)
+    return AlertOutcome(alert=updated, opened=False, notified=notified)
 
 
-def _open(
-    session: Session,
-    store: SqlAlertStore,
-    project: str,
-    breach: Breach,
-    channels: Sequence[str] | None,
-    now: datetime,
-) -> AlertRow | None:
-    details: dict[str, Any] = {
-        **breach.details,
-        _CHANNELS: None if channels is None else list(channels),
-    }
-    row = AlertRow(
-        id=new_id(), project=project, monitor=breach.monitor, signal=breach.signal,
-        active_key=active_key(project, breach.monitor, breach.signal),
-        severity=str(breach.severity), state=str(AlertState.open), value=breach.value,
-        threshold=breach.threshold, window_start=breach.window_start,
-        window_end=breach.window_end, breach_count=1, opened_at=now, updated_at=now,
-        last_breach_at=now, last_notified_at=None, note="", details=details,
-    )  # fmt: skip
-    try:
-        with session.begin_nested():
-            store.add(row)
-    except IntegrityError:
-        return None
-    return row
+def _record_breach(
+    store: AlertStore, alert: Alert, breach: Breach, escalated: bool, now: datetime
+) -> Alert:
+    keep = {_CHANNELS: alert.details.get(_CHANNELS)}
+    return store.record_breach(
+        alert.id,
+        breach,
+        severity=Severity(breach.severity) if escalated else alert.severity,
+        details={**breach.details, **keep},
+        when=now,
+    )
 
 
-def _record_breach(row: AlertRow, breach: Breach, escalated: bool, now: datetime) -> None:
-    keep = {_CHANNELS: row.details.get(_CHANNELS)}
-    apply(
-        row, value=breach.value, threshold=breach.threshold, window_start=breach.window_start,
-        window_end=breach.window_end, breach_count=row.breach_count + 1, updated_at=now,
-        last_breach_at=now, details={**breach.details, **keep},
-    )  # fmt: skip
-    if escalated:
-        row.severity = str(breach.severity)
-
-
-def _should_notify(row: AlertRow, escalated: bool, policy: AlertPolicy, now: datetime) -> bool:
+def _should_notify(alert: Alert, escalated: bool, policy: AlertPolicy, now: datetime) -> bool:
     if escalated:
         return True
-    if row.state == AlertState.acknowledged:
+    if alert.state == AlertState.acknowledged:
         return False  # someone is on it; only a worse breach is news
-    last = row.last_notified_at
+    last = alert.last_notified_at
     return last is None or now - last >= policy.cooldown
 
 
-def _audit(session: Session, actor: Principal, action: str, row: AlertRow, breach: Breach) -> None:
+def _audit(session: Session, actor: Principal, action: str, alert: Alert, breach: Breach) -> None:
     record_audit(
-        session, actor=actor, action=action, project=row.project, target=f"alert:{row.id}",
-        details={"monitor": row.monitor, "signal": row.signal, "severity": row.severity,
-                 "value": breach.value, "threshold": breach.threshold},
+        session, actor=actor, action=action, project=alert.project, target=alert.ref,
+        details={"monitor": alert.monitor, "signal": alert.signal,
+                 "severity": str(alert.severity), "value": breach.value,
+                 "threshold": breach.threshold},
     )  # fmt: skip
 
 
-def payload(row: AlertRow, event: AlertEvent) -> dict[str, Any]:
+def payload(alert: Alert, event: AlertEvent) -> dict[str, Any]:
     """The JSON document a webhook receives."""
     when = {
-        k: None if getattr(row, k) is None else isoformat(getattr(row, k))
+        k: None if getattr(alert, k) is None else isoformat(getattr(alert, k))
         for k in ("window_start", "window_end", "opened_at", "updated_at", "resolved_at")
     }
-    alert = {
-        "id": str(row.id), "project": row.project, "monitor": row.monitor, "signal": row.signal,
-        "severity": row.severity, "state": row.state, "value": row.value,
-        "threshold": row.threshold, "breach_count": row.breach_count, **when,
+    body = {
+        "id": str(alert.id), "project": alert.project, "monitor": alert.monitor,
+        "signal": alert.signal, "severity": str(alert.severity), "state": str(alert.state),
+        "value": alert.value, "threshold": alert.threshold, "breach_count": alert.breach_count,
+        **when,
     }  # fmt: skip
-    return {"event": str(event), "alert": alert}
+    return {"event": str(event), "alert": body}
 
 
-def _notify(store: SqlAlertStore, row: AlertRow, event: AlertEvent, now: datetime) -> int:
-    names = row.details.get(_CHANNELS)
-    targets = store.notify_targets(row.project, names, Severity(row.severity))
-    body = payload(row, event)
+def _notify(store: AlertStore, alert: Alert, event: AlertEvent, now: datetime) -> tuple[Alert, int]:
+    """Queue a notification to every target of the alert; the alert as it is afterwards."""
+    names = alert.details.get(_CHANNELS)
+    targets = store.notify_targets(alert.project, names, alert.severity)
+    body = payload(alert, event)
     for channel in targets:
-        store.add_delivery(
-            DeliveryRow(
-                id=new_id(), project=row.project, alert_id=row.id, channel_id=channel.id,
-                channel=channel.name, event=str(event), payload=body,
-                state=str(DeliveryState.pending), attempts=0, next_attempt_at=now,
-                lease_until=None, last_status=None, last_error=None, created_at=now,
-                delivered_at=None,
-            )
-        )  # fmt: skip
+        store.queue_delivery(alert, channel, event=event, payload=body, when=now)
     if targets:
-        row.last_notified_at = now
-    return len(targets)
+        alert = store.mark_notified(alert.id, now)
+    return alert, len(targets)
 
 
 def _change(
@@ -174,25 +143,26 @@ def _change(
     clock: Clock,
 ) -> Alert:
     with db.transaction() as session:
-        store, now = SqlAlertStore(session), clock.now()
-        row = store.alert_row(project, alert_id)
-        if row is None:
+        store: AlertStore = SqlAlertStore(session)
+        now = clock.now()
+        alert = store.lock_alert(project, alert_id)
+        if alert is None:
             raise NotFound("alert not found")
-        if row.state == AlertState.resolved or row.state == to:
-            raise InvalidState(f"alert is already {row.state}")
-        apply(row, state=str(to), updated_at=now, note=note or row.note)
+        if alert.state == AlertState.resolved or alert.state == to:
+            raise InvalidState(f"alert is already {alert.state}")
+        note_kept = note or alert.note
         if to == AlertState.acknowledged:
-            apply(row, acknowledged_at=now, acknowledged_by=actor.ref)
+            alert = store.acknowledge(alert.id, by=actor.ref, note=note_kept, when=now)
+            action = "alert.acknowledge"
         else:
-            apply(row, resolved_at=now, resolved_by=actor.ref, active_key=None)
-            _notify(store, row, AlertEvent.resolved, now)
-        session.flush()
-        action = "alert.acknowledge" if to == AlertState.acknowledged else "alert.resolve"
+            alert = store.resolve(alert.id, by=actor.ref, note=note_kept, when=now)
+            alert, _ = _notify(store, alert, AlertEvent.resolved, now)
+            action = "alert.resolve"
         record_audit(
-            session, actor=actor, action=action, project=project, target=f"alert:{row.id}",
+            session, actor=actor, action=action, project=project, target=alert.ref,
             details={"note": note},
         )  # fmt: skip
-        return to_alert(row)
+        return alert
 
 
 def acknowledge_alert(
@@ -220,10 +190,10 @@ def resolve_alert(
 def get_alert(db: Database, *, project: str, alert_id: UUID) -> Alert:
     """One alert; raises NotFound."""
     with db.read() as session:
-        row = session.get(AlertRow, alert_id)
-        if row is None or row.project != project:
-            raise NotFound("alert not found")
-        return to_alert(row)
+        alert = SqlAlertStore(session).find_alert(project, alert_id)
+    if alert is None:
+        raise NotFound("alert not found")
+    return alert
 
 
 def list_alerts(
@@ -268,15 +238,9 @@ def create_channel(
     now = clock.now()
     with db.transaction() as session:
         store = SqlAlertStore(session)
-        if store.channel_row(project, data.name) is not None:
+        if store.find_channel(project, data.name) is not None:
             raise Conflict(f"channel {data.name!r} already exists")
-        channel = store.add_channel(
-            ChannelRow(
-                id=new_id(), project=project, name=data.name, kind=str(data.kind),
-                url=str(data.url), secret=data.secret, min_severity=str(data.min_severity),
-                enabled=data.enabled, created_at=now, updated_at=now,
-            )
-        )  # fmt: skip
+        channel = store.add_channel(project, data, when=now)
         _audit_channel(session, actor, "channel.create", channel)
     return channel
 
@@ -299,10 +263,10 @@ def list_channels(db: Database, *, project: str) -> list[Channel]:
 def get_channel(db: Database, *, project: str, name: str) -> Channel:
     """One channel; raises NotFound."""
     with db.read() as session:
-        row = SqlAlertStore(session).channel_row(project, name)
-        if row is None:
-            raise NotFound(f"channel {name!r} not found")
-        return to_channel(row)
+        channel = SqlAlertStore(session).find_channel(project, name)
+    if channel is None:
+        raise NotFound(f"channel {name!r} not found")
+    return channel
 
 
 def update_channel(
@@ -313,14 +277,11 @@ def update_channel(
     if data.url is not None:
         check_static(str(data.url), allow=Allowlist(allowlist))
     with db.transaction() as session:
-        row = SqlAlertStore(session).channel_row(project, name)
-        if row is None:
+        store = SqlAlertStore(session)
+        current = store.find_channel(project, name)
+        if current is None:
             raise NotFound(f"channel {name!r} not found")
-        changes = data.model_dump(exclude_none=True)
-        changes = {k: str(v) if k in ("url", "min_severity") else v for k, v in changes.items()}
-        apply(row, **changes, updated_at=clock.now())
-        session.flush()
-        channel = to_channel(row)
+        channel = store.update_channel(current.id, data, when=clock.now())
         _audit_channel(session, actor, "channel.update", channel)
     return channel
 
@@ -329,9 +290,8 @@ def delete_channel(db: Database, *, project: str, name: str, actor: Principal) -
     """Remove a channel; queued deliveries to it fail."""
     with db.transaction() as session:
         store = SqlAlertStore(session)
-        row = store.channel_row(project, name)
-        if row is None:
+        channel = store.find_channel(project, name)
+        if channel is None:
             raise NotFound(f"channel {name!r} not found")
-        channel = to_channel(row)
-        store.delete_channel(row)
+        store.delete_channel(channel.id)
         _audit_channel(session, actor, "channel.delete", channel)

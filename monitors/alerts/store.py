@@ -1,74 +1,289 @@
-"""SQL storage of alerts, channels and deliveries; never commits."""
+"""Storage of alerts, channels and the webhook delivery outbox; never commits."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
 from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from governance.core.errors import NotFound
+from governance.core.ids import new_id
 from monitors.alerts.models import AlertRow, ChannelRow, DeliveryRow
 from monitors.alerts.schemas import (
     Alert,
+    AlertEvent,
     AlertState,
+    Breach,
     Channel,
+    ChannelCreate,
     ChannelKind,
     ChannelTarget,
+    ChannelUpdate,
     Delivery,
     DeliveryState,
     Severity,
 )
 
 
-def active_key(project: str, monitor: str, signal: str) -> str:
+class AlertStore(Protocol):
+    """Alerts, notification channels and the delivery outbox of every project.
+
+    Methods work inside the caller's transaction and never commit. Reads return frozen schemas;
+    writes take schemas or plain values, build the rows themselves and return the state after
+    the change. ``active_alert`` and ``lock_alert`` lock the alert until the transaction ends,
+    so concurrent breaches and state changes of one alert serialise. At most one unresolved
+    alert exists per (project, monitor, signal): ``open_alert`` returns None when another
+    transaction holds that place. Methods taking the id of an alert or delivery raise NotFound
+    when it does not exist. ``claim_due`` skips deliveries another transaction has locked.
+    """
+
+    def active_alert(self, project: str, monitor: str, signal: str) -> Alert | None:
+        """The unresolved alert of a signal, locked for update."""
+        ...
+
+    def lock_alert(self, project: str, alert_id: UUID) -> Alert | None:
+        """An alert of the project, locked for update."""
+        ...
+
+    def find_alert(self, project: str, alert_id: UUID) -> Alert | None:
+        """An alert of the project, if any."""
+        ...
+
+    def open_alert(
+        self, project: str, breach: Breach, *, details: dict[str, Any], when: datetime
+    ) -> Alert | None:
+        """Open the alert of a breached signal; None when the signal already has one."""
+        ...
+
+    def record_breach(
+        self,
+        alert_id: UUID,
+        breach: Breach,
+        *,
+        severity: Severity,
+        details: dict[str, Any],
+        when: datetime,
+    ) -> Alert:
+        """Count one more breach on an alert with the breach's values."""
+        ...
+
+    def mark_notified(self, alert_id: UUID, when: datetime) -> Alert:
+        """Note when notifications of an alert were last queued."""
+        ...
+
+    def acknowledge(self, alert_id: UUID, *, by: str, note: str, when: datetime) -> Alert:
+        """Mark an alert acknowledged by ``by``."""
+        ...
+
+    def resolve(self, alert_id: UUID, *, by: str, note: str, when: datetime) -> Alert:
+        """Resolve an alert, freeing its signal for a new one."""
+        ...
+
+    def alerts(
+        self,
+        project: str,
+        *,
+        states: Sequence[AlertState] = (),
+        monitor: str | None = None,
+        before: UUID | None = None,
+        limit: int = 100,
+    ) -> list[Alert]:
+        """Alerts of a project, newest first."""
+        ...
+
+    def count_open(self) -> dict[tuple[str, str, str], int]:
+        """Unresolved alerts per (project, monitor, severity)."""
+        ...
+
+    def find_channel(self, project: str, name: str) -> Channel | None:
+        """A channel by name, if any."""
+        ...
+
+    def add_channel(self, project: str, data: ChannelCreate, *, when: datetime) -> Channel:
+        """Insert a channel."""
+        ...
+
+    def update_channel(self, channel_id: UUID, data: ChannelUpdate, *, when: datetime) -> Channel:
+        """Apply the fields ``data`` sets to a channel."""
+        ...
+
+    def delete_channel(self, channel_id: UUID) -> None:
+        """Remove a channel (its delivery log stays)."""
+        ...
+
+    def channels(self, project: str) -> list[Channel]:
+        """Every channel of a project, by name."""
+        ...
+
+    def notify_targets(
+        self, project: str, names: Sequence[str] | None, severity: Severity
+    ) -> list[Channel]:
+        """Enabled channels (all, or those named) whose minimum severity the alert reaches."""
+        ...
+
+    def queue_delivery(
+        self,
+        alert: Alert,
+        channel: Channel,
+        *,
+        event: AlertEvent,
+        payload: dict[str, Any],
+        when: datetime,
+    ) -> None:
+        """Queue one notification of an alert to a channel, due at ``when``."""
+        ...
+
+    def claim_due(self, now: datetime, limit: int, *, lease_until: datetime) -> list[Delivery]:
+        """Lease the pending deliveries that are due and that nobody holds."""
+        ...
+
+    def target(self, channel_id: UUID) -> ChannelTarget | None:
+        """Where and how to send for a channel (None once it is deleted or disabled)."""
+        ...
+
+    def record_delivery_attempt(
+        self, delivery_id: UUID, *, status: int | None, error: str | None
+    ) -> Delivery:
+        """Count one attempt of a delivery with its outcome and release its lease."""
+        ...
+
+    def mark_delivered(self, delivery_id: UUID, when: datetime) -> None:
+        """Close a delivery as delivered."""
+        ...
+
+    def schedule_retry(self, delivery_id: UUID, at: datetime) -> None:
+        """Make a delivery due again at ``at``."""
+        ...
+
+    def mark_failed(self, delivery_id: UUID) -> None:
+        """Close a delivery as failed for good."""
+        ...
+
+    def deliveries(
+        self, project: str, *, alert_id: UUID | None = None, limit: int = 100
+    ) -> list[Delivery]:
+        """The delivery log of a project (or one alert), newest first."""
+        ...
+
+
+def _active_key(project: str, monitor: str, signal: str) -> str:
     """The uniqueness key of the one unresolved alert of a (monitor, signal)."""
     return f"{project}\x1f{monitor}\x1f{signal}"
 
 
-def to_alert(row: AlertRow) -> Alert:
-    """Row to read model."""
+def _alert(row: AlertRow) -> Alert:
     fields = {name: getattr(row, name) for name in Alert.model_fields}
     return Alert.model_validate(
         {**fields, "severity": Severity(row.severity), "state": AlertState(row.state)}
     )
 
 
-def to_channel(row: ChannelRow) -> Channel:
-    """Row to read model (without the secret)."""
+def _channel(row: ChannelRow) -> Channel:
     fields = {name: getattr(row, name) for name in Channel.model_fields}
     return Channel.model_validate({**fields, "kind": ChannelKind(row.kind)})
 
 
-def to_delivery(row: DeliveryRow) -> Delivery:
-    """Row to read model."""
+def _delivery(row: DeliveryRow) -> Delivery:
     return Delivery.model_validate({name: getattr(row, name) for name in Delivery.model_fields})
 
 
 class SqlAlertStore:
-    """Alerts, channels and the delivery outbox in the metadata database."""
+    """AlertStore on SQLAlchemy (SQLite and PostgreSQL)."""
 
     def __init__(self, session: Session) -> None:
         self.session = session
 
     # alerts
-    def active_row(self, project: str, monitor: str, signal: str) -> AlertRow | None:
-        """The unresolved alert of a signal, locked for update."""
-        stmt = select(AlertRow).where(AlertRow.active_key == active_key(project, monitor, signal))
-        return self.session.scalars(stmt.with_for_update()).first()
+    def _alert_row(self, alert_id: UUID) -> AlertRow:
+        row = self.session.get(AlertRow, alert_id)
+        if row is None:
+            raise NotFound("alert not found")
+        return row
 
-    def alert_row(self, project: str, alert_id: UUID) -> AlertRow | None:
+    def active_alert(self, project: str, monitor: str, signal: str) -> Alert | None:
+        """The unresolved alert of a signal, locked for update."""
+        stmt = select(AlertRow).where(AlertRow.active_key == _active_key(project, monitor, signal))
+        row = self.session.scalars(stmt.with_for_update()).first()
+        return None if row is None else _alert(row)
+
+    def lock_alert(self, project: str, alert_id: UUID) -> Alert | None:
         """An alert of the project, locked for update."""
         stmt = select(AlertRow).where(AlertRow.id == alert_id, AlertRow.project == project)
-        return self.session.scalars(stmt.with_for_update()).first()
+        row = self.session.scalars(stmt.with_for_update()).first()
+        return None if row is None else _alert(row)
 
-    def add(self, row: AlertRow) -> AlertRow:
-        """Insert an alert."""
-        self.session.add(row)
+    def find_alert(self, project: str, alert_id: UUID) -> Alert | None:
+        """An alert of the project, if any."""
+        row = self.session.get(AlertRow, alert_id)
+        return None if row is None or row.project != project else _alert(row)
+
+    def open_alert(
+        self, project: str, breach: Breach, *, details: dict[str, Any], when: datetime
+    ) -> Alert | None:
+        """Open the alert of a breached signal; None when the signal already has one."""
+        row = AlertRow(
+            id=new_id(), project=project, monitor=breach.monitor, signal=breach.signal,
+            active_key=_active_key(project, breach.monitor, breach.signal),
+            severity=str(breach.severity), state=str(AlertState.open), value=breach.value,
+            threshold=breach.threshold, window_start=breach.window_start,
+            window_end=breach.window_end, breach_count=1, opened_at=when, updated_at=when,
+            last_breach_at=when, last_notified_at=None, note="", details=details,
+        )  # fmt: skip
+        try:
+            with self.session.begin_nested():
+                self.session.add(row)
+                self.session.flush()
+        except IntegrityError:
+            return None  # another transaction opened it a moment ago
+        return _alert(row)
+
+    def record_breach(
+        self,
+        alert_id: UUID,
+        breach: Breach,
+        *,
+        severity: Severity,
+        details: dict[str, Any],
+        when: datetime,
+    ) -> Alert:
+        """Count one more breach on an alert with the breach's values."""
+        row = self._alert_row(alert_id)
+        row.value, row.threshold = breach.value, breach.threshold
+        row.window_start, row.window_end = breach.window_start, breach.window_end
+        row.breach_count += 1
+        row.updated_at = row.last_breach_at = when
+        row.details = details
+        row.severity = str(severity)
         self.session.flush()
-        return row
+        return _alert(row)
+
+    def mark_notified(self, alert_id: UUID, when: datetime) -> Alert:
+        """Note when notifications of an alert were last queued."""
+        row = self._alert_row(alert_id)
+        row.last_notified_at = when
+        self.session.flush()
+        return _alert(row)
+
+    def acknowledge(self, alert_id: UUID, *, by: str, note: str, when: datetime) -> Alert:
+        """Mark an alert acknowledged by ``by``."""
+        row = self._alert_row(alert_id)
+        row.state, row.updated_at, row.note = str(AlertState.acknowledged), when, note
+        row.acknowledged_at, row.acknowledged_by = when, by
+        self.session.flush()
+        return _alert(row)
+
+    def resolve(self, alert_id: UUID, *, by: str, note: str, when: datetime) -> Alert:
+        """Resolve an alert, freeing its signal for a new one."""
+        row = self._alert_row(alert_id)
+        row.state, row.updated_at, row.note = str(AlertState.resolved), when, note
+        row.resolved_at, row.resolved_by, row.active_key = when, by, None
+        self.session.flush()
+        return _alert(row)
 
     def alerts(
         self,
@@ -88,7 +303,7 @@ class SqlAlertStore:
         if before is not None:
             stmt = stmt.where(AlertRow.id < before)
         rows = self.session.scalars(stmt.order_by(AlertRow.id.desc()).limit(limit))
-        return [to_alert(r) for r in rows]
+        return [_alert(r) for r in rows]
 
     def count_open(self) -> dict[tuple[str, str, str], int]:
         """Unresolved alerts per (project, monitor, severity)."""
@@ -101,44 +316,88 @@ class SqlAlertStore:
         return counts
 
     # channels
-    def channel_row(self, project: str, name: str) -> ChannelRow | None:
-        """A channel by name."""
-        stmt = select(ChannelRow).where(ChannelRow.project == project, ChannelRow.name == name)
-        return self.session.scalars(stmt).first()
+    def _channel_row(self, channel_id: UUID) -> ChannelRow:
+        row = self.session.get(ChannelRow, channel_id)
+        if row is None:
+            raise NotFound("channel not found")
+        return row
 
-    def add_channel(self, row: ChannelRow) -> Channel:
+    def find_channel(self, project: str, name: str) -> Channel | None:
+        """A channel by name, if any."""
+        stmt = select(ChannelRow).where(ChannelRow.project == project, ChannelRow.name == name)
+        row = self.session.scalars(stmt).first()
+        return None if row is None else _channel(row)
+
+    def add_channel(self, project: str, data: ChannelCreate, *, when: datetime) -> Channel:
         """Insert a channel."""
+        row = ChannelRow(
+            id=new_id(), project=project, name=data.name, kind=str(data.kind), url=str(data.url),
+            secret=data.secret, min_severity=str(data.min_severity), enabled=data.enabled,
+            created_at=when, updated_at=when,
+        )  # fmt: skip
         self.session.add(row)
         self.session.flush()
-        return to_channel(row)
+        return _channel(row)
+
+    def update_channel(self, channel_id: UUID, data: ChannelUpdate, *, when: datetime) -> Channel:
+        """Apply the fields ``data`` sets to a channel."""
+        row = self._channel_row(channel_id)
+        changes = data.model_dump(exclude_none=True)
+        for name, value in changes.items():
+            setattr(row, name, str(value) if name in ("url", "min_severity") else value)
+        row.updated_at = when
+        self.session.flush()
+        return _channel(row)
+
+    def delete_channel(self, channel_id: UUID) -> None:
+        """Remove a channel (its delivery log stays)."""
+        self.session.delete(self._channel_row(channel_id))
+        self.session.flush()
 
     def channels(self, project: str) -> list[Channel]:
         """Every channel of a project, by name."""
         stmt = select(ChannelRow).where(ChannelRow.project == project).order_by(ChannelRow.name)
-        return [to_channel(r) for r in self.session.scalars(stmt)]
+        return [_channel(r) for r in self.session.scalars(stmt)]
 
     def notify_targets(
         self, project: str, names: Sequence[str] | None, severity: Severity
-    ) -> list[ChannelRow]:
+    ) -> list[Channel]:
         """Enabled channels (all, or those named) whose minimum severity the alert reaches."""
         stmt = select(ChannelRow).where(ChannelRow.project == project, ChannelRow.enabled)
         if names is not None:
             stmt = stmt.where(ChannelRow.name.in_(list(names)))
         rows = self.session.scalars(stmt.order_by(ChannelRow.name))
-        return [r for r in rows if Severity(r.min_severity).rank <= severity.rank]
-
-    def delete_channel(self, row: ChannelRow) -> None:
-        """Remove a channel (its delivery log stays)."""
-        self.session.delete(row)
-        self.session.flush()
+        return [_channel(r) for r in rows if Severity(r.min_severity).rank <= severity.rank]
 
     # deliveries
-    def add_delivery(self, row: DeliveryRow) -> None:
-        """Queue a notification."""
-        self.session.add(row)
+    def _delivery_row(self, delivery_id: UUID) -> DeliveryRow:
+        row = self.session.get(DeliveryRow, delivery_id)
+        if row is None:
+            raise NotFound("delivery not found")
+        return row
 
-    def due(self, now: datetime, limit: int) -> list[DeliveryRow]:
-        """Pending deliveries whose time has come and that nobody holds."""
+    def queue_delivery(
+        self,
+        alert: Alert,
+        channel: Channel,
+        *,
+        event: AlertEvent,
+        payload: dict[str, Any],
+        when: datetime,
+    ) -> None:
+        """Queue one notification of an alert to a channel, due at ``when``."""
+        self.session.add(
+            DeliveryRow(
+                id=new_id(), project=alert.project, alert_id=alert.id, channel_id=channel.id,
+                channel=channel.name, event=str(event), payload=payload,
+                state=str(DeliveryState.pending), attempts=0, next_attempt_at=when,
+                lease_until=None, last_status=None, last_error=None, created_at=when,
+                delivered_at=None,
+            )
+        )  # fmt: skip
+
+    def claim_due(self, now: datetime, limit: int, *, lease_until: datetime) -> list[Delivery]:
+        """Lease the pending deliveries that are due and that nobody holds."""
         stmt = (
             select(DeliveryRow)
             .where(
@@ -150,11 +409,11 @@ class SqlAlertStore:
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
-        return list(self.session.scalars(stmt))
-
-    def delivery_row(self, delivery_id: UUID) -> DeliveryRow | None:
-        """A delivery by id."""
-        return self.session.get(DeliveryRow, delivery_id)
+        rows = list(self.session.scalars(stmt))
+        for row in rows:
+            row.lease_until = lease_until
+        self.session.flush()
+        return [_delivery(r) for r in rows]
 
     def target(self, channel_id: UUID) -> ChannelTarget | None:
         """Where and how to send for a channel (None once it is deleted or disabled)."""
@@ -162,6 +421,32 @@ class SqlAlertStore:
         if row is None or not row.enabled:
             return None
         return ChannelTarget(id=row.id, name=row.name, url=row.url, secret=row.secret)
+
+    def record_delivery_attempt(
+        self, delivery_id: UUID, *, status: int | None, error: str | None
+    ) -> Delivery:
+        """Count one attempt of a delivery with its outcome and release its lease."""
+        row = self._delivery_row(delivery_id)
+        row.attempts += 1
+        row.lease_until, row.last_status, row.last_error = None, status, error
+        self.session.flush()
+        return _delivery(row)
+
+    def mark_delivered(self, delivery_id: UUID, when: datetime) -> None:
+        """Close a delivery as delivered."""
+        row = self._delivery_row(delivery_id)
+        row.state, row.delivered_at = str(DeliveryState.delivered), when
+        self.session.flush()
+
+    def schedule_retry(self, delivery_id: UUID, at: datetime) -> None:
+        """Make a delivery due again at ``at``."""
+        self._delivery_row(delivery_id).next_attempt_at = at
+        self.session.flush()
+
+    def mark_failed(self, delivery_id: UUID) -> None:
+        """Close a delivery as failed for good."""
+        self._delivery_row(delivery_id).state = str(DeliveryState.failed)
+        self.session.flush()
 
     def deliveries(
         self, project: str, *, alert_id: UUID | None = None, limit: int = 100
@@ -171,10 +456,4 @@ class SqlAlertStore:
         if alert_id is not None:
             stmt = stmt.where(DeliveryRow.alert_id == alert_id)
         rows = self.session.scalars(stmt.order_by(DeliveryRow.created_at.desc()).limit(limit))
-        return [to_delivery(r) for r in rows]
-
-
-def apply(row: Any, **values: Any) -> None:
-    """Set attributes on an ORM row."""
-    for name, value in values.items():
-        setattr(row, name, value)
+        return [_delivery(r) for r in rows]

@@ -36,7 +36,7 @@ from monitors.capture.schemas import (
     StoredBatch,
 )
 from monitors.capture.source import EndpointSchemaSource
-from monitors.capture.store import SqlCaptureStore
+from monitors.capture.store import CaptureStore, SqlCaptureStore
 
 log = logging.getLogger(__name__)
 
@@ -172,14 +172,14 @@ class _Batch:
 
     def _record(self, batch: StoredBatch) -> StoredBatch | None:
         with self.db.transaction() as session:
-            store = SqlCaptureStore(session)
+            store: CaptureStore = SqlCaptureStore(session)
             earlier = store.find_batch(
                 self.project, self.endpoint, self.kind, batch.content_hash, batch.idempotency_key
             )
             if earlier is not None:
                 return earlier
             store.add_batch(batch)
-            store.bump(self.project, self.endpoint, self.kind, batches=1, rows=batch.rows)
+            store.count_ingest(self.project, self.endpoint, self.kind, batches=1, rows=batch.rows)
         return None
 
     def _find(self, digest: str, key: str | None) -> StoredBatch | None:
@@ -201,7 +201,8 @@ class _Batch:
 
     def _count(self, **counts: int) -> None:
         with self.db.transaction() as session:
-            SqlCaptureStore(session).bump(self.project, self.endpoint, self.kind, **counts)
+            store = SqlCaptureStore(session)
+            store.count_ingest(self.project, self.endpoint, self.kind, **counts)
 
 
 def _window_filter(start: datetime, end: datetime) -> pc.Expression:

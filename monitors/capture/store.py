@@ -33,7 +33,13 @@ def _batch(row: CaptureBatchRow) -> StoredBatch:
 
 
 class CaptureStore(Protocol):
-    """Bookkeeping of stored batches and running totals."""
+    """Bookkeeping of stored inference and label batches, and running ingest totals.
+
+    Methods work inside the caller's transaction and never commit. A batch is unique per
+    (project, endpoint, kind) by content hash and by idempotency key: ``add_batch`` raises
+    IntegrityError when either is taken, so of two concurrent uploads of one batch only one is
+    recorded. Totals are monotonic counters that any number of workers add to concurrently.
+    """
 
     def find_batch(
         self, project: str, endpoint: str, kind: CaptureKind, content_hash: str, key: str | None
@@ -41,17 +47,39 @@ class CaptureStore(Protocol):
         """The stored batch with this content hash or idempotency key, if any."""
         ...
 
+    def batch(self, batch_id: UUID) -> StoredBatch | None:
+        """A stored batch by id."""
+        ...
+
     def add_batch(self, batch: StoredBatch) -> None:
         """Record a stored batch (IntegrityError when its hash or key is taken)."""
         ...
 
-    def bump(self, project: str, endpoint: str, kind: CaptureKind, **counts: int) -> None:
+    def forget_batches(self, project: str, endpoint: str, before: datetime) -> int:
+        """Drop the bookkeeping of batches stored before ``before``; how many."""
+        ...
+
+    def count_ingest(
+        self,
+        project: str,
+        endpoint: str,
+        kind: CaptureKind,
+        *,
+        batches: int = 0,
+        rows: int = 0,
+        refused: int = 0,
+        duplicates: int = 0,
+    ) -> None:
         """Add to the running totals of one endpoint."""
+        ...
+
+    def totals(self) -> list[IngestCount]:
+        """Every endpoint's running totals."""
         ...
 
 
 class SqlCaptureStore:
-    """Batches and totals in the metadata database."""
+    """CaptureStore on SQLAlchemy (SQLite and PostgreSQL)."""
 
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -82,7 +110,7 @@ class SqlCaptureStore:
         self.session.flush()
 
     def forget_batches(self, project: str, endpoint: str, before: datetime) -> int:
-        """Drop the bookkeeping of batches stored before ``before``."""
+        """Drop the bookkeeping of batches stored before ``before``; how many."""
         result = self.session.execute(
             delete(CaptureBatchRow).where(
                 CaptureBatchRow.project == project,
@@ -92,18 +120,28 @@ class SqlCaptureStore:
         )
         return int(getattr(result, "rowcount", 0) or 0)
 
-    def bump(self, project: str, endpoint: str, kind: CaptureKind, **counts: int) -> None:
+    def count_ingest(
+        self,
+        project: str,
+        endpoint: str,
+        kind: CaptureKind,
+        *,
+        batches: int = 0,
+        rows: int = 0,
+        refused: int = 0,
+        duplicates: int = 0,
+    ) -> None:
         """Add to the running totals of one endpoint (created on first use)."""
+        counts = {"batches": batches, "rows": rows, "refused": refused, "duplicates": duplicates}
         key = (IngestTotalRow.project == project, IngestTotalRow.endpoint == endpoint,
                IngestTotalRow.kind == str(kind))  # fmt: skip
-        values = {name: getattr(IngestTotalRow, name) + counts.get(name, 0) for name in _COUNTERS}
+        values = {name: getattr(IngestTotalRow, name) + counts[name] for name in _COUNTERS}
         if self._update(key, values):
             return
         try:
             with self.session.begin_nested():
-                row = {name: counts.get(name, 0) for name in _COUNTERS}
                 self.session.add(
-                    IngestTotalRow(project=project, endpoint=endpoint, kind=str(kind), **row)
+                    IngestTotalRow(project=project, endpoint=endpoint, kind=str(kind), **counts)
                 )
         except IntegrityError:
             # Another worker created the row first: add to it instead.

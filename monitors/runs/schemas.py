@@ -105,6 +105,29 @@ class BackfillReport(_Frozen):
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
+class RunCreate:
+    """A finished run to store under its (monitor, window end) key."""
+
+    monitor_id: UUID
+    monitor: str
+    project: str
+    window_start: datetime
+    window_end: datetime
+    status: RunStatus
+    trigger: RunTrigger
+    row_count: int
+    reference_rows: int
+    breached: bool
+    started_at: datetime
+    finished_at: datetime
+    duration_seconds: float
+    reference: str
+    error: str | None
+    summary: dict[str, Any]
+    holder: str = ""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
 class Metric:
     """One computed value of a signal, judged against its threshold."""
 

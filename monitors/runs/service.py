@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import logging
 import time
 from dataclasses import dataclass
@@ -14,15 +13,16 @@ from sqlalchemy.exc import IntegrityError
 
 from governance.audit.service import record_audit
 from governance.core.clock import Clock, SystemClock, to_utc
+from governance.core.cursor import decode_cursor, encode_cursor
 from governance.core.db import Database
 from governance.core.errors import InvalidInput, InvalidState, NotFound, StewardError
-from governance.core.ids import new_id
 from governance.core.principal import SYSTEM, Principal
-from monitors.runs.models import RunRow
 from monitors.runs.schemas import (
     BackfillReport,
     MonitorRun,
     ResultPage,
+    ResultPoint,
+    RunCreate,
     RunReport,
     RunStatus,
     RunTrigger,
@@ -30,7 +30,7 @@ from monitors.runs.schemas import (
 )
 from monitors.runs.signals import SignalInput, compute_signal, summary_of
 from monitors.runs.sources import LoadedReference, RunEnvironment, RunRecord
-from monitors.runs.store import SqlRunStore, to_run
+from monitors.runs.store import RunStore, SqlRunStore
 from monitors.specs.schemas import Monitor, SignalKind
 from monitors.specs.service import get_monitor
 from monitors.specs.windows import WindowPlan, latest_window_end, plan_window, window_ends
@@ -145,15 +145,15 @@ class _Context:
     holder: str
 
 
-def _row(monitor: Monitor, computed: _Computed, ctx: _Context) -> RunRow:
-    return RunRow(
-        id=new_id(),
+def _draft(monitor: Monitor, computed: _Computed, ctx: _Context) -> RunCreate:
+    return RunCreate(
         monitor_id=monitor.id,
+        monitor=monitor.name,
         project=monitor.project,
         window_start=computed.plan.production.start,
         window_end=computed.plan.window_end,
-        status=computed.status.value,
-        trigger=ctx.trigger.value,
+        status=computed.status,
+        trigger=ctx.trigger,
         row_count=computed.rows,
         reference_rows=computed.reference.table.num_rows,
         breached=any(o.breached for o in computed.outcomes),
@@ -161,7 +161,6 @@ def _row(monitor: Monitor, computed: _Computed, ctx: _Context) -> RunRow:
         finished_at=ctx.clock.now(),
         duration_seconds=computed.seconds,
         reference=computed.reference.key,
-        lineage_ref=None,
         error=computed.error,
         summary=summary_of(computed.outcomes),
         holder=ctx.holder,
@@ -171,28 +170,28 @@ def _row(monitor: Monitor, computed: _Computed, ctx: _Context) -> RunRow:
 def _store(
     db: Database, monitor: Monitor, computed: _Computed, ctx: _Context, env: RunEnvironment
 ) -> tuple[MonitorRun, list[str]]:
-    row = _row(monitor, computed, ctx)
+    draft = _draft(monitor, computed, ctx)
     with db.transaction() as session:
-        store = SqlRunStore(session)
-        store.add_run(row)  # first statement: a taken key fails before anything else is written
-        store.add_results(row, [(o.key, m) for o in computed.outcomes for m in o.metrics])
+        store: RunStore = SqlRunStore(session)
+        run = store.add_run(draft)  # first statement: a taken key fails before anything else
+        store.add_results(run.id, [(o.key, m) for o in computed.outcomes for m in o.metrics])
         record = RunRecord(
-            run_id=row.id,
+            run_id=run.id,
             monitor=monitor,
             plan=computed.plan,
             reference=computed.reference,
             status=computed.status,
             outcomes=computed.outcomes,
         )
-        row.lineage_ref = env.lineage.record_run(session, record)
-        alerts = env.alerts.raise_alerts(session, record) if row.breached else []
+        run = store.link_lineage(run.id, env.lineage.record_run(session, record), name=monitor.name)
+        alerts = env.alerts.raise_alerts(session, record) if run.breached else []
         details = {
-            "run_id": str(row.id),
-            "window_end": row.window_end.isoformat(),
-            "status": row.status,
-            "trigger": row.trigger,
-            "breached": row.breached,
-            "rows": row.row_count,
+            "run_id": str(run.id),
+            "window_end": run.window_end.isoformat(),
+            "status": run.status.value,
+            "trigger": run.trigger.value,
+            "breached": run.breached,
+            "rows": run.row_count,
             "alerts": alerts,
         }
         record_audit(
@@ -203,8 +202,7 @@ def _store(
             target=f"monitor:{monitor.name}",
             details=details,
         )
-        session.flush()
-        return to_run(row, monitor.name), alerts
+        return run, alerts
 
 
 def run_now(
@@ -298,16 +296,15 @@ def list_runs(
 def _decode(cursor: str | None) -> tuple[datetime, UUID] | None:
     if not cursor:
         return None
+    when, ident = decode_cursor(cursor, arity=2)
     try:
-        text = base64.urlsafe_b64decode(cursor.encode()).decode()
-        when, _, ident = text.partition("|")
         return datetime.fromisoformat(when), UUID(ident)
     except ValueError as exc:
         raise InvalidInput("malformed cursor", field="cursor") from exc
 
 
 def _encode(when: datetime, ident: UUID) -> str:
-    return base64.urlsafe_b64encode(f"{when.isoformat()}|{ident}".encode()).decode()
+    return encode_cursor(when.isoformat(), str(ident))
 
 
 def list_results(
@@ -346,3 +343,15 @@ def get_run(db: Database, *, project: str, name: str, window_end: datetime) -> M
         if found is None:
             raise NotFound("run not found")
         return found
+
+
+def latest_values(db: Database) -> list[tuple[str, str, ResultPoint]]:
+    """The newest value of every monitor series as (project, monitor, point), for ``/metrics``."""
+    with db.read() as session:
+        return SqlRunStore(session).latest(None)
+
+
+def run_stats(db: Database) -> list[tuple[str, str, str, int, float, float]]:
+    """Per (project, monitor, status): run count, total and longest seconds, for ``/metrics``."""
+    with db.read() as session:
+        return SqlRunStore(session).run_stats()

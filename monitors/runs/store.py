@@ -10,13 +10,21 @@ from typing import Protocol
 from sqlalchemy import func, select, tuple_
 from sqlalchemy.orm import Session
 
+from governance.core.errors import NotFound
 from governance.core.ids import new_id
 from monitors.runs.models import ResultRow, RunRow
-from monitors.runs.schemas import Metric, MonitorRun, ResultPoint, RunStatus, RunTrigger
+from monitors.runs.schemas import (
+    Metric,
+    MonitorRun,
+    ResultPoint,
+    RunCreate,
+    RunStatus,
+    RunTrigger,
+)
 from monitors.specs.models import MonitorRow
 
 
-def to_run(row: RunRow, monitor: str) -> MonitorRun:
+def _run(row: RunRow, monitor: str) -> MonitorRun:
     """The schema of a stored run."""
     return MonitorRun(
         id=row.id,
@@ -53,18 +61,60 @@ def _point(row: ResultRow) -> ResultPoint:
 
 
 class RunStore(Protocol):
-    """Storage of runs and results."""
+    """Storage of monitor runs and of the results time series.
+
+    Methods work inside the caller's transaction and never commit. A run is keyed by
+    (monitor, window end): ``add_run`` raises IntegrityError when the key is taken, which is
+    how two daemons racing for one window learn that the other won. Runs are returned as
+    ``MonitorRun`` under the monitor name the caller passes (``name``), results as
+    ``ResultPoint``; nothing returned is an ORM row.
+    """
 
     def find(self, monitor_id: uuid.UUID, window_end: datetime, *, name: str) -> MonitorRun | None:
         """The run of a monitor (called ``name``) for one window end, if any."""
         ...
 
-    def add_run(self, row: RunRow) -> None:
+    def done_ends(self, monitor_id: uuid.UUID, since: datetime) -> set[datetime]:
+        """Window ends after ``since`` that already have a run."""
+        ...
+
+    def add_run(self, run: RunCreate) -> MonitorRun:
         """Insert a run; raises IntegrityError when its (monitor, window end) is taken."""
         ...
 
-    def add_results(self, run: RunRow, metrics: Sequence[tuple[str, Metric]]) -> None:
-        """Insert the values of a run."""
+    def add_results(self, run_id: uuid.UUID, metrics: Sequence[tuple[str, Metric]]) -> None:
+        """Insert the values of a run, as (signal, metric) pairs."""
+        ...
+
+    def link_lineage(self, run_id: uuid.UUID, ref: str | None, *, name: str) -> MonitorRun:
+        """Attach the run's lineage node (None: the run links to nothing)."""
+        ...
+
+    def runs(
+        self, monitor_id: uuid.UUID, *, name: str, since: datetime | None, limit: int
+    ) -> list[MonitorRun]:
+        """Runs of a monitor (called ``name``), newest window first."""
+        ...
+
+    def results(
+        self,
+        monitor_id: uuid.UUID,
+        *,
+        since: datetime | None,
+        until: datetime | None,
+        signal: str | None,
+        after: tuple[datetime, uuid.UUID] | None,
+        limit: int,
+    ) -> list[tuple[ResultPoint, uuid.UUID]]:
+        """Values of a monitor, oldest window first, each with its id as a cursor."""
+        ...
+
+    def latest(self, project: str | None) -> list[tuple[str, str, ResultPoint]]:
+        """The newest value of every series, as (project, monitor, point)."""
+        ...
+
+    def run_stats(self) -> list[tuple[str, str, str, int, float, float]]:
+        """Per (project, monitor, status): count, total seconds, last duration."""
         ...
 
 
@@ -80,7 +130,7 @@ class SqlRunStore:
             RunRow.monitor_id == monitor_id, RunRow.window_end == window_end
         )
         row = self.session.scalars(query).one_or_none()
-        return None if row is None else to_run(row, name)
+        return None if row is None else _run(row, name)
 
     def done_ends(self, monitor_id: uuid.UUID, since: datetime) -> set[datetime]:
         """Window ends after ``since`` that already have a run."""
@@ -89,13 +139,41 @@ class SqlRunStore:
         )
         return set(self.session.scalars(query))
 
-    def add_run(self, row: RunRow) -> None:
+    def add_run(self, run: RunCreate) -> MonitorRun:
         """Insert a run; raises IntegrityError when its (monitor, window end) is taken."""
+        row = RunRow(
+            id=new_id(),
+            monitor_id=run.monitor_id,
+            project=run.project,
+            window_start=run.window_start,
+            window_end=run.window_end,
+            status=run.status.value,
+            trigger=run.trigger.value,
+            row_count=run.row_count,
+            reference_rows=run.reference_rows,
+            breached=run.breached,
+            started_at=run.started_at,
+            finished_at=run.finished_at,
+            duration_seconds=run.duration_seconds,
+            reference=run.reference,
+            lineage_ref=None,
+            error=run.error,
+            summary=run.summary,
+            holder=run.holder,
+        )
         self.session.add(row)
         self.session.flush()
+        return _run(row, run.monitor)
 
-    def add_results(self, run: RunRow, metrics: Sequence[tuple[str, Metric]]) -> None:
-        """Insert the values of a run."""
+    def _row(self, run_id: uuid.UUID) -> RunRow:
+        row = self.session.get(RunRow, run_id)
+        if row is None:
+            raise NotFound("run not found")
+        return row
+
+    def add_results(self, run_id: uuid.UUID, metrics: Sequence[tuple[str, Metric]]) -> None:
+        """Insert the values of a run, as (signal, metric) pairs."""
+        run = self._row(run_id)
         self.session.add_all(
             ResultRow(
                 id=new_id(),
@@ -113,6 +191,13 @@ class SqlRunStore:
         )
         self.session.flush()
 
+    def link_lineage(self, run_id: uuid.UUID, ref: str | None, *, name: str) -> MonitorRun:
+        """Attach the run's lineage node (None: the run links to nothing)."""
+        row = self._row(run_id)
+        row.lineage_ref = ref
+        self.session.flush()
+        return _run(row, name)
+
     def runs(
         self, monitor_id: uuid.UUID, *, name: str, since: datetime | None, limit: int
     ) -> list[MonitorRun]:
@@ -121,7 +206,7 @@ class SqlRunStore:
         if since is not None:
             query = query.where(RunRow.window_end >= since)
         query = query.order_by(RunRow.window_end.desc()).limit(limit)
-        return [to_run(r, name) for r in self.session.scalars(query)]
+        return [_run(r, name) for r in self.session.scalars(query)]
 
     def results(
         self,
@@ -133,7 +218,7 @@ class SqlRunStore:
         after: tuple[datetime, uuid.UUID] | None,
         limit: int,
     ) -> list[tuple[ResultPoint, uuid.UUID]]:
-        """Values of a monitor, oldest window first, with the row id as a cursor."""
+        """Values of a monitor, oldest window first, each with its id as a cursor."""
         query = select(ResultRow).where(ResultRow.monitor_id == monitor_id)
         if since is not None:
             query = query.where(ResultRow.window_end >= since)

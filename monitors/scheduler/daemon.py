@@ -10,8 +10,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+from governance.access.authorization import authorize
 from governance.core.clock import Clock, SystemClock, to_utc
 from governance.core.db import Database
+from governance.core.principal import SYSTEM
 from monitors.runs.schemas import RunReport, RunTrigger
 from monitors.runs.service import pending_windows, run_window
 from monitors.runs.sources import RunEnvironment
@@ -209,6 +211,8 @@ class Daemon:
 
     def run_due(self, monitor: Monitor) -> int:
         """Run every window of a monitor that has ended and not run yet; returns how many ran."""
+        # The daemon runs monitors as SYSTEM, through the decision every other caller goes through.
+        authorize(SYSTEM, monitor.project, "monitor", "run", db=self.db, policy=None)
         ran = 0
         for end in self.due(monitor):
             if not self.leading or self._stopped.is_set():

@@ -5,17 +5,16 @@ from __future__ import annotations
 import os
 import socket
 import uuid
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, select, update
 from sqlalchemy.exc import IntegrityError
 
 from governance.audit.service import record_audit
 from governance.core.clock import Clock, SystemClock
 from governance.core.db import Database
 from governance.core.principal import SYSTEM
-from monitors.scheduler.models import LeaseRow
+from monitors.scheduler.schemas import LeaseInfo
+from monitors.scheduler.store import LeaseStore, SqlLeaseStore
 
 DEFAULT_LEASE = "monitor-daemon"
 
@@ -23,16 +22,6 @@ DEFAULT_LEASE = "monitor-daemon"
 def new_holder_id() -> str:
     """A holder id naming the host and process, unique per daemon start."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class LeaseInfo:
-    """Who holds the lease, since when and until when; ``epoch`` counts changes of holder."""
-
-    holder: str
-    expires_at: datetime
-    acquired_at: datetime
-    epoch: int
 
 
 class Lease:
@@ -61,36 +50,18 @@ class Lease:
         """Take the lease if it is free or expired, or renew it if held; True when held."""
         now = self.wall.now()
         with self.db.transaction() as session:
-            mine = LeaseRow.holder == self.holder
-            result = session.execute(
-                update(LeaseRow)
-                .where(LeaseRow.name == self.name, mine | (LeaseRow.expires_at < now))
-                .values(
-                    holder=self.holder,
-                    expires_at=now + self.ttl,
-                    acquired_at=case((mine, LeaseRow.acquired_at), else_=now),
-                    epoch=case((mine, LeaseRow.epoch), else_=LeaseRow.epoch + 1),
-                )
-                .execution_options(synchronize_session=False)
-            )
-            if result.rowcount == 1:  # type: ignore[attr-defined]
+            store: LeaseStore = SqlLeaseStore(session)
+            if store.take(self.name, self.holder, now=now, expires_at=now + self.ttl):
                 return True
         return self._insert(now)
 
     def _insert(self, now: datetime) -> bool:
         try:
             with self.db.transaction() as session:
-                if session.get(LeaseRow, self.name) is not None:
+                store = SqlLeaseStore(session)
+                if store.find(self.name) is not None:
                     return False
-                row = LeaseRow(
-                    name=self.name,
-                    holder=self.holder,
-                    expires_at=now + self.ttl,
-                    acquired_at=now,
-                    epoch=1,
-                )
-                session.add(row)
-                session.flush()
+                store.add(self.name, self.holder, now=now, expires_at=now + self.ttl)
         except IntegrityError:
             return False  # another daemon inserted the row first
         return True
@@ -109,22 +80,10 @@ class Lease:
     def release(self) -> None:
         """Give the lease up now (a clean shutdown lets a standby take over at once)."""
         with self.db.transaction() as session:
-            session.execute(
-                update(LeaseRow)
-                .where(LeaseRow.name == self.name, LeaseRow.holder == self.holder)
-                .values(expires_at=self.wall.now() - timedelta(seconds=1))
-                .execution_options(synchronize_session=False)
-            )
+            lapsed = self.wall.now() - timedelta(seconds=1)
+            SqlLeaseStore(session).expire(self.name, self.holder, at=lapsed)
 
     def current(self) -> LeaseInfo | None:
         """The lease as stored (held or expired), or None before anyone took it."""
         with self.db.read() as session:
-            row = session.scalars(select(LeaseRow).where(LeaseRow.name == self.name)).first()
-            if row is None:
-                return None
-            return LeaseInfo(
-                holder=row.holder,
-                expires_at=row.expires_at,
-                acquired_at=row.acquired_at,
-                epoch=row.epoch,
-            )
+            return SqlLeaseStore(session).find(self.name)

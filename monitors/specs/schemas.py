@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any
@@ -20,9 +19,9 @@ from pydantic import (
 )
 
 from monitors.alerts.schemas import Severity
+from monitors.specs.cron import crontab_trigger
 
 NAME = r"^[a-z0-9][a-z0-9._-]{0,62}$"
-_CRON_FIELD = re.compile(r"^[0-9A-Za-z*/,\-?#LW]+$")
 
 
 def iso_duration(value: timedelta) -> str:
@@ -120,11 +119,11 @@ class Schedule(_Frozen):
 
     @field_validator("cron")
     @classmethod
-    def _cron_shape(cls, value: str | None) -> str | None:
+    def _crontab(cls, value: str | None) -> str | None:
+        """Refuse at apply what APScheduler could not schedule, with its message."""
         if value is not None:
-            parts = value.split()
-            if len(parts) != 5 or not all(_CRON_FIELD.match(p) for p in parts):
-                raise ValueError("cron must have five fields: minute hour day month weekday")
+            # The fields parse alike in every zone: UTC spares a look-up of the local zone.
+            crontab_trigger(value, timezone="UTC")
         return value
 
     @field_validator("timezone")

@@ -12,12 +12,10 @@ from governance.audit.service import record_audit
 from governance.core.clock import Clock, SystemClock
 from governance.core.db import Database
 from governance.core.errors import Conflict, InvalidInput, NotFound
-from governance.core.ids import new_id
 from governance.core.principal import Principal
 from monitors.alerts.service import list_channels
-from monitors.specs.models import MonitorRow
 from monitors.specs.schemas import Monitor, MonitorSpec, MonitorUpdate
-from monitors.specs.store import SqlMonitorStore
+from monitors.specs.store import MonitorStore, SqlMonitorStore
 
 _WALL = SystemClock()
 
@@ -41,19 +39,8 @@ class Applied:
 def _insert(
     session: Session, *, project: str, spec: MonitorSpec, actor: Principal, clock: Clock
 ) -> Monitor:
-    now = clock.now()
-    row = MonitorRow(
-        id=new_id(),
-        project=project,
-        name=spec.name,
-        spec=spec.model_dump(mode="json"),
-        enabled=spec.enabled,
-        revision=1,
-        created_at=now,
-        updated_at=now,
-        created_by=actor.ref,
-    )
-    monitor = SqlMonitorStore(session).add(row)
+    store: MonitorStore = SqlMonitorStore(session)
+    monitor = store.add(project, spec, created_by=actor.ref, when=clock.now())
     _audit(session, actor, "monitor.create", monitor)
     return monitor
 
@@ -153,7 +140,7 @@ def delete_monitor(db: Database, *, project: str, name: str, actor: Principal) -
         _audit(session, actor, "monitor.delete", monitor)
 
 
-def _existing(store: SqlMonitorStore, project: str, name: str) -> Monitor:
+def _existing(store: MonitorStore, project: str, name: str) -> Monitor:
     monitor = store.get(project, name)
     if monitor is None:
         raise NotFound(f"monitor {name!r} not found")

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from governance.core.clock import to_utc
+from monitors.specs.cron import crontab_trigger
 from monitors.specs.schemas import MonitorSpec, ReferenceKind, Schedule
 
 DEFAULT_INTERVAL = timedelta(days=1)
@@ -32,23 +33,22 @@ class WindowPlan:
     reference: Span | None
 
 
+def _cron_trigger(cron: str, schedule: Schedule) -> Any:
+    from apscheduler.util import convert_to_datetime
+
+    trigger = crontab_trigger(cron, timezone=schedule.timezone)
+    # from_crontab takes no start or end date: set them as CronTrigger's constructor does.
+    trigger.start_date = convert_to_datetime(schedule.start, trigger.timezone, "start_date")
+    trigger.end_date = convert_to_datetime(schedule.end, trigger.timezone, "end_date")
+    return trigger
+
+
 def trigger_of(schedule: Schedule) -> Any:
     """Build the APScheduler 3 trigger that fires at each window end."""
-    from apscheduler.triggers.cron import CronTrigger
     from apscheduler.triggers.interval import IntervalTrigger
 
     if schedule.cron is not None:
-        minute, hour, day, month, weekday = schedule.cron.split()
-        return CronTrigger(
-            minute=minute,
-            hour=hour,
-            day=day,
-            month=month,
-            day_of_week=weekday,
-            start_date=schedule.start,
-            end_date=schedule.end,
-            timezone=schedule.timezone,
-        )
+        return _cron_trigger(schedule.cron, schedule)
     interval = schedule.interval or DEFAULT_INTERVAL
     return IntervalTrigger(
         seconds=int(interval.total_seconds()),

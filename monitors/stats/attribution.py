@@ -136,30 +136,17 @@ def compute_feature_importance(
 
 def ndcg(reference: Mapping[str, float], current: Mapping[str, float], top_n: int) -> float:
     """NDCG of the current ranking, with reference importances as relevance (SageMaker Clarify)."""
+    from sklearn.metrics import ndcg_score
+
     features = list(reference)
-    relevance = np.array([reference[f] for f in features], dtype=np.float64)
-    scores = np.array([current.get(f, 0.0) for f in features], dtype=np.float64)
-    discounts = 1 / np.log2(np.arange(2, top_n + 2))
-    ideal = float(np.sort(relevance)[::-1][:top_n] @ discounts)
-    if ideal == 0:
+    relevance = np.array([[reference[f] for f in features]], dtype=np.float64)
+    scores = np.array([[current.get(f, 0.0) for f in features]], dtype=np.float64)
+    # sklearn refuses a single feature and scores an empty cut-off or a reference where nothing
+    # matters 0.0; no ranking can be wrong there, so it is 1.0 (no drift). Ties share their mean
+    # relevance (ignore_ties=False).
+    if top_n < 1 or relevance.shape[1] < 2 or not relevance.any():
         return 1.0
-    return _tied_dcg(relevance, scores, discounts, top_n) / ideal
-
-
-def _tied_dcg(relevance: np.ndarray, scores: np.ndarray, discounts: np.ndarray, k: int) -> float:
-    # features with equal current scores share the mean relevance of their tie (as sklearn)
-    unique_scores, inverse, counts = np.unique(-scores, return_inverse=True, return_counts=True)
-    tie_relevance = np.bincount(inverse, weights=relevance) / counts
-    cumulative = np.concatenate(
-        ([0.0], np.cumsum(np.concatenate((discounts, [0.0] * relevance.size))))
-    )
-    total, start = 0.0, 0
-    for group in range(unique_scores.size):
-        end = start + int(counts[group])
-        span = cumulative[min(end, k)] - cumulative[min(start, k)]
-        total += tie_relevance[group] * span
-        start = end
-    return total
+    return float(ndcg_score(relevance, scores, k=top_n, ignore_ties=False))
 
 
 def compute_attribution_drift(

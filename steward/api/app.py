@@ -17,7 +17,7 @@ from governance.audit.signing import Signer
 from governance.core.clock import Clock, SystemClock
 from governance.core.db import Database
 from governance.core.settings import Settings
-from steward.api import errors
+from steward.api import docs, errors
 from steward.api.deps import Services
 from steward.api.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from steward.api.ratelimit import RateLimiter
@@ -49,7 +49,7 @@ def build_services(
         ),
         jwt=JwtVerifier.from_settings(settings),
         clock=clock or SystemClock(),
-        extras={"lineage.namespace_map": dict(settings.lineage_namespace_map)},
+        namespace_map=dict(settings.lineage_namespace_map),
     )
 
 
@@ -76,12 +76,13 @@ def create_app(
         version="0.1.0",
         description="Self-hosted MLOps monitoring, governance and responsible AI.",
         lifespan=lifespan,
-        docs_url="/api/docs",
+        docs_url=None,
         openapi_url="/api/openapi.json",
         redoc_url=None,
     )
     app.state.services = svc
     errors.install(app)
+    docs.install_docs(app)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

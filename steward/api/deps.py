@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Query, Request
 
+from governance.access.authorization import authorize
 from governance.access.enforcer import PolicyEngine
 from governance.access.oidc import JwtVerifier
 from governance.access.schemas import SYSTEM_PROJECT
@@ -16,9 +17,10 @@ from governance.audit.service import record_denial
 from governance.audit.signing import Signer
 from governance.core.clock import Clock, SystemClock
 from governance.core.db import Database
-from governance.core.errors import NotFound, PermissionDenied, Unauthenticated
+from governance.core.errors import Unauthenticated
 from governance.core.principal import Principal
 from governance.core.settings import Settings
+from monitors.capture.source import EndpointSchemaSource
 from steward.api.ratelimit import RateLimiter
 
 MAX_PAGE = 500
@@ -36,7 +38,10 @@ class Services:
     limiter: RateLimiter
     jwt: JwtVerifier | None = None
     clock: Clock = field(default_factory=SystemClock)
-    extras: dict[str, Any] = field(default_factory=dict)
+    # OpenLineage job namespaces mapped to the projects their events belong to.
+    namespace_map: Mapping[str, str] = field(default_factory=dict)
+    # Where inference ingest finds an endpoint's expected schema; None: the lineage graph.
+    schema_source: EndpointSchemaSource | None = None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -88,17 +93,6 @@ def current_principal(request: Request, svc: ServicesDep) -> Principal:
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
 
 
-def _deny(svc: Services, principal: Principal, project: str, obj: str, act: str) -> None:
-    record_denial(
-        svc.db,
-        actor=principal,
-        action=f"{obj}.{act}",
-        project=None if project == SYSTEM_PROJECT else project,
-        target=f"project:{project}",
-        details={"reason": "denied by policy"},
-    )
-
-
 def require(obj: str, act: str, *, scope: Scope = "project") -> Callable[..., Caller]:
     """Dependency that authenticates and authorises ``(obj, act)``; routes declare it."""
 
@@ -106,13 +100,7 @@ def require(obj: str, act: str, *, scope: Scope = "project") -> Callable[..., Ca
         if scope == "self":
             return Caller(principal=principal, project=None)
         project = SYSTEM_PROJECT if scope == "system" else str(request.path_params["project"])
-        if scope == "project" and not svc.policy.roles(principal.name, project):
-            _deny(svc, principal, project, obj, act)
-            # Indistinguishable from a project that does not exist.
-            raise NotFound(f"project {project!r} not found")
-        if not svc.policy.enforce(principal.name, project, obj, act):
-            _deny(svc, principal, project, obj, act)
-            raise PermissionDenied(f"not allowed to {act} {obj} in this project")
+        authorize(principal, project, obj, act, db=svc.db, policy=svc.policy)
         return Caller(principal=principal, project=None if scope == "system" else project)
 
     dependency.steward_permission = (obj, act, scope)  # type: ignore[attr-defined]

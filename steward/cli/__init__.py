@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 import sys
 
 import typer
 from rich.console import Console
 
 from governance.core.errors import StewardError
+from steward.cli import admin, audit, daemon, demo, lineage, monitor, server
 
 app = typer.Typer(
     name="steward",
@@ -20,18 +19,14 @@ app = typer.Typer(
 )
 
 
-def _register_commands() -> None:
-    # Every module of this package with a ``register(app)`` adds its commands (server first,
-    # so that ``steward --help`` lists init/serve before the rest).
-    names = sorted(m.name for m in pkgutil.iter_modules(__path__))
-    for name in sorted(names, key=lambda n: (n != "server", n)):
-        module = importlib.import_module(f"{__name__}.{name}")
-        register = getattr(module, "register", None)
-        if callable(register):
-            register(app)
-
-
-_register_commands()
+# Registration order is the order of ``steward --help``: init and serve first.
+server.register(app)
+admin.register(app)
+audit.register(app)
+daemon.register(app)
+demo.register(app)
+lineage.register(app)
+monitor.register(app)
 
 err = Console(stderr=True)
 

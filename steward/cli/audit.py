@@ -8,21 +8,20 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
+from governance.access.schemas import SYSTEM_PROJECT
 from governance.audit import service
 from governance.audit.schemas import VerifyResult
-from steward.cli.context import console, database, settings, signer
+from steward.cli.context import authorized, console, database, settings, signer
+
+audit_app = typer.Typer(name="audit", help="The tamper-evident audit log.", no_args_is_help=True)
 
 
 def register(app: typer.Typer) -> None:
     """Add the ``audit`` group to ``app``."""
-    group = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
-    group.command("verify")(verify)
-    group.command("export")(export)
-    group.command("seal")(seal)
-    group.command("public-key")(public_key)
-    app.add_typer(group, name="audit")
+    app.add_typer(audit_app)
 
 
+@audit_app.command("verify")
 def verify(
     file: Path = typer.Option(None, help="verify a JSONL export offline instead of the database"),
     key: Path = typer.Option(None, help="verifier key or PEM public key (default: local key)"),
@@ -37,7 +36,9 @@ def verify(
                 fh, signer_key=public, origin=name or settings().audit_origin
             )
     else:
-        result = service.verify_audit(database(), signer=signer())
+        db = database()
+        authorized(db, project=SYSTEM_PROJECT, obj="audit", act="verify")
+        result = service.verify_audit(db, signer=signer())
     _show(result)
     if not result.ok:
         raise typer.Exit(1)
@@ -60,12 +61,15 @@ def _show(result: VerifyResult) -> None:
         console.print(f"  seq {finding.seq}: {finding.category}: {finding.detail}")
 
 
+@audit_app.command("export")
 def export(
     format: str = typer.Option("jsonl", help="jsonl (verifiable offline) or csv"),
     output: Path = typer.Option(None, "-o", help="file to write (default: stdout)"),
 ) -> None:
     """Export the whole log."""
-    lines = service.export_audit(database(), fmt=format)
+    db = database()
+    authorized(db, project=SYSTEM_PROJECT, obj="audit", act="export")
+    lines = service.export_audit(db, fmt=format)
     if output is None:
         sys.stdout.writelines(lines)
         return
@@ -74,12 +78,14 @@ def export(
     console.print(f"wrote {output}")
 
 
+@audit_app.command("seal")
 def seal() -> None:
     """Sign a checkpoint over every entry not yet sealed."""
     size = service.seal(database())
     console.print("nothing to seal" if size is None else f"sealed through entry {size}")
 
 
+@audit_app.command("public-key")
 def public_key() -> None:
     """Print the verifier key and PEM public key auditors verify exports with."""
     s = signer()

@@ -1,4 +1,4 @@
-"""Shared CLI plumbing: settings, the database, the local operator identity."""
+"""Shared CLI plumbing: settings, the database, the local operator and its authorisation."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from functools import lru_cache
 
 from rich.console import Console
 
+from governance.access.authorization import authorize
 from governance.audit.service import configure_audit
 from governance.audit.signing import Signer
 from governance.core.db import Database
@@ -49,3 +50,14 @@ def operator() -> Principal:
     except (KeyError, OSError):
         user = "unknown"
     return Principal(id=None, name=f"cli@{user}", kind=PrincipalKind.system, via="cli")
+
+
+def authorized(db: Database, *, project: str, obj: str, act: str) -> Principal:
+    """The local operator, allowed ``(obj, act)`` in ``project`` by the decision routes make.
+
+    The operator is a system principal (it has the database anyway), so the decision allows it;
+    asking still keeps one decision function for every way into Steward.
+    """
+    actor = operator()
+    authorize(actor, project, obj, act, db=db, policy=None)
+    return actor

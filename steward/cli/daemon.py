@@ -12,7 +12,7 @@ from steward.cli.context import console, database, settings
 
 def register(app: typer.Typer) -> None:
     """Add ``daemon`` to ``app``."""
-    app.command()(daemon)
+    app.command("daemon")(daemon)
 
 
 def daemon(

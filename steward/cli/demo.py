@@ -9,7 +9,7 @@ from steward.cli.context import console, database, operator, settings
 
 def register(app: typer.Typer) -> None:
     """Add ``demo`` to ``app``."""
-    app.command()(demo)
+    app.command("demo")(demo)
 
 
 def demo(

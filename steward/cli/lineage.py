@@ -12,6 +12,7 @@ import typer
 from rich.table import Table
 
 from governance.access.service import get_project
+from governance.core.db import Database
 from governance.core.errors import InvalidInput, NotFound
 from lineage import openlineage, query, service
 from lineage.export import export_events
@@ -19,19 +20,18 @@ from lineage.graph import Direction
 from lineage.olschema import validate_event
 from lineage.render import Format, render
 from lineage.schemas import Graph, Node, NodeKind
-from steward.cli.context import console, database, operator
+from steward.cli.context import authorized, console, database
 
 _VERSIONED = {"dataset": NodeKind.dataset_version, "model": NodeKind.model_version}
+
+lineage_app = typer.Typer(
+    name="lineage", help="The lineage graph and the model registry.", no_args_is_help=True
+)
 
 
 def register(app: typer.Typer) -> None:
     """Add the ``lineage`` group to ``app``."""
-    group = typer.Typer(help="The lineage graph and the model registry.", no_args_is_help=True)
-    group.command("show")(show)
-    group.command("history")(history)
-    group.command("export")(export)
-    group.command("ingest")(ingest)
-    app.add_typer(group, name="lineage")
+    app.add_typer(lineage_app)
 
 
 def parse_node(spec: str) -> tuple[NodeKind, str, str]:
@@ -49,8 +49,7 @@ def parse_node(spec: str) -> tuple[NodeKind, str, str]:
     return NodeKind(kind), name, version
 
 
-def _resolve(project: str, spec: str) -> Node:
-    db = database()
+def _resolve(db: Database, project: str, spec: str) -> Node:
     try:
         found = query.get_node(db, project=project, node_id=UUID(spec))
     except ValueError:
@@ -62,6 +61,7 @@ def _resolve(project: str, spec: str) -> Node:
     return found
 
 
+@lineage_app.command("show")
 def show(
     node: str = typer.Argument(..., help="kind:name[@version] or a node id"),
     project: str = typer.Option(..., "--project", "-p", help="project the node belongs to"),
@@ -73,8 +73,9 @@ def show(
     output: Path = typer.Option(None, "-o", help="file to write (default: stdout)"),
 ) -> None:
     """Print a node's upstream, downstream or impact subgraph."""
-    root = _resolve(project, node)
     db = database()
+    authorized(db, project=project, obj="lineage", act="read")
+    root = _resolve(db, project, node)
     graph: Graph
     if direction == "impact":
         graph = query.impact(db, project=project, node_id=root.id, at=at, history=history)
@@ -98,12 +99,15 @@ def show(
     console.print(f"wrote {len(graph.nodes)} nodes, {len(graph.edges)} edges to {output}")
 
 
+@lineage_app.command("history")
 def history(
     endpoint: str = typer.Argument(..., help="endpoint name"),
     project: str = typer.Option(..., "--project", "-p"),
 ) -> None:
     """An endpoint's production history: which model version served when."""
-    deployments = service.list_deployments(database(), project=project, endpoint=endpoint)
+    db = database()
+    authorized(db, project=project, obj="endpoint", act="read")
+    deployments = service.list_deployments(db, project=project, endpoint=endpoint)
     table = Table("model", "version", "from", "until", "by")
     for d in deployments:
         until = d.ended_at.isoformat() if d.ended_at else "now"
@@ -111,14 +115,15 @@ def history(
     console.print(table)
 
 
+@lineage_app.command("export")
 def export(
     project: str = typer.Option(..., "--project", "-p"),
     output: Path = typer.Option(None, "-o", help="file to write (default: stdout)"),
 ) -> None:
     """Export the project's graph as OpenLineage events (one JSON document per line)."""
-    lines = (
-        json.dumps(e, sort_keys=True) + "\n" for e in export_events(database(), project=project)
-    )
+    db = database()
+    authorized(db, project=project, obj="lineage", act="read")
+    lines = (json.dumps(e, sort_keys=True) + "\n" for e in export_events(db, project=project))
     if output is None:
         sys.stdout.writelines(lines)
         return
@@ -127,12 +132,13 @@ def export(
     console.print(f"wrote {output}")
 
 
+@lineage_app.command("ingest")
 def ingest(
     file: Path = typer.Argument(..., help="OpenLineage events, one JSON document per line"),
     project: str = typer.Option(None, "--project", "-p", help="default: each job's namespace"),
 ) -> None:
     """Load OpenLineage events from a file, as the local operator (e.g. an export or a backlog)."""
-    db, actor = database(), operator()
+    db = database()
     applied = duplicates = 0
     with file.open() as fh:
         for number, line in enumerate(fh, start=1):
@@ -144,6 +150,7 @@ def ingest(
             except (ValueError, InvalidInput) as exc:
                 raise InvalidInput(f"line {number}: {exc}") from exc
             target = openlineage.project_of(payload, override=project, namespace_map={})
+            actor = authorized(db, project=target, obj="lineage", act="write")
             get_project(db, name=target)  # the operator may write anywhere, but not invent projects
             result = openlineage.apply_event(
                 db, payload=payload, kind=kind, project=target, actor=actor

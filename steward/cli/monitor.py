@@ -10,34 +10,30 @@ from rich.table import Table
 
 from governance.core.db import Database
 from monitors.runs.sources import RunEnvironment
-from steward.cli.context import console, database, operator, settings
+from steward.cli.context import authorized, console, database, settings
+
+monitor_app = typer.Typer(name="monitor", help="Scheduled monitors.", no_args_is_help=True)
 
 
 def register(app: typer.Typer) -> None:
     """Add the ``monitor`` command group to ``app``."""
-    group = typer.Typer(help="Scheduled monitors.", no_args_is_help=True)
-    group.command("list")(monitor_list)
-    group.command("apply")(monitor_apply)
-    group.command("run")(monitor_run)
-    group.command("backfill")(monitor_backfill)
-    group.command("results")(monitor_results)
-    group.command("export")(monitor_export)
-    app.add_typer(group, name="monitor")
+    app.add_typer(monitor_app)
 
 
-def _env() -> tuple[Database, RunEnvironment]:
+def _env(db: Database) -> RunEnvironment:
     from monitors.runs.adapters import default_environment
 
-    db = database()
-    return db, default_environment(db, settings())
+    return default_environment(db, settings())
 
 
+@monitor_app.command("list")
 def monitor_list(project: str = typer.Option("default", "--project", "-p")) -> None:
     """List the monitors of a project with their schedule and newest run."""
     from monitors.runs.service import list_runs
     from monitors.specs.service import list_monitors
 
     db = database()
+    authorized(db, project=project, obj="monitor", act="read")
     table = Table("monitor", "target", "schedule", "signals", "enabled", "last window", "status")
     for m in list_monitors(db, project=project):
         last = list_runs(db, project=project, name=m.name, limit=1)
@@ -55,6 +51,7 @@ def monitor_list(project: str = typer.Option("default", "--project", "-p")) -> N
     console.print(table)
 
 
+@monitor_app.command("apply")
 def monitor_apply(
     file: Path = typer.Option(..., "--file", "-f", exists=True, dir_okay=False, readable=True),
     project: str = typer.Option("default", "--project", "-p"),
@@ -63,26 +60,16 @@ def monitor_apply(
     from monitors.specs.document import load_file
     from monitors.specs.service import apply_monitors
 
-    applied = apply_monitors(database(), project=project, specs=load_file(file), actor=operator())
+    db = database()
+    actor = authorized(db, project=project, obj="monitor", act="write")
+    applied = apply_monitors(db, project=project, specs=load_file(file), actor=actor)
     for item in applied:
         console.print(
             f"{item.action:9} {project}/{item.monitor.name} (rev {item.monitor.revision})"
         )
 
 
-def monitor_export(
-    project: str = typer.Option("default", "--project", "-p"),
-    full: bool = typer.Option(False, help="include every default"),
-) -> None:
-    """Print a project's monitors as YAML (``apply -f`` reads it back)."""
-    from monitors.specs.document import dump_specs
-    from monitors.specs.service import list_monitors
-
-    print(
-        dump_specs([m.spec for m in list_monitors(database(), project=project)], full=full), end=""
-    )
-
-
+@monitor_app.command("run")
 def monitor_run(
     name: str,
     project: str = typer.Option("default", "--project", "-p"),
@@ -91,9 +78,10 @@ def monitor_run(
     """Run one window of a monitor now (a window that already ran is shown, not rerun)."""
     from monitors.runs.service import run_now
 
-    db, env = _env()
+    db = database()
+    actor = authorized(db, project=project, obj="monitor", act="run")
     report = run_now(
-        db, project=project, name=name, env=env, window_end=window_end, actor=operator()
+        db, project=project, name=name, env=_env(db), window_end=window_end, actor=actor
     )
     run = report.run
     verb = "ran" if report.created else "already ran"
@@ -103,6 +91,7 @@ def monitor_run(
     )
 
 
+@monitor_app.command("backfill")
 def monitor_backfill(
     name: str,
     since: datetime = typer.Option(..., help="run windows ending after this"),
@@ -112,9 +101,10 @@ def monitor_backfill(
     """Run every past window of a monitor that has not run yet, oldest first."""
     from monitors.runs.service import backfill
 
-    db, env = _env()
+    db = database()
+    actor = authorized(db, project=project, obj="monitor", act="run")
     report = backfill(
-        db, project=project, name=name, since=since, until=until, env=env, actor=operator()
+        db, project=project, name=name, since=since, until=until, env=_env(db), actor=actor
     )
     breached = sum(1 for r in report.runs if r.run.breached)
     console.print(
@@ -122,6 +112,7 @@ def monitor_backfill(
     )
 
 
+@monitor_app.command("results")
 def monitor_results(
     name: str,
     project: str = typer.Option("default", "--project", "-p"),
@@ -132,7 +123,9 @@ def monitor_results(
     """Show a monitor's results time series."""
     from monitors.runs.service import list_results
 
-    page = list_results(database(), project=project, name=name, since=since, signal=signal)
+    db = database()
+    authorized(db, project=project, obj="monitor", act="read")
+    page = list_results(db, project=project, name=name, since=since, signal=signal)
     table = Table("window end", "signal", "metric", "feature", "value", "threshold", "breached")
     for p in page.items:
         if p.feature and not features:
@@ -149,3 +142,17 @@ def monitor_results(
             "yes" if p.breached else "",
         )
     console.print(table)
+
+
+@monitor_app.command("export")
+def monitor_export(
+    project: str = typer.Option("default", "--project", "-p"),
+    full: bool = typer.Option(False, help="include every default"),
+) -> None:
+    """Print a project's monitors as YAML (``apply -f`` reads it back)."""
+    from monitors.specs.document import dump_specs
+    from monitors.specs.service import list_monitors
+
+    db = database()
+    authorized(db, project=project, obj="monitor", act="read")
+    print(dump_specs([m.spec for m in list_monitors(db, project=project)], full=full), end="")

@@ -9,15 +9,14 @@ import typer
 
 from steward.cli.context import console, database, operator, settings
 
+db_app = typer.Typer(name="db", help="Schema migrations.", no_args_is_help=True)
+
 
 def register(app: typer.Typer) -> None:
-    """Add the commands of this module to ``app``."""
-    app.command()(init)
-    app.command()(serve)
-    db_app = typer.Typer(help="Schema migrations.", no_args_is_help=True)
-    db_app.command("upgrade")(db_upgrade)
-    db_app.command("check")(db_check)
-    app.add_typer(db_app, name="db")
+    """Add ``init``, ``serve`` and the ``db`` group to ``app``."""
+    app.command("init")(init)
+    app.command("serve")(serve)
+    app.add_typer(db_app)
 
 
 def init(
@@ -73,6 +72,7 @@ def _log_config() -> dict[str, Any]:
     return config
 
 
+@db_app.command("upgrade")
 def db_upgrade(revision: str = typer.Argument("head")) -> None:
     """Apply migrations up to REVISION."""
     from steward.migrations import current_revision, upgrade
@@ -82,6 +82,7 @@ def db_upgrade(revision: str = typer.Argument("head")) -> None:
     console.print(f"schema at {current_revision(db)}")
 
 
+@db_app.command("check")
 def db_check() -> None:
     """Exit non-zero unless the schema is at the code's head."""
     from steward.migrations import current_revision, ensure_current, head_revision

@@ -12,9 +12,10 @@ from hypothesis import strategies as st
 
 from governance.audit.service import record_audit
 from governance.core.db import Database
-from lineage.graph import Direction, edges_among, reach
+from lineage.graph import Direction
 from lineage.schemas import EdgeKind, NodeKind
-from lineage.store import SqlLineageStore
+from lineage.stores import sql_stores
+from lineage.stores.graph import SqlGraphStore
 from tests.lineage.conftest import ACTOR, T0
 
 _projects = itertools.count()
@@ -56,15 +57,15 @@ def bfs(
 def build(db: Database, n: int, edges: list[tuple[int, int, int]]) -> tuple[str, list[UUID]]:
     project = f"p{next(_projects)}"
     with db.transaction() as session:
-        store = SqlLineageStore(session)
+        stores = sql_stores(session)
         ids = [
-            store.add_node(
+            stores.nodes.add(
                 project=project, kind=NodeKind.dataset, namespace="ns", name=f"d{i}", at=T0
             ).id
             for i in range(n)
         ]
         for i, j, h in edges:
-            store.add_edge(
+            stores.edges.link(
                 project=project,
                 src=ids[i],
                 dst=ids[j],
@@ -99,10 +100,9 @@ def test_reach_equals_bfs(
     at = None if hour is None else T0 + timedelta(hours=hour, minutes=30)
     direction = Direction.upstream if up else Direction.downstream
     with db.read() as session:
-        got, truncated = reach(
-            session, seeds=[ids[seed]], direction=direction, max_depth=depth, at=at
-        )
-        among = edges_among(session, got, at)
+        store = SqlGraphStore(session)
+        got, truncated = store.reach(seeds=[ids[seed]], direction=direction, max_depth=depth, at=at)
+        among = store.edges_among(got, at)
     want = bfs(n, edges, seed, up, depth, hour)
     assert not truncated
     assert got == {ids[i]: d for i, d in want.items()}

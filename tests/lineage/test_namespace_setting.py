@@ -12,6 +12,6 @@ def test_namespace_map_from_the_environment(monkeypatch, settings: Settings) -> 
     assert configured.lineage_namespace_map == {"airflow-prod": "alpha"}
     svc = build_services(configured)
     try:
-        assert svc.extras["lineage.namespace_map"] == {"airflow-prod": "alpha"}
+        assert svc.namespace_map == {"airflow-prod": "alpha"}
     finally:
         svc.db.dispose()

@@ -1,24 +1,50 @@
-"""Route modules; every module here that defines ``router`` is mounted by ``create_app``."""
+"""Route modules; ``all_routers`` lists, in order, every router ``create_app`` mounts."""
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from typing import Any
 
 from fastapi import APIRouter
 from fastapi.routing import APIRoute
 
+from steward.api.routes import (
+    alerts,
+    audit,
+    datasets,
+    endpoints,
+    health,
+    identity,
+    inference,
+    lineage,
+    metrics,
+    models,
+    monitors,
+    projects,
+    runs,
+)
+
+# Mounting order is the order of paths in the OpenAPI document (and the order in which routes
+# are matched); a new route module is added here explicitly.
+ROUTE_MODULES = (
+    alerts,
+    audit,
+    datasets,
+    endpoints,
+    health,
+    identity,
+    inference,
+    lineage,
+    metrics,
+    models,
+    monitors,
+    projects,
+    runs,
+)
+
 
 def all_routers() -> list[APIRouter]:
-    """Import every route module of this package and return their routers, by module name."""
-    routers = []
-    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-        module = importlib.import_module(f"{__name__}.{info.name}")
-        router = getattr(module, "router", None)
-        if isinstance(router, APIRouter):
-            routers.append(router)
-    return routers
+    """The routers of every route module, in mounting order."""
+    return [module.router for module in ROUTE_MODULES]
 
 
 def iter_api_routes(routes: list[Any]) -> list[APIRoute]:

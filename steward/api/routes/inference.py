@@ -24,7 +24,6 @@ ProjectName = Annotated[str, Path(max_length=64)]
 EndpointName = Annotated[str, Path(max_length=200)]
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)]
 ContentType = Annotated[str | None, Header(alias="Content-Type", max_length=200)]
-SCHEMA_SOURCE = "capture.schema_source"
 MAX_JSON_ROWS = 10_000
 
 _DUPLICATE: dict[int | str, dict[str, Any]] = {
@@ -69,8 +68,7 @@ Body = Annotated[bytes, Depends(raw_body)]
 
 def schema_source(svc: Services) -> EndpointSchemaSource:
     """The endpoints' expected schemas: the lineage graph unless the app was given another."""
-    source = svc.extras.get(SCHEMA_SOURCE)
-    return source if source is not None else LineageSchemaSource()
+    return svc.schema_source if svc.schema_source is not None else LineageSchemaSource()
 
 
 def _reply(result: IngestResult, response: Response) -> IngestResult:

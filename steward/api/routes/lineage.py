@@ -3,7 +3,7 @@
 ``POST /api/v1/lineage`` has no project in its path (it is the path the OpenLineage HTTP
 transport posts to): the route only authenticates, and ``lineage.openlineage.ingest_event``
 checks ``(lineage, write)`` in the project named by the event's job namespace (or the
-``project`` query parameter, or ``svc.extras["lineage.namespace_map"]``), with the same
+``project`` query parameter, or ``svc.namespace_map``), with the same
 404-then-403 answers and denial audit as ``require``.
 """
 
@@ -66,7 +66,7 @@ def ingest(
         actor=caller.principal,
         policy=svc.policy,
         project=project,
-        namespace_map=svc.extras.get("lineage.namespace_map") or {},
+        namespace_map=svc.namespace_map,
         clock=svc.clock,
     )
 
@@ -85,7 +85,7 @@ def ingest_batch(
         actor=caller.principal,
         policy=svc.policy,
         project=project,
-        namespace_map=svc.extras.get("lineage.namespace_map") or {},
+        namespace_map=svc.namespace_map,
         clock=svc.clock,
     )
 

@@ -5,23 +5,27 @@ from __future__ import annotations
 from datetime import timedelta
 
 from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
 
 from governance.core.db import Database
+from monitors.alerts.schemas import Breach, Severity
+from monitors.alerts.service import raise_or_update_alert
 from monitors.runs.service import backfill
 from monitors.runs.sources import RunEnvironment
 from monitors.specs.schemas import Monitor
-from tests.builders import World
+from monitors.specs.service import create_monitor
+from tests.builders import OPERATOR, World
 from tests.monitors.runs.conftest import HOUR, START
 
 BASE = "/api/v1/projects/alpha/monitors"
 
 
-def _seed(db: Database, env: RunEnvironment) -> None:
+def _seed(db: Database, env: RunEnvironment, project: str = "alpha") -> None:
     from governance.core.clock import ManualClock
 
     backfill(
         db,
-        project="alpha",
+        project=project,
         name="drift",
         since=START - HOUR,
         until=None,
@@ -99,3 +103,67 @@ def test_metrics_show_only_readable_projects(
         other = client.get("/metrics", headers={"Authorization": f"Bearer {token}"})
         assert other.status_code == 200 and 'project="alpha"' not in other.text
     assert client.get("/metrics").status_code == 401
+
+
+FAMILIES = {
+    "steward_monitor_value": "gauge",
+    "steward_monitor_breached": "gauge",
+    "steward_monitor_runs": "counter",
+    "steward_monitor_run_seconds": "counter",
+    "steward_monitor_run_seconds_max": "gauge",
+    "steward_alerts_open": "gauge",
+    "steward_ingest_rows": "counter",
+    "steward_ingest_batches": "counter",
+    "steward_ingest_refused": "counter",
+    "steward_ingest_duplicates": "counter",
+}
+
+
+def _scrape(
+    client: TestClient, token: str
+) -> dict[str, dict[str, list[tuple[dict[str, str], float]]]]:
+    """Per family, per project: the (labels, value) samples of one scrape."""
+    r = client.get("/metrics", headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 200
+    assert r.headers["content-type"] == "text/plain; version=0.0.4; charset=utf-8"
+    families = list(text_string_to_metric_families(r.text))
+    assert {f.name: f.type for f in families} == FAMILIES  # every family, even when empty
+    found: dict[str, dict[str, list[tuple[dict[str, str], float]]]] = {}
+    for family in families:
+        for sample in family.samples:
+            per_project = found.setdefault(family.name, {})
+            per_project.setdefault(sample.labels["project"], []).append(
+                (sample.labels, sample.value)
+            )
+    return found
+
+
+def test_metrics_parse_as_prometheus_with_series_per_readable_project(
+    client: TestClient, world: World, db: Database, monitor: Monitor, env: RunEnvironment
+) -> None:
+    _seed(db, env)
+    create_monitor(db, project="beta", spec=monitor.spec, actor=OPERATOR)
+    _seed(db, env, project="beta")
+    with db.transaction() as session:
+        for project in ("alpha", "beta"):
+            breach = Breach(monitor="drift", signal="data_drift", severity=Severity.critical)
+            raise_or_update_alert(session, project=project, breach=breach)
+    both = _scrape(client, world.admin_token)  # owner of alpha and beta
+    assert {name: set(series) for name, series in both.items()} == {
+        name: {"alpha", "beta"}
+        for name in FAMILIES
+        if name.startswith(("steward_monitor", "steward_alerts"))
+    }
+    for project in ("alpha", "beta"):
+        runs = {(s["monitor"], s["status"]): n for s, n in both["steward_monitor_runs"][project]}
+        assert runs == {("drift", "succeeded"): 11.0, ("drift", "no_data"): 1.0}
+        [(labels, alerts)] = both["steward_alerts_open"][project]
+        assert (labels["severity"], alerts) == ("critical", 1.0)
+        assert len(both["steward_monitor_value"][project]) == 5  # one signal, 4 features
+        assert both["steward_monitor_run_seconds"][project][0][1] > 0
+    alpha_only = _scrape(client, world.tokens["viewer"])
+    assert {p for series in alpha_only.values() for p in series} == {"alpha"}
+    assert alpha_only["steward_monitor_value"]["alpha"] == both["steward_monitor_value"]["alpha"]
+    beta_only = _scrape(client, world.outsider_token)
+    assert {p for series in beta_only.values() for p in series} == {"beta"}
+    assert _scrape(client, world.tokens["app-developer"]) == {}  # no metrics:read anywhere

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
 from governance.core.db import Database
@@ -107,6 +108,54 @@ def test_cron_in_a_time_zone_and_window_ends() -> None:
     assert latest_window_end(hourly, now=T - timedelta(minutes=1)) is None
 
 
+APPLY = "/api/v1/projects/alpha/monitors/apply"
+
+
+@pytest.mark.parametrize(
+    ("cron", "message"),
+    [
+        ("61 * * * *", "the last value (61) is higher than the maximum value (59)"),
+        ("* * *", "cron needs five fields (minute hour day month weekday), got 3"),
+        ("*/0 * * * *", "Increment must be higher than 0"),
+        ("0 0 * * 1#2", "day of week '1#2' is not 0-7 or a day name"),
+        ("0 0 * * 8", "day of week '8' is not 0-7 or a day name"),
+        ("0 0 1 * mon", "crontab ORs and the scheduler would AND"),
+    ],
+)
+def test_apply_refuses_a_cron_apscheduler_cannot_schedule(
+    client: TestClient, world: World, cron: str, message: str
+) -> None:
+    yaml = f"name: m\ntarget: {{name: income}}\nschedule: {{cron: '{cron}'}}\n"
+    r = client.post(APPLY, content=yaml, headers=world.headers("data-scientist"))
+    assert r.status_code == 422, r.text
+    assert r.json()["code"] == "invalid_input"
+    [error] = r.json()["errors"]
+    assert error["loc"] == "schedule.cron" and message in error["msg"]
+    assert client.get(APPLY.removesuffix("/apply"), headers=world.headers("viewer")).json() == []
+
+
+@pytest.mark.parametrize(
+    ("cron", "timezone", "hours"),
+    [
+        ("0 6 * * *", "Europe/Paris", [5, 5]),  # 06:00 in Paris is 05:00 UTC in March
+        ("30 9 * * mon-fri", "America/New_York", [13, 13]),  # EDT from March 8th
+        ("0 0 */2 * *", "Asia/Tokyo", [15]),  # midnight on odd days in Tokyo
+    ],
+)
+def test_apply_schedules_a_valid_cron_in_its_time_zone(
+    client: TestClient, world: World, cron: str, timezone: str, hours: list[int]
+) -> None:
+    yaml = (
+        f"name: m\ntarget: {{name: income}}\nschedule: {{cron: '{cron}', timezone: {timezone}}}\n"
+    )
+    r = client.post(APPLY, content=yaml, headers=world.headers("data-scientist"))
+    assert r.status_code == 200, r.text
+    schedule = Schedule.model_validate(r.json()[0]["spec"]["schedule"])
+    assert (schedule.cron, schedule.timezone) == (cron, timezone)
+    ends = list(window_ends(schedule, after=T, until=T + 2 * DAY - timedelta(minutes=1)))
+    assert [e.hour for e in ends] == hours
+
+
 def test_service_create_apply_update_delete(db: Database, world: World) -> None:
     with pytest.raises(InvalidInput, match="oncall"):
         apply_monitors(db, project="alpha", specs=load_specs(YAML), actor=OPERATOR)
@@ -129,3 +178,27 @@ def test_service_create_apply_update_delete(db: Database, world: World) -> None:
     assert [m.name for m in list_monitors(db, enabled_only=True)] == ["income-drift", "weekly"]
     delete_monitor(db, project="alpha", name="m1", actor=OPERATOR)
     assert find_monitor(db, project="alpha", name="m1") is None
+
+
+@pytest.mark.parametrize(
+    ("weekday", "days"),
+    [
+        ("6", ["Sat"]),
+        ("0", ["Sun"]),
+        ("7", ["Sun"]),
+        ("1-5", ["Mon", "Tue", "Wed", "Thu", "Fri"]),
+        ("5-7", ["Sun", "Fri", "Sat"]),
+        ("0-2", ["Sun", "Mon", "Tue"]),
+        ("*/3", ["Sun", "Wed", "Sat"]),
+        ("sat,1", ["Mon", "Sat"]),
+        ("mon-fri", ["Mon", "Tue", "Wed", "Thu", "Fri"]),
+    ],
+)
+def test_cron_weekdays_mean_what_crontab_means(weekday: str, days: list[str]) -> None:
+    # APScheduler 3 counts weekdays from Monday = 0; crontab (and the spec) from Sunday = 0.
+    schedule = Schedule(cron=f"30 2 * * {weekday}")
+    start = datetime(2026, 11, 29, tzinfo=UTC)  # a Sunday
+    ends = window_ends(schedule, after=start, until=start + 7 * DAY)
+    week = sorted(ends, key=lambda e: (e.weekday() + 1) % 7)
+    assert [e.strftime("%a") for e in week] == days
+    assert all((e.hour, e.minute) == (2, 30) for e in week)

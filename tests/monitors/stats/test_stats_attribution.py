@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -36,6 +38,25 @@ def test_ndcg_equals_sklearn_ndcg_score(top_n: int) -> None:
         dict(zip(names, reference, strict=True)), dict(zip(names, current, strict=True)), top_n
     )
     assert ours == pytest.approx(ndcg_score([reference], [current], k=top_n), rel=1e-12)
+
+
+def test_ndcg_of_a_tie_shares_the_mean_relevance_of_the_tied_features() -> None:
+    # a and b tie first: each counts (3 + 2) / 2 at positions 1 and 2, c counts 1 at position 3
+    discounts = [1.0, 1 / math.log2(3), 0.5]
+    dcg = 2.5 * (discounts[0] + discounts[1]) + 1.0 * discounts[2]
+    ideal = 3.0 * discounts[0] + 2.0 * discounts[1] + 1.0 * discounts[2]
+    score = ndcg({"a": 3.0, "b": 2.0, "c": 1.0}, {"a": 1.0, "b": 1.0, "c": 0.0}, 3)
+    assert score == pytest.approx(dcg / ideal, rel=1e-12)
+    # cut at 1: only the tie's first position counts, with the tie's mean relevance
+    top1 = ndcg({"a": 3.0, "b": 2.0, "c": 1.0}, {"a": 1.0, "b": 1.0, "c": 0.0}, 1)
+    assert top1 == pytest.approx(2.5 / 3.0, rel=1e-12)
+
+
+def test_ndcg_where_no_ranking_can_be_wrong_is_one() -> None:
+    assert ndcg({"a": 0.4}, {"a": 0.0}, 1) == 1.0  # sklearn refuses a single feature
+    assert ndcg({"a": 0.0, "b": 0.0}, {"a": 1.0, "b": 0.5}, 2) == 1.0  # sklearn says 0.0
+    assert ndcg({"a": 0.2, "b": 0.1}, {"b": 1.0, "a": 0.5}, 0) == 1.0
+    assert ndcg({"a": 0.2, "b": 0.1}, {"b": 1.0}, 2) < 1.0  # a missing feature scores 0
 
 
 def test_identical_rankings_do_not_drift_and_reversed_rankings_do() -> None:
@@ -84,7 +105,7 @@ def test_other_models_use_the_permutation_explainer() -> None:
 
 
 def test_torch_models_use_the_gradient_explainer() -> None:
-    torch = pytest.importorskip("torch")
+    import torch
     torch.manual_seed(0)
     features, _ = _data(3)
     model = torch.nn.Linear(4, 1)
