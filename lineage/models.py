@@ -111,12 +111,16 @@ class EventRow(Base):
     """A raw OpenLineage event as received, kept as evidence and for replay."""
 
     __tablename__ = "lineage_events"
-    __table_args__ = (Index("ix_lineage_events_project_run", "project", "run_id"),)
+    __table_args__ = (
+        # The same event sent to two projects is two events: dedupe within a project only.
+        UniqueConstraint("project", "fingerprint"),
+        Index("ix_lineage_events_project_run", "project", "run_id"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     project: Mapped[str] = mapped_column(String(64))
     # SHA-256 of the canonical payload: a retried event is recognised and not applied twice.
-    fingerprint: Mapped[str] = mapped_column(String(64), unique=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))
     kind: Mapped[str] = mapped_column(String(16))
     event_type: Mapped[str | None] = mapped_column(String(16))
     run_id: Mapped[str | None] = mapped_column(String(64))

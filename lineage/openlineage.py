@@ -27,6 +27,7 @@ from governance.core.principal import Principal
 from lineage.olschema import validate_event
 from lineage.schemas import EdgeKind, IngestResult, Node, NodeKind, RawEvent, RunReport, RunState
 from lineage.stores import LineageStores, batch_stores
+from lineage.stores.events import EventKey
 
 _WALL = SystemClock()
 
@@ -117,7 +118,8 @@ def apply_events(
     try:
         with db.transaction() as session:
             with batch_stores(session) as stores:
-                seen = stores.events.seen(digests)
+                keys = [(p, d) for (_, _, p), d in zip(events, digests, strict=True)]
+                seen = stores.events.seen(keys)
                 _prefetch(stores, events)
                 _apply_all(stores, events, digests, seen, results, applied, clock)
             for project, targets in applied.items():
@@ -140,16 +142,16 @@ def _apply_all(
     stores: LineageStores,
     events: Sequence[tuple[dict[str, Any], str, str]],
     digests: list[str],
-    seen: set[str],
+    seen: set[EventKey],
     results: list[IngestResult],
     applied: dict[str, list[str]],
     clock: Clock,
 ) -> None:
     for (payload, kind, project), digest in zip(events, digests, strict=True):
-        if digest in seen:
+        if (project, digest) in seen:
             results.append(IngestResult(project=project, kind=kind, duplicate=True))
             continue
-        seen.add(digest)
+        seen.add((project, digest))
         at = to_utc(datetime.fromisoformat(payload["eventTime"]))
         _keep(stores, payload, kind, project, digest, at, clock)
         run_id, edges, target = _APPLIERS[kind](stores, payload, project, at, clock.now())

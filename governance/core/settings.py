@@ -41,6 +41,11 @@ class Settings(BaseSettings):
     # Hosts, addresses or CIDRs (optionally ``:port``) webhooks may reach although not public.
     webhook_allowlist: list[str] = Field(default_factory=list)
     artifact_dir: Path | None = None
+    # Caps on one inference or label batch, whatever its format: rows, decoded (uncompressed)
+    # bytes, and UTC days spanned (each day is one partition file written per batch).
+    ingest_max_rows: int = Field(default=1_000_000, ge=1)
+    ingest_max_decoded_bytes: int = Field(default=1024**3, ge=1024)
+    ingest_max_days: int = Field(default=31, ge=1)
 
     @model_validator(mode="after")
     def _derive_paths(self) -> Settings:

@@ -12,20 +12,24 @@ from governance.core.ids import new_id
 from lineage.models import EventRow
 from lineage.schemas import RawEvent
 
+# (project, fingerprint): what makes a kept event unique.
+EventKey = tuple[str, str]
+
 
 class EventStore(Protocol):
     """Raw OpenLineage events, kept as evidence of what was applied to the graph.
 
-    An event is known by its fingerprint (a hash of its canonical payload): a retried event
-    finds its fingerprint seen and is not applied again. Nothing here commits.
+    An event is known by its project and fingerprint (a hash of its canonical payload): a
+    retried event finds its key seen and is not applied again, while the same event sent to
+    another project is that project's own event. Nothing here commits.
     """
 
-    def seen(self, fingerprints: Sequence[str]) -> set[str]:
-        """Which of these fingerprints belong to events already kept."""
+    def seen(self, keys: Sequence[EventKey]) -> set[EventKey]:
+        """Which of these (project, fingerprint) keys belong to events already kept."""
         ...
 
     def keep(self, event: RawEvent) -> None:
-        """Keep an event (its fingerprint must be new)."""
+        """Keep an event (its (project, fingerprint) key must be new)."""
         ...
 
 
@@ -35,15 +39,21 @@ class SqlEventStore:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def seen(self, fingerprints: Sequence[str]) -> set[str]:
-        """Which of these fingerprints belong to events already kept."""
-        if not fingerprints:
+    def seen(self, keys: Sequence[EventKey]) -> set[EventKey]:
+        """Which of these (project, fingerprint) keys belong to events already kept."""
+        if not keys:
             return set()
-        stmt = select(EventRow.fingerprint).where(EventRow.fingerprint.in_(list(fingerprints)))
-        return set(self.session.scalars(stmt))
+        # Both IN lists hit the (project, fingerprint) unique index; the exact pairs are matched
+        # here, which keeps the SQL portable (no row-value IN on every backend).
+        stmt = select(EventRow.project, EventRow.fingerprint).where(
+            EventRow.project.in_({project for project, _ in keys}),
+            EventRow.fingerprint.in_({fingerprint for _, fingerprint in keys}),
+        )
+        wanted = set(keys)
+        return {key for key in self.session.execute(stmt).tuples() if key in wanted}
 
     def keep(self, event: RawEvent) -> None:
-        """Keep an event (its fingerprint must be new)."""
+        """Keep an event (its (project, fingerprint) key must be new)."""
         self.session.add(
             EventRow(
                 id=new_id(),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 from collections.abc import Callable
@@ -17,7 +18,7 @@ from governance.access.service import list_projects
 from governance.audit.service import record_audit
 from governance.core.clock import Clock, SystemClock, to_utc
 from governance.core.db import Database
-from governance.core.errors import Conflict, InvalidInput
+from governance.core.errors import Conflict, InvalidInput, TooLarge
 from governance.core.ids import new_id
 from governance.core.principal import SYSTEM, Principal
 from governance.core.settings import Settings
@@ -55,16 +56,41 @@ def capture_files(source: Settings | ParquetCaptureStore) -> ParquetCaptureStore
     return ParquetCaptureStore(source.data_dir)
 
 
-def _parse_inferences(body: bytes, media: str, schema: ExpectedSchema, now: datetime) -> pa.Table:
-    if media == validate.JSON:
-        return validate.inferences_from_json(body, schema, now=now)
-    return validate.inferences_from_table(validate.read_bulk(body, media), schema, now=now)
+def ingest_limits(settings: Settings) -> validate.IngestLimits:
+    """The per-batch caps configured in ``settings``."""
+    return validate.IngestLimits(
+        rows=settings.ingest_max_rows,
+        decoded_bytes=settings.ingest_max_decoded_bytes,
+        days=settings.ingest_max_days,
+    )
 
 
-def _parse_labels(body: bytes, media: str, schema: ExpectedSchema, now: datetime) -> pa.Table:
+def _parse_inferences(
+    body: bytes,
+    media: str,
+    schema: ExpectedSchema,
+    now: datetime,
+    *,
+    limits: validate.IngestLimits = validate.DEFAULT_LIMITS,
+) -> pa.Table:
     if media == validate.JSON:
-        return validate.labels_from_json(body, schema, now=now)
-    return validate.labels_from_table(validate.read_bulk(body, media), schema, now=now)
+        return validate.inferences_from_json(body, schema, now=now, limits=limits)
+    table = validate.read_bulk(body, media, limits=limits)
+    return validate.inferences_from_table(table, schema, now=now, limits=limits)
+
+
+def _parse_labels(
+    body: bytes,
+    media: str,
+    schema: ExpectedSchema,
+    now: datetime,
+    *,
+    limits: validate.IngestLimits = validate.DEFAULT_LIMITS,
+) -> pa.Table:
+    if media == validate.JSON:
+        return validate.labels_from_json(body, schema, now=now, limits=limits)
+    table = validate.read_bulk(body, media, limits=limits)
+    return validate.labels_from_table(table, schema, now=now)
 
 
 def ingest_inferences(
@@ -79,10 +105,12 @@ def ingest_inferences(
     idempotency_key: str | None = None,
     actor: Principal,
     clock: Clock = _WALL,
+    limits: validate.IngestLimits = validate.DEFAULT_LIMITS,
 ) -> IngestResult:
     """Check a batch of inference records against the endpoint's schema and store it once."""
     batch = _Batch(db, files, project, endpoint, CaptureKind.inference, actor, clock)
-    return batch.ingest(schemas, body, content_type, idempotency_key, _parse_inferences)
+    parse = functools.partial(_parse_inferences, limits=limits)
+    return batch.ingest(schemas, body, content_type, idempotency_key, parse)
 
 
 def ingest_labels(
@@ -97,10 +125,12 @@ def ingest_labels(
     idempotency_key: str | None = None,
     actor: Principal,
     clock: Clock = _WALL,
+    limits: validate.IngestLimits = validate.DEFAULT_LIMITS,
 ) -> IngestResult:
     """Store the ground-truth labels of earlier inferences, keyed by correlation id."""
     batch = _Batch(db, files, project, endpoint, CaptureKind.label, actor, clock)
-    return batch.ingest(schemas, body, content_type, idempotency_key, _parse_labels)
+    parse = functools.partial(_parse_labels, limits=limits)
+    return batch.ingest(schemas, body, content_type, idempotency_key, parse)
 
 
 class _Batch:
@@ -141,7 +171,7 @@ class _Batch:
         now = self.clock.now()
         try:
             table = parse(body, media, schema, now)
-        except InvalidInput:
+        except (InvalidInput, TooLarge):
             self._count(refused=1)
             raise
         return self._store(table, digest, key, now)

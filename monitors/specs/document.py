@@ -12,13 +12,70 @@ from pydantic import ValidationError
 from governance.core.errors import InvalidInput
 from monitors.specs.schemas import MonitorSpec
 
+# Far beyond any real monitors file (a monitor is a few dozen nodes, a handful of levels deep),
+# yet small enough that a short body cannot turn into a huge or deep structure.
+MAX_NODES = 100_000
+MAX_DEPTH = 32
+
+
+class _Refused(yaml.YAMLError):
+    """A YAML document well-formed but outside what monitor files may use."""
+
+    def __init__(self, *, problem: str, mark: yaml.Event) -> None:
+        super().__init__(problem)
+        self.problem = problem
+        start = mark.start_mark
+        self.where = "" if start is None else f"line {start.line + 1}, column {start.column + 1}"
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """SafeLoader without aliases or anchors, and with a cap on node count and nesting depth.
+
+    Aliases are refused as events, before composing, so an alias bomb ("billion laughs") is
+    never expanded; counting nodes as they are composed bounds everything else.
+    """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.nodes = 0
+        self.depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        """Compose one node, refusing aliases, anchors and sizes beyond the caps."""
+        event = self.peek_event()  # type: ignore[no-untyped-call]
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            raise _Refused(problem="YAML anchors and aliases are not accepted", mark=event)
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise _Refused(problem=f"the document has more than {MAX_NODES} nodes", mark=event)
+        if self.depth >= MAX_DEPTH:
+            raise _Refused(problem=f"the document nests deeper than {MAX_DEPTH} levels", mark=event)
+        self.depth += 1
+        try:
+            node: yaml.Node | None = super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+        return node
+
+
+def _documents(text: str) -> list[Any]:
+    loader = _BoundedLoader(text)
+    try:
+        documents = []
+        while loader.check_data():  # type: ignore[no-untyped-call]
+            documents.append(loader.get_data())
+        return documents
+    except _Refused as exc:
+        raise InvalidInput(f"YAML refused: {exc.problem} at {exc.where}") from exc
+    except yaml.YAMLError as exc:
+        raise InvalidInput(f"not valid YAML: {exc}") from exc
+    finally:
+        loader.dispose()
+
 
 def load_specs(text: str) -> list[MonitorSpec]:
     """Parse YAML text into monitor specs; any invalid field refuses the whole file."""
-    try:
-        documents = [d for d in yaml.safe_load_all(text) if d is not None]
-    except yaml.YAMLError as exc:
-        raise InvalidInput(f"not valid YAML: {exc}") from exc
+    documents = [d for d in _documents(text) if d is not None]
     raw: list[Any] = []
     for document in documents:
         if isinstance(document, dict) and set(document) == {"monitors"}:

@@ -99,6 +99,7 @@ def post_inferences(
         svc.db, files=service.capture_files(svc.settings), schemas=schema_source(svc),
         project=project, endpoint=endpoint, body=body, content_type=content_type,
         idempotency_key=idempotency_key, actor=caller.principal, clock=svc.clock,
+        limits=service.ingest_limits(svc.settings),
     )  # fmt: skip
     return _reply(result, response)
 
@@ -125,6 +126,7 @@ def post_labels(
         svc.db, files=service.capture_files(svc.settings), schemas=schema_source(svc),
         project=project, endpoint=endpoint, body=body, content_type=content_type,
         idempotency_key=idempotency_key, actor=caller.principal, clock=svc.clock,
+        limits=service.ingest_limits(svc.settings),
     )  # fmt: skip
     return _reply(result, response)
 

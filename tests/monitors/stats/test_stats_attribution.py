@@ -106,6 +106,7 @@ def test_other_models_use_the_permutation_explainer() -> None:
 
 def test_torch_models_use_the_gradient_explainer() -> None:
     import torch
+
     torch.manual_seed(0)
     features, _ = _data(3)
     model = torch.nn.Linear(4, 1)
