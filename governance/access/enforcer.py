@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
@@ -98,16 +99,22 @@ class PolicyEngine:
         # binding diffs mutate its role manager.
         self._lock = threading.Lock()
         self._checked_at = time.monotonic()
+        # Signed before the build: an edit made in between is seen, and loaded, at the next check.
+        self._signature = self._file_signature()
         self._enforcer = _build(policy_dir)
-        self._mtimes = self._file_times()
+        self._failed: bytes | None = None  # the broken content last refused, reported once
         self._bindings: frozenset[Binding] = frozenset()
         self._index: dict[tuple[str, str], frozenset[str]] = {}
         self._by_principal: dict[str, dict[str, frozenset[str]]] = {}
         self._epoch = -1
 
-    def _file_times(self) -> tuple[int, int]:
-        model, policy = (self.policy_dir / n for n in ("model.conf", "policy.csv"))
-        return model.stat().st_mtime_ns, policy.stat().st_mtime_ns
+    def _file_signature(self) -> bytes:
+        # The content, not the mtime: two edits within one tick of a coarse clock still differ.
+        digest = hashlib.sha256()
+        for name in ("model.conf", "policy.csv"):
+            data = (self.policy_dir / name).read_bytes()
+            digest.update(len(data).to_bytes(8, "big") + data)
+        return digest.digest()
 
     @property
     def epoch(self) -> int:
@@ -136,12 +143,17 @@ class PolicyEngine:
             return False
         self._checked_at = now
         try:
-            mtimes = self._file_times()
-            if mtimes == self._mtimes:
-                return False
+            signature = self._file_signature()
+        except OSError:  # a file being replaced or removed: keep serving the last good policy
+            log.exception("policy files unreadable; keeping the previous policy")
+            return False
+        if signature in (self._signature, self._failed):
+            return False
+        try:
             fresh = _build(self.policy_dir, self._bindings)
         except Exception:  # keep serving with the last good policy
             log.exception("policy reload failed; keeping the previous policy")
+            self._failed = signature
             return False
         with self._lock:
             # Bindings that changed while the new enforcer was built are reconciled here.
@@ -150,7 +162,7 @@ class PolicyEngine:
                 fresh.remove_grouping_policies(stale)
             if missing := [list(b) for b in self._bindings - built]:
                 fresh.add_grouping_policies(missing)
-            self._enforcer, self._mtimes = fresh, mtimes
+            self._enforcer, self._signature, self._failed = fresh, signature, None
         log.info("policy files reloaded")
         return True
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -83,21 +84,22 @@ class JwtVerifier:
             options={"require": ["exp", "iss", "aud", self.subject_claim]},
         )
 
-    def subject(self, token: str) -> str:
-        """Return the verified subject of ``token`` or raise Unauthenticated."""
+    def verify(self, token: str) -> tuple[str, datetime]:
+        """Return the verified subject of ``token`` and its expiry, or raise Unauthenticated."""
         try:
             keys = self._keys_for(token)
             for key in keys[:-1]:
                 try:
-                    return self._subject_of(self._decode(token, key))
+                    return self._identity_of(self._decode(token, key))
                 except jwt.InvalidSignatureError:
                     continue
-            return self._subject_of(self._decode(token, keys[-1]))
+            return self._identity_of(self._decode(token, keys[-1]))
         except jwt.PyJWTError as exc:
             raise Unauthenticated(f"invalid bearer token: {type(exc).__name__}") from exc
 
-    def _subject_of(self, claims: dict[str, Any]) -> str:
+    def _identity_of(self, claims: dict[str, Any]) -> tuple[str, datetime]:
         subject = claims.get(self.subject_claim)
         if not isinstance(subject, str) or not subject:
             raise Unauthenticated("token has no subject")
-        return subject
+        # PyJWT has checked that ``exp`` is present and numeric.
+        return subject, datetime.fromtimestamp(float(claims["exp"]), UTC)

@@ -10,7 +10,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from governance.core.principal import PrincipalKind
+from governance.core.principal import Principal, PrincipalKind
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
 PRINCIPAL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,199}$")
@@ -76,6 +76,14 @@ class StoredToken:
     token: TokenInfo
     owner: PrincipalInfo
     secret_hash: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Authenticated:
+    """Who a credential proved, and until when that credential holds (None: no expiry)."""
+
+    principal: Principal
+    expires_at: datetime | None
 
 
 class TokenIssued(TokenInfo):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from sqlalchemy.orm import Session
@@ -11,6 +11,7 @@ from governance.access.enforcer import PolicyEngine
 from governance.access.oidc import JwtVerifier
 from governance.access.schemas import (
     SYSTEM_PROJECT,
+    Authenticated,
     PrincipalCreate,
     PrincipalInfo,
     ProjectCreate,
@@ -24,7 +25,7 @@ from governance.access.tokens import generate_token, hash_secret, parse_token, s
 from governance.audit.service import record_audit
 from governance.core.clock import Clock, SystemClock
 from governance.core.db import Database
-from governance.core.errors import Conflict, NotFound, Unauthenticated
+from governance.core.errors import Conflict, InvalidInput, NotFound, Unauthenticated
 from governance.core.principal import Principal, PrincipalKind
 
 _WALL = SystemClock()
@@ -64,11 +65,22 @@ def issue_token(
     name: str,
     expires_in_days: int | None,
     actor: Principal,
+    not_after: datetime | None = None,
+    asked: bool = True,
     clock: Clock = _WALL,
 ) -> TokenIssued:
-    """Create a token; its secret is returned here and never again."""
+    """Create a token; its secret is returned here and never again.
+
+    ``not_after`` bounds the new token's expiry: a caller minting a token for itself passes the
+    expiry of the credential it authenticated with, so no token outlives the one that made it.
+    An expiry the caller ``asked`` for beyond that bound is refused; a default one is shortened.
+    """
     text, parts = generate_token()
     now = clock.now()
+    expires_at = now + timedelta(days=expires_in_days) if expires_in_days else None
+    if not asked and not_after is not None and (expires_at is None or expires_at > not_after):
+        expires_at = not_after
+    _check_within(expires_at, not_after)
     with db.transaction() as session:
         store = SqlAccessStore(session)
         owner = store.find_principal(principal)
@@ -80,7 +92,7 @@ def issue_token(
             prefix=parts.prefix,
             secret_hash=hash_secret(parts.secret),
             created_at=now,
-            expires_at=now + timedelta(days=expires_in_days) if expires_in_days else None,
+            expires_at=expires_at,
         )
         record_audit(
             session,
@@ -90,6 +102,18 @@ def issue_token(
             details={"principal": principal, "name": name, "expires_in_days": expires_in_days},
         )
     return TokenIssued(**info.model_dump(), token=text)
+
+
+def _check_within(expires_at: datetime | None, not_after: datetime | None) -> None:
+    if not_after is None or (expires_at is not None and expires_at <= not_after):
+        return
+    wanted = "never" if expires_at is None else f"at {expires_at.isoformat()}"
+    msg = (
+        f"the new token would expire {wanted}, after the credential that creates it "
+        f"(valid until {not_after.isoformat()}); ask for an earlier expiry"
+    )
+    loc = ["body", "expires_in_days"]
+    raise InvalidInput(f"expires_in_days: {msg}", errors=[{"loc": loc, "msg": msg}])
 
 
 def revoke_token(
@@ -118,11 +142,19 @@ def authenticate(
     db: Database, credential: str, *, jwt: JwtVerifier | None = None, clock: Clock = _WALL
 ) -> Principal:
     """Resolve a bearer credential to a principal, or raise Unauthenticated."""
+    return authenticate_credential(db, credential, jwt=jwt, clock=clock).principal
+
+
+def authenticate_credential(
+    db: Database, credential: str, *, jwt: JwtVerifier | None = None, clock: Clock = _WALL
+) -> Authenticated:
+    """Resolve a bearer credential to a principal and the credential's expiry, or raise."""
     parts = parse_token(credential)
     if parts is None:
         if jwt is None or credential.count(".") != 2:
             raise Unauthenticated("malformed bearer token")
-        return _jwt_principal(db, jwt.subject(credential))
+        subject, expires_at = jwt.verify(credential)
+        return Authenticated(principal=_jwt_principal(db, subject), expires_at=expires_at)
     with db.read() as session:
         found = SqlAccessStore(session).find_token_by_prefix(parts.prefix)
     # An unknown prefix still costs a hash comparison, so timing does not tell prefixes apart.
@@ -135,7 +167,8 @@ def authenticate(
         raise Unauthenticated("token expired")
     if owner.disabled:
         raise Unauthenticated("principal disabled")
-    return Principal(id=owner.id, name=owner.name, kind=owner.kind, via="token")
+    principal = Principal(id=owner.id, name=owner.name, kind=owner.kind, via="token")
+    return Authenticated(principal=principal, expires_at=token.expires_at)
 
 
 def _jwt_principal(db: Database, subject: str) -> Principal:
@@ -235,7 +268,7 @@ def revoke_role(db: Database, *, project: str, principal: str, role: str, actor:
         proj, who = store.find_project(project), store.find_principal(principal)
         if proj is None or who is None:
             raise NotFound("binding not found")
-        if role == "owner" and store.count_role(proj.id, "owner") <= 1:
+        if role == "owner" and store.lock_role(proj.id, "owner") <= 1:
             raise Conflict("the last owner of a project cannot be removed")
         if not store.remove_binding(principal_id=who.id, project_id=proj.id, role=role):
             raise NotFound("binding not found")
@@ -261,7 +294,9 @@ def list_bindings(db: Database, *, project: str) -> list[RoleBinding]:
 
 
 def sync_policy(db: Database, engine: PolicyEngine) -> None:
-    """Reload bindings into ``engine`` if any process changed them since the last load."""
+    """Bring ``engine`` up to date: bindings changed by any process, and edited policy files."""
+    # The files first and on every call: an edit must not wait for the next grant or revoke.
+    engine.maybe_reload_files()
     with db.read() as session:
         store = SqlAccessStore(session)
         epoch = store.epoch()
@@ -269,7 +304,6 @@ def sync_policy(db: Database, engine: PolicyEngine) -> None:
             return
         bindings = [(b.principal, b.role, b.project) for b in store.bindings()]
     engine.load_bindings(bindings, epoch=epoch)
-    engine.maybe_reload_files()
 
 
 def bootstrap(

@@ -11,7 +11,7 @@ import uuid
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, delete, func, select, update
+from sqlalchemy import ColumnElement, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -124,8 +124,12 @@ class BindingStore(Protocol):
         """Bindings of one project (or of all), by project and principal."""
         ...
 
-    def count_role(self, project_id: uuid.UUID, role: str) -> int:
-        """How many principals hold ``role`` in the project."""
+    def lock_role(self, project_id: uuid.UUID, role: str) -> int:
+        """Lock the project's bindings of ``role`` until the transaction ends; how many there are.
+
+        A concurrent transaction that locks the same bindings waits, then counts what the first
+        one left: two revocations cannot both see the other's binding still there.
+        """
         ...
 
     def epoch(self) -> int:
@@ -351,12 +355,15 @@ class SqlAccessStore:
         rows = self.session.execute(stmt.order_by(ProjectRow.name, PrincipalRow.name))
         return [RoleBinding(principal=p, role=r, project=d, created_at=c) for p, r, d, c in rows]
 
-    def count_role(self, project_id: uuid.UUID, role: str) -> int:
-        """How many principals hold ``role`` in the project."""
-        stmt = select(func.count()).where(
-            RoleBindingRow.project_id == project_id, RoleBindingRow.role == role
+    def lock_role(self, project_id: uuid.UUID, role: str) -> int:
+        """Lock the project's bindings of ``role`` (SELECT ... FOR UPDATE); how many there are."""
+        # SQLite has no row locks and needs none: BEGIN IMMEDIATE already serialises writers.
+        stmt = (
+            select(RoleBindingRow.id)
+            .where(RoleBindingRow.project_id == project_id, RoleBindingRow.role == role)
+            .with_for_update()
         )
-        return int(self.session.scalar(stmt) or 0)
+        return len(self.session.scalars(stmt).all())
 
     def epoch(self) -> int:
         """Current binding epoch."""

@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     ingest_max_rows: int = Field(default=1_000_000, ge=1)
     ingest_max_decoded_bytes: int = Field(default=1024**3, ge=1024)
     ingest_max_days: int = Field(default=31, ge=1)
+    # Failed authentications from one client for one reason are audited once per interval with
+    # their count (the first at once); 0 writes an entry per failure.
+    auth_failure_interval_seconds: float = Field(default=60.0, ge=0)
 
     @model_validator(mode="after")
     def _derive_paths(self) -> Settings:

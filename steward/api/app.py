@@ -68,6 +68,7 @@ def create_app(
         if seal_in_background:
             sealer.start()
         yield
+        svc.auth_failures.flush()  # before the last seal, so the counted failures are sealed too
         if seal_in_background:
             sealer.stop()
 

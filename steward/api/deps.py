@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Query, Request
 
 from governance.access.authorization import authorize
 from governance.access.enforcer import PolicyEngine
+from governance.access.failures import FailureTally
 from governance.access.oidc import JwtVerifier
-from governance.access.schemas import SYSTEM_PROJECT
-from governance.access.service import authenticate, sync_policy
-from governance.audit.service import record_denial
+from governance.access.schemas import SYSTEM_PROJECT, Authenticated
+from governance.access.service import authenticate_credential, sync_policy
 from governance.audit.signing import Signer
 from governance.core.clock import Clock, SystemClock
 from governance.core.db import Database
@@ -42,6 +43,12 @@ class Services:
     namespace_map: Mapping[str, str] = field(default_factory=dict)
     # Where inference ingest finds an endpoint's expected schema; None: the lineage graph.
     schema_source: EndpointSchemaSource | None = None
+    # Failed authentications, audited per client and reason per interval; built from settings.
+    auth_failures: FailureTally = field(init=False)
+
+    def __post_init__(self) -> None:
+        interval = timedelta(seconds=self.settings.auth_failure_interval_seconds)
+        self.auth_failures = FailureTally(self.db, interval=interval)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -70,24 +77,35 @@ def _bearer(request: Request) -> str:
     return credential.strip()
 
 
-def current_principal(request: Request, svc: ServicesDep) -> Principal:
+def current_authentication(request: Request, svc: ServicesDep) -> Authenticated:
     """Authenticate the request (once per request) and apply the caller's rate limit."""
-    cached = getattr(request.state, "principal", None)
-    if isinstance(cached, Principal):
+    cached = getattr(request.state, "authenticated", None)
+    if isinstance(cached, Authenticated):
         return cached
+    svc.auth_failures.flush_due(svc.clock.now())
     try:
-        principal = authenticate(svc.db, _bearer(request), jwt=svc.jwt, clock=svc.clock)
+        authenticated = authenticate_credential(
+            svc.db, _bearer(request), jwt=svc.jwt, clock=svc.clock
+        )
     except Unauthenticated as exc:
         client = request.client.host if request.client else "unknown"
         svc.limiter.hit(f"auth-fail:{client}")
-        record_denial(
-            svc.db, actor=f"anonymous@{client}", action="auth.fail", details={"reason": exc.detail}
-        )
+        svc.auth_failures.record(source=client, reason=exc.detail, now=svc.clock.now())
         raise
+    principal = authenticated.principal
     svc.limiter.hit(principal.ref)
     sync_policy(svc.db, svc.policy)
+    request.state.authenticated = authenticated
     request.state.principal = principal
-    return principal
+    return authenticated
+
+
+AuthenticatedDep = Annotated[Authenticated, Depends(current_authentication)]
+
+
+def current_principal(authenticated: AuthenticatedDep) -> Principal:
+    """The authenticated principal of the request."""
+    return authenticated.principal
 
 
 PrincipalDep = Annotated[Principal, Depends(current_principal)]

@@ -112,7 +112,7 @@ def test_token_revoked_by_a_platform_owner_is_refused(
     )
     assert r.status_code == 200, r.text
     assert client.get("/api/v1/projects/alpha", headers=viewer).status_code == 401
-    assert _auth_failures(services)[-1]["details"] == {"reason": "token revoked"}
+    assert _auth_failures(services)[-1]["details"] == {"reason": "token revoked", "count": 1}
 
 
 def test_expired_token_is_refused_on_its_next_request(
@@ -133,7 +133,7 @@ def test_expired_token_is_refused_on_its_next_request(
     r = client.get("/api/v1/me", headers=_bearer(token))
     assert r.status_code == 401
     assert r.headers["www-authenticate"] == "Bearer"
-    assert _auth_failures(services)[-1]["details"] == {"reason": "token expired"}
+    assert _auth_failures(services)[-1]["details"] == {"reason": "token expired", "count": 1}
     # Tokens without the short expiry are unaffected by the jump.
     assert client.get("/api/v1/me", headers=world.headers("admin")).status_code == 200
 
@@ -171,7 +171,7 @@ def test_failed_authentications_are_audited_with_www_authenticate(
         assert r.json()["detail"] == reason
     entries = _auth_failures(services)[before:]
     # A missing credential is audited too: every failed authentication is an entry.
-    assert [e["details"] for e in entries] == [{"reason": r} for r in attempts]
+    assert [e["details"] for e in entries] == [{"reason": r, "count": 1} for r in attempts]
     for entry in entries:
         assert entry["decision"] == "deny"
         assert entry["actor"] == "anonymous@testclient"

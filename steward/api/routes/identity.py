@@ -17,7 +17,7 @@ from governance.access.schemas import (
     TokenIssued,
 )
 from governance.core.errors import NotFound
-from steward.api.deps import Caller, ServicesDep, require
+from steward.api.deps import AuthenticatedDep, Caller, ServicesDep, require
 from steward.api.errors import ERROR_RESPONSES
 
 router = APIRouter(prefix="/api/v1", tags=["identity"], responses=ERROR_RESPONSES)
@@ -35,8 +35,12 @@ def me(caller: SelfCaller, svc: ServicesDep) -> Me:
 
 
 @router.post("/tokens", response_model=TokenIssued, status_code=201)
-def create_own_token(body: TokenCreate, caller: SelfCaller, svc: ServicesDep) -> TokenIssued:
+def create_own_token(
+    body: TokenCreate, caller: SelfCaller, auth: AuthenticatedDep, svc: ServicesDep
+) -> TokenIssued:
     """Create a token for yourself; the secret is shown once."""
+    # It may not expire after the credential of this request: an asked-for expiry beyond it is a
+    # 422 naming expires_in_days, the default one is shortened to it.
     if body.principal not in (None, caller.principal.name):
         raise NotFound("use /principals/{name}/tokens to create tokens for others")
     return service.issue_token(
@@ -45,6 +49,8 @@ def create_own_token(body: TokenCreate, caller: SelfCaller, svc: ServicesDep) ->
         name=body.name,
         expires_in_days=body.expires_in_days,
         actor=caller.principal,
+        not_after=auth.expires_at,
+        asked="expires_in_days" in body.model_fields_set,
         clock=svc.clock,
     )
 
@@ -89,15 +95,20 @@ def create_token_for(
     name: PrincipalName,
     body: TokenCreate,
     caller: Annotated[Caller, Depends(require("token", "write", scope="system"))],
+    auth: AuthenticatedDep,
     svc: ServicesDep,
 ) -> TokenIssued:
     """Create a token for a principal (e.g. a service account); shown once."""
+    # A token for yourself is bounded by your credential, whichever route creates it.
+    own = name == caller.principal.name
     return service.issue_token(
         svc.db,
         principal=name,
         name=body.name,
         expires_in_days=body.expires_in_days,
         actor=caller.principal,
+        not_after=auth.expires_at if own else None,
+        asked="expires_in_days" in body.model_fields_set,
         clock=svc.clock,
     )
 
