@@ -14,8 +14,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.cli.runner import run_steward
+
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
+pytestmark = pytest.mark.slow
 
 
 def _free_port() -> int:
@@ -70,8 +73,9 @@ def test_init_serve_curl(tmp_path: Path) -> None:
         else:
             out = httpx.get(f"{base}/api/v1/me", headers={"Authorization": auth[15:]}).text
         assert '"name":"admin"' in out and '"default":["owner"]' in out, out
-        again = subprocess.run(["steward", "init"], cwd=tmp_path, env=env, capture_output=True,
-                               text=True, check=True)  # fmt: skip
+        home = str(tmp_path / ".steward")  # the same home, named (the CLI runs in this process)
+        again = run_steward("init", env={"STEWARD_HOME": home, "STEWARD_DATABASE_URL": None})
+        assert again.returncode == 0, again.stderr
         assert "stw_" not in again.stdout, "a second init must not issue another owner token"
     finally:
         server.terminate()
@@ -79,7 +83,8 @@ def test_init_serve_curl(tmp_path: Path) -> None:
 
 
 @pytest.mark.timeout(600)
-def test_demo_on_a_fresh_home_on_an_initialised_one_and_again(tmp_path: Path) -> None:
+def test_demo_on_a_fresh_home_and_again(tmp_path: Path) -> None:
+    # The README's command through the console script; the rerun in-process (the same CLI).
     env = {**os.environ, "PATH": f"{BIN}:{os.environ.get('PATH', '')}"}
     env.pop("STEWARD_DATABASE_URL", None)
     env["STEWARD_HOME"] = str(tmp_path / "fresh")
@@ -88,10 +93,20 @@ def test_demo_on_a_fresh_home_on_an_initialised_one_and_again(tmp_path: Path) ->
     for needle in ("steward demo: summary", "ALERT", "valid HMAC-SHA256", "verified", "curl"):
         assert needle in first.stdout, needle
     assert (tmp_path / "fresh" / "reports" / "demo-monitor.png").stat().st_size > 10_000
-    again = subprocess.run(["steward", "demo"], env=env, capture_output=True, text=True)
+    again = run_steward(
+        "demo", env={"STEWARD_HOME": env["STEWARD_HOME"], "STEWARD_DATABASE_URL": None}
+    )
     assert again.returncode == 0 and "verified" in again.stdout, again.stdout[-2000:]
-    env["STEWARD_HOME"] = str(tmp_path / "initialised")
-    subprocess.run(["steward", "init"], env=env, check=True, capture_output=True)
-    prepared = subprocess.run(["steward", "demo"], env=env, capture_output=True, text=True)
+    assert "Traceback" not in first.stderr + again.stderr
+
+
+@pytest.mark.timeout(600)
+def test_demo_on_an_initialised_home(tmp_path: Path) -> None:
+    home: dict[str, str | None] = {
+        "STEWARD_HOME": str(tmp_path / "initialised"),
+        "STEWARD_DATABASE_URL": None,
+    }
+    assert run_steward("init", env=home).returncode == 0
+    prepared = run_steward("demo", env=home)
     assert prepared.returncode == 0 and "verified" in prepared.stdout, prepared.stdout[-2000:]
-    assert "Traceback" not in first.stderr + again.stderr + prepared.stderr
+    assert "Traceback" not in prepared.stderr

@@ -19,6 +19,7 @@ from tests.conftest import PG_URL
 
 ROOT = Path(__file__).resolve().parents[2]
 ORIGIN = "test/audit"
+pytestmark = pytest.mark.slow
 
 
 def _writer(url: str, key: Path, count: int) -> subprocess.Popen[str]:
@@ -67,26 +68,75 @@ def test_concurrent_appenders_lose_nothing(db_url: str, tmp_path: Path) -> None:
     assert report["checkpoints"] >= procs * per // 16 - 1
 
 
+def _acknowledged(lines: list[str]) -> dict[int, str]:
+    pairs = (line.split() for line in lines)
+    return {int(p[0]): p[1] for p in pairs if len(p) == 2}
+
+
+def _zygote(url: str, key: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.audit.zygote", url, str(key)],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+
+
+def _fork(zygote: subprocess.Popen[str], acks: Path) -> int:
+    assert zygote.stdin is not None and zygote.stdout is not None
+    zygote.stdin.write(f"{acks}\n")
+    zygote.stdin.flush()
+    return int(zygote.stdout.readline())
+
+
+def _wait_for_an_ack(acks: Path) -> None:
+    deadline = time.monotonic() + 60
+    while not (acks.exists() and acks.read_text()):
+        assert time.monotonic() < deadline, f"no writer acknowledged into {acks}"
+        time.sleep(0.005)
+
+
+def _wait_gone(pid: int) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        assert time.monotonic() < deadline, f"writer {pid} survived SIGKILL"
+        time.sleep(0.005)
+
+
 @pytest.mark.timeout(900)
 def test_writers_killed_at_random_moments(db_url: str, tmp_path: Path) -> None:
-    rounds = 10 if PG_URL else 50
+    # Two writers at a time, each SIGKILLed at its own random moment while both append: 50
+    # kills on SQLite, 20 on PostgreSQL, every one after its writer acknowledged an entry.
+    rounds, pair = (10 if PG_URL else 25), 2
     key = tmp_path / "key.pem"
     Signer.load_or_create(key, origin=ORIGIN)
     rng = random.Random(7)
     acknowledged: dict[int, str] = {}
-    for _ in range(rounds):
-        w = _writer(db_url, key, 100_000)
-        assert w.stdout is not None
-        first = w.stdout.readline()  # the writer is up and appending
-        assert first, w.stderr.read() if w.stderr else ""
-        time.sleep(rng.uniform(0.0, 0.15))
-        w.send_signal(signal.SIGKILL)
-        rest, _ = w.communicate(timeout=60)
-        for line in [first, *rest.splitlines()]:
-            if line.strip() and len(line.split()) == 2:
-                seq, digest = line.split()
-                acknowledged[int(seq)] = digest
+    zygote = _zygote(db_url, key)
+    try:
+        for r in range(rounds):
+            acks = [tmp_path / f"acks-{r}-{n}.txt" for n in range(pair)]
+            pids = [_fork(zygote, path) for path in acks]
+            for path in acks:
+                _wait_for_an_ack(path)
+            for pid in pids:
+                time.sleep(rng.uniform(0.0, 0.1))
+                os.kill(pid, signal.SIGKILL)
+            for pid in pids:
+                _wait_gone(pid)
+            for path in acks:
+                acknowledged.update(_acknowledged(path.read_text().splitlines()))
+    finally:
+        zygote.kill()
+        zygote.wait(timeout=60)
     rows, report = _stored(db_url, key)
+    assert len(acknowledged) >= rounds * pair
     missing = {s for s in acknowledged if rows.get(s) != acknowledged[s]}
     assert not missing, f"acknowledged entries lost or changed: {sorted(missing)[:10]}"
     assert sorted(rows) == list(range(1, len(rows) + 1))

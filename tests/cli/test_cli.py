@@ -1,4 +1,4 @@
-"""The ``steward`` console script, run as a user would: subprocesses with a temporary home."""
+"""The ``steward`` command line on a temporary home: in-process, plus the console script itself."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from sqlalchemy import create_engine, text
 from governance.access.service import authenticate
 from governance.core.db import Database, normalise_url
 from governance.core.errors import Unauthenticated
+from tests.cli.runner import CliResult, run_steward
 
 # The console script of the environment the tests run in (.venv locally, CI's own venv).
 STEWARD = Path(sys.executable).parent / "steward"
@@ -32,15 +33,12 @@ class Cli:
     home: Path
     url: str | None
 
-    def __call__(self, *args: str) -> subprocess.CompletedProcess[str]:
-        env = {**os.environ, "STEWARD_HOME": str(self.home), "COLUMNS": "250"}
-        env.pop("STEWARD_DATABASE_URL", None)
-        if self.url:
-            env["STEWARD_DATABASE_URL"] = self.url
-        return subprocess.run(
-            [str(STEWARD), *args], env=env, capture_output=True, text=True, timeout=120,
-            check=False,
-        )  # fmt: skip
+    def env(self) -> dict[str, str | None]:
+        """The variables a user of this home sets (no URL: the SQLite file inside the home)."""
+        return {"STEWARD_HOME": str(self.home), "STEWARD_DATABASE_URL": self.url}
+
+    def __call__(self, *args: str) -> CliResult:
+        return run_steward(*args, env=self.env())
 
     def ok(self, *args: str) -> str:
         """Run, require exit 0, return stdout."""
@@ -49,7 +47,7 @@ class Cli:
         assert "Traceback" not in result.stderr
         return result.stdout
 
-    def fails(self, *args: str, code: int | None = None) -> subprocess.CompletedProcess[str]:
+    def fails(self, *args: str, code: int | None = None) -> CliResult:
         """Run, require a non-zero exit without a traceback."""
         result = self(*args)
         assert result.returncode != 0, result.stdout
@@ -57,6 +55,17 @@ class Cli:
             assert result.returncode == code
         assert "Traceback" not in result.stderr + result.stdout
         return result
+
+    def script(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """Run the real console script in a subprocess."""
+        env = {**os.environ, "STEWARD_HOME": str(self.home), "COLUMNS": "250"}
+        env.pop("STEWARD_DATABASE_URL", None)
+        if self.url:
+            env["STEWARD_DATABASE_URL"] = self.url
+        return subprocess.run(
+            [str(STEWARD), *args], env=env, capture_output=True, text=True, timeout=120,
+            check=False,
+        )  # fmt: skip
 
     def database(self) -> Database:
         """The database the CLI writes to."""
@@ -86,10 +95,12 @@ def cli(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cli]:
 
 @pytest.fixture(scope="module")
 def owner_token(cli: Cli) -> str:
-    """``steward init`` on the fresh home: the owner's token, printed once."""
-    out = cli.ok("init", "--owner", "root", "--project", "default")
-    tokens = TOKEN.findall(out)
-    assert len(tokens) == 1, out
+    """``steward init`` by the console script on the fresh home: the owner's token, printed once."""
+    done = cli.script("init", "--owner", "root", "--project", "default")
+    assert done.returncode == 0, done.stderr + done.stdout
+    assert "Traceback" not in done.stderr
+    tokens = TOKEN.findall(done.stdout)
+    assert len(tokens) == 1, done.stdout
     return tokens[0]
 
 
@@ -222,3 +233,17 @@ def test_errors_are_one_line_without_traceback(cli: Cli, owner_token: str) -> No
         result = cli.fails(*args, code=2)
         lines = [line for line in result.stderr.splitlines() if line.strip()]
         assert len(lines) == 1 and lines[0].startswith("error ("), result.stderr
+
+
+def test_help_lists_the_public_commands(cli: Cli) -> None:
+    out = cli.ok("--help")
+    for command in ("init", "serve", "daemon", "demo", "db", "token", "role", "audit", "policy"):
+        assert re.search(rf"^\W*{command}\b", out, re.MULTILINE), (command, out)
+
+
+def test_the_console_script_reports_an_error_in_one_line(cli: Cli, owner_token: str) -> None:
+    done = cli.script("token", "create", "ghost")
+    assert done.returncode == 2
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error (not_found):"), done.stderr
+    assert "ghost" in lines[0] and "Traceback" not in done.stderr + done.stdout

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,10 +25,10 @@ from steward.migrations import (
     import_all_models,
     upgrade,
 )
+from tests.cli.runner import CliResult, run_steward
 
 ROOT = Path(__file__).resolve().parents[2]
 # The console script of the environment the tests run in (.venv locally, CI's own venv).
-STEWARD = Path(sys.executable).parent / "steward"
 PG_URL = os.environ.get("STEWARD_TEST_DATABASE_URL")
 
 
@@ -132,19 +130,11 @@ def test_create_app_refuses_an_empty_database(empty_url: str, tmp_path: Path) ->
         create_app(settings)
 
 
-def _steward(home: Path, url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "STEWARD_HOME": str(home),
-        "STEWARD_DATABASE_URL": url,
-        "COLUMNS": "200",
-    }
-    return subprocess.run(
-        [str(STEWARD), *args], env=env, capture_output=True, text=True, timeout=120, check=False
-    )
+def _steward(home: Path, url: str, *args: str) -> CliResult:
+    return run_steward(*args, env={"STEWARD_HOME": str(home), "STEWARD_DATABASE_URL": url})
 
 
-def _one_line_error(result: subprocess.CompletedProcess[str]) -> str:
+def _one_line_error(result: CliResult) -> str:
     assert result.returncode != 0
     assert "Traceback" not in result.stderr + result.stdout
     lines = [line for line in result.stderr.splitlines() if line.strip()]

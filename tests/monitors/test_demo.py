@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from datetime import timedelta
 
+import pytest
 from rich.console import Console
 
 from governance.core.db import Database
@@ -16,6 +17,7 @@ from steward.demo.scenario import FIRST_DAY, DemoOptions, run_demo
 from tests.builders import OPERATOR
 
 
+@pytest.mark.slow
 def test_seven_days_alert_on_day_five_and_signed_webhook(db: Database, settings: Settings) -> None:
     out = Console(file=io.StringIO(), width=120)
     report = run_demo(
@@ -34,9 +36,9 @@ def test_seven_days_alert_on_day_five_and_signed_webhook(db: Database, settings:
     assert alert.opened_at < FIRST_DAY + timedelta(days=6)
     opened = [w for w in report.webhooks if w.event == "opened"]
     assert opened and all(w.valid for w in report.webhooks)
-    assert (
-        opened[0].body.get("alert", opened[0].body).get("monitor", "income-drift") == "income-drift"
-    )
+    assert opened[0].body["event"] == "opened"
+    assert opened[0].body["alert"]["monitor"] == "income-drift"
+    assert opened[0].body["alert"]["signal"] == "data_drift"
     assert report.audit is not None and report.audit.ok
     page = list_results(db, project="adult-demo", name="income-drift", since=FIRST_DAY)
     assert {p.window_end for p in page.items} == set(ends)

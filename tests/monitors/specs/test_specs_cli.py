@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from governance.core.settings import Settings
 from tests.builders import World
+from tests.cli.runner import CliResult, run_steward
 
-ROOT = Path(__file__).resolve().parents[3]
 YAML = """
 monitors:
   - name: hourly
@@ -19,23 +16,10 @@ monitors:
 """
 
 
-def steward(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
-    """Run the CLI against the test's home and database."""
-    env = os.environ | {
-        "STEWARD_HOME": str(settings.home),
-        "STEWARD_DATABASE_URL": settings.database_url,
-        "PYTHONPATH": str(ROOT),
-        "COLUMNS": "200",
-    }
-    code = "from steward.cli import main; main()"
-    return subprocess.run(
-        [sys.executable, "-c", code, *args],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+def steward(settings: Settings, *args: str) -> CliResult:
+    """Run the CLI (in this process) against the test's home and database."""
+    env = {"STEWARD_HOME": str(settings.home), "STEWARD_DATABASE_URL": settings.database_url}
+    return run_steward(*args, env=env)
 
 
 def test_apply_list_export_run_backfill(settings: Settings, world: World, tmp_path: Path) -> None:

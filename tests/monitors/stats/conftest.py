@@ -1,28 +1,31 @@
-"""Fixtures of the statistics tests: the Adult and German credit data sets, read from disk."""
+"""Fixtures of the statistics tests: the Adult and German credit data sets."""
 
 from __future__ import annotations
 
 import pandas as pd
 import pytest
-from stats_data import DATA, read_adult
+from stats_data import read_adult_test, read_adult_train, read_german_credit
 
 
 @pytest.fixture(scope="session")
 def adult() -> pd.DataFrame:
     """Adult training split (32,561 rows)."""
-    return read_adult("adult.data", 0)
+    frame = read_adult_train()
+    assert len(frame) == 32_561
+    return frame
 
 
 @pytest.fixture(scope="session")
 def adult_test() -> pd.DataFrame:
     """Adult test split (16,281 rows), with the trailing dot of the label removed."""
-    return read_adult("adult.test", 1)
+    frame = read_adult_test()
+    assert len(frame) == 16_281
+    return frame
 
 
 @pytest.fixture(scope="session")
 def german() -> pd.DataFrame:
     """German credit data (1,000 rows)."""
-    path = DATA / "german-credit" / "german.csv"
-    if not path.exists():
-        pytest.skip(f"German credit data not found at {path}")
-    return pd.read_csv(path)
+    frame = read_german_credit()
+    assert len(frame) == 1_000
+    return frame

@@ -49,6 +49,7 @@ def test_partition_profiles_merge_to_the_whole_window_and_survive_json() -> None
     assert merged.row_count == whole.row_count == 20_000
     exact = compute_profile_drift(profile, whole)
     from_parts = compute_profile_drift(profile, merged)
+    assert len(exact.columns) == len(reference) == 4
     for left, right in zip(exact.columns, from_parts.columns, strict=True):
         assert left.score == pytest.approx(right.score, rel=1e-12)
 
@@ -105,6 +106,7 @@ def test_profile_drift_on_adult_matches_exact_verdicts(adult: pd.DataFrame) -> N
     profile = build_reference_profile(reference)
     raw = compute_data_drift(profile, current)
     summary = compute_profile_drift(profile, profile_window(profile, current))
+    assert len(raw.columns) == len(adult.columns)
     for exact, approximate in zip(raw.columns, summary.columns, strict=True):
         assert approximate.verdict is exact.verdict
         assert approximate.score == pytest.approx(exact.score, abs=1e-3)
