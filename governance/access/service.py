@@ -77,10 +77,7 @@ def issue_token(
     """
     text, parts = generate_token()
     now = clock.now()
-    expires_at = now + timedelta(days=expires_in_days) if expires_in_days else None
-    if not asked and not_after is not None and (expires_at is None or expires_at > not_after):
-        expires_at = not_after
-    _check_within(expires_at, not_after)
+    expires_at = _expiry(now, expires_in_days, not_after=not_after, asked=asked)
     with db.transaction() as session:
         store = SqlAccessStore(session)
         owner = store.find_principal(principal)
@@ -104,9 +101,14 @@ def issue_token(
     return TokenIssued(**info.model_dump(), token=text)
 
 
-def _check_within(expires_at: datetime | None, not_after: datetime | None) -> None:
+def _expiry(
+    now: datetime, days: int | None, *, not_after: datetime | None, asked: bool
+) -> datetime | None:
+    expires_at = now + timedelta(days=days) if days else None
     if not_after is None or (expires_at is not None and expires_at <= not_after):
-        return
+        return expires_at
+    if not asked:  # a default expiry is shortened to the bound, an asked-for one refused
+        return not_after
     wanted = "never" if expires_at is None else f"at {expires_at.isoformat()}"
     msg = (
         f"the new token would expire {wanted}, after the credential that creates it "
