@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -9,9 +10,10 @@ from typing import Any
 from governance.audit.service import record_audit
 from governance.core.clock import Clock, SystemClock
 from governance.core.db import Database
-from governance.core.errors import Conflict, NotFound
+from governance.core.errors import Conflict, InvalidInput, NotFound
+from governance.core.paths import confine
 from governance.core.principal import Principal
-from lineage.datafile import inspect_path
+from lineage.datafile import FileFacts, inspect_path
 from lineage.schemas import (
     Dataset,
     DatasetCreate,
@@ -34,7 +36,8 @@ def register_dataset_version(
     *,
     project: str,
     name: str,
-    path: Path,
+    path: Path | str,
+    roots: Sequence[Path],
     namespace: str | None = None,
     version: str | None = None,
     facets: dict[str, Any] | None = None,
@@ -42,8 +45,8 @@ def register_dataset_version(
     actor: Principal,
     clock: Clock = _WALL,
 ) -> DatasetVersion:
-    """Register a file or Parquet folder as a dataset version (hash, schema, rows computed)."""
-    facts = inspect_path(path)
+    """Register a file or Parquet folder under the project's prefix of ``roots`` as a version."""
+    facts = _inspect(path, roots=roots, project=project)
     data = DatasetCreate(
         name=name,
         namespace=namespace,
@@ -55,13 +58,46 @@ def register_dataset_version(
         facets=facets or {},
         description=description,
     )
-    return record_dataset_version(db, project=project, data=data, actor=actor, clock=clock)
+    return _record_dataset_version(db, project=project, data=data, actor=actor, clock=clock)
 
 
 def record_dataset_version(
-    db: Database, *, project: str, data: DatasetCreate, actor: Principal, clock: Clock = _WALL
+    db: Database,
+    *,
+    project: str,
+    data: DatasetCreate,
+    actor: Principal,
+    clock: Clock = _WALL,
+    roots: Sequence[Path] = (),
 ) -> DatasetVersion:
-    """Register a dataset version described by the caller; the same content twice is a no-op."""
+    """Register a dataset version described by the caller; the same content twice is a no-op.
+
+    A ``uri`` must name a readable file or Parquet folder under the project's prefix of one of
+    ``roots`` (none by default): Steward hashes and inspects it itself, refuses a declared hash
+    that differs, and stores the resolved location. Without a ``uri`` the version is a record
+    only: nothing is read, now or by a monitor run.
+    """
+    if data.uri:
+        facts = _inspect(data.uri, roots=roots, project=project)
+        if facts.sha256 != data.sha256:
+            raise InvalidInput(
+                "the declared sha256 differs from the content at uri", field="sha256"
+            )
+        found: dict[str, Any] = {"uri": facts.uri}
+        if facts.row_count is not None:  # a table: its schema and size as read, not as declared
+            found |= {"columns": facts.columns, "row_count": facts.row_count}
+        data = data.model_copy(update=found)
+    return _record_dataset_version(db, project=project, data=data, actor=actor, clock=clock)
+
+
+def _inspect(location: Path | str, *, roots: Sequence[Path], project: str) -> FileFacts:
+    # Confinement refuses before anything is opened; the facts are read from the resolved path.
+    return inspect_path(confine(location, roots=roots, project=project))
+
+
+def _record_dataset_version(
+    db: Database, *, project: str, data: DatasetCreate, actor: Principal, clock: Clock
+) -> DatasetVersion:
     namespace = data.namespace or project
     version = data.version or data.sha256[:16]
     with db.transaction() as session:

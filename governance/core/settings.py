@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     # Failed authentications from one client for one reason are audited once per interval with
     # their count (the first at once); 0 writes an entry per failure.
     auth_failure_interval_seconds: float = Field(default=60.0, ge=0)
+    # Folders dataset versions may be read from, each holding one sub-folder per project (a JSON
+    # list); empty: ``<data_dir>/datasets``. A project's data is read only under its own folder.
+    dataset_roots: list[Path] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _derive_paths(self) -> Settings:
@@ -71,3 +74,15 @@ class Settings(BaseSettings):
         """The audit signing key's path (always set after validation)."""
         assert self.audit_key_path is not None
         return self.audit_key_path
+
+    @model_validator(mode="after")
+    def _derive_dataset_roots(self) -> Settings:
+        """Default the dataset roots under the data dir; refuse one holding Steward's own files."""
+        assert self.data_dir is not None and self.artifact_dir is not None
+        if not self.dataset_roots:
+            self.dataset_roots = [self.data_dir / "datasets"]
+        own = (self.home, self.data_dir, self.artifact_dir, self.key_path.parent)
+        for root in self.dataset_roots:
+            if any(path.resolve().is_relative_to(root.resolve()) for path in own):
+                raise ValueError(f"dataset root {root} holds Steward's own storage")
+        return self

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlparse
 
 import pyarrow as pa
 from sqlalchemy.orm import Session
@@ -13,10 +12,11 @@ from sqlalchemy.orm import Session
 from governance.core.clock import Clock, SystemClock
 from governance.core.db import Database
 from governance.core.errors import InvalidState, NotFound
+from governance.core.paths import REFUSED, Unconfined, confine
 from governance.core.principal import SYSTEM
 from governance.core.settings import Settings
 from lineage import service as lineage
-from lineage.schemas import NodeKind, NodeRef, RunState
+from lineage.schemas import DatasetVersion, NodeKind, NodeRef, RunState
 from monitors.alerts.schemas import Breach
 from monitors.alerts.service import raise_or_update_alert
 from monitors.capture.service import read_window
@@ -29,14 +29,16 @@ from monitors.specs.windows import Span
 JOB_NAMESPACE = "steward.monitors"
 
 
-def read_dataset_uri(uri: str) -> pa.Table:
-    """Read a registered dataset version (a Parquet file or folder, or a CSV file)."""
-    parsed = urlparse(uri)
-    if parsed.scheme not in ("", "file"):
-        raise InvalidState(f"dataset location scheme {parsed.scheme!r} is not readable here")
-    path = Path(unquote(parsed.path))
-    if not path.exists():
-        raise NotFound("the reference dataset's file is gone")
+def read_dataset_version(found: DatasetVersion, *, roots: Sequence[Path]) -> pa.Table:
+    """Read a dataset version (Parquet file or folder, or CSV) from inside its project's prefix."""
+    # The location was confined at registration; it is checked again here, as a row edited in
+    # the database (or a link swapped since) must not make a run read outside the prefix.
+    try:
+        path = confine(found.uri, roots=roots, project=found.project)
+    except Unconfined:
+        raise InvalidState(
+            f"dataset {found.name!r} version {found.version!r} cannot be read: {REFUSED}"
+        ) from None
     if path.suffix.lower() == ".csv":
         import pyarrow.csv as pacsv
 
@@ -67,14 +69,15 @@ class CaptureWindowReader:
         version = lineage.get_dataset_version(self.db, project=project, name=target.name)
         if not span.start <= version.created_at < span.end:
             return pa.table({})  # no new version of the dataset in this window
-        return read_dataset_uri(version.uri)
+        return read_dataset_version(version, roots=self.settings.dataset_roots)
 
 
 class LineageReferenceLoader:
     """References from registered dataset versions (default: the deployed model's training data)."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, settings: Settings) -> None:
         self.db = db
+        self.settings = settings
 
     def load(
         self, *, project: str, spec: MonitorSpec, span: Span | None, windows: WindowReader
@@ -96,7 +99,7 @@ class LineageReferenceLoader:
         if name is None:
             raise NotFound("no reference dataset: name one, or link the model's training data")
         found = lineage.get_dataset_version(self.db, project=project, name=name, version=version)
-        table = read_dataset_uri(found.uri)
+        table = read_dataset_version(found, roots=self.settings.dataset_roots)
         if output and output != PREDICTION and output in table.column_names:
             table = table.rename_columns(
                 [PREDICTION if c == output else c for c in table.column_names]
@@ -230,7 +233,7 @@ def default_environment(
     """The collaborators of runs in the server, the daemon and the CLI."""
     return RunEnvironment(
         windows=CaptureWindowReader(db, settings),
-        references=LineageReferenceLoader(db),
+        references=LineageReferenceLoader(db, settings),
         alerts=AlertsSink(settings, clock=clock, sender=sender),
         lineage=LineageRunSink(clock),
     )

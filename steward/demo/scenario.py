@@ -83,7 +83,7 @@ def _progress(console: Console) -> Progress:
 def _daemon(db: Database, settings: Settings, clock: ManualClock) -> Iterator[Daemon]:
     env = RunEnvironment(
         windows=CaptureWindowReader(db, settings),
-        references=LineageReferenceLoader(db),
+        references=LineageReferenceLoader(db, settings),
         alerts=AlertsSink(settings, clock=clock, sender=WebhookSender(allowlist=setup.LOOPBACK)),
         lineage=LineageRunSink(clock),
     )

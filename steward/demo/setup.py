@@ -96,11 +96,10 @@ def ensure_people(db: Database, *, operator: Principal, clock: Clock) -> Cast:
 def register_reference(
     db: Database, settings: Settings, table: pa.Table, *, actor: Principal, clock: Clock
 ) -> DatasetVersion:
-    """Write the reference split as Parquet under the data dir and register it (once)."""
+    """Write the reference split as Parquet under the first dataset root and register it (once)."""
     import pyarrow.parquet as pq
 
-    assert settings.data_dir is not None
-    path = settings.data_dir / "datasets" / PROJECT / f"{DATASET}.parquet"
+    path = settings.dataset_roots[0] / PROJECT / f"{DATASET}.parquet"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         pq.write_table(table, path.with_suffix(".tmp"))
@@ -110,6 +109,7 @@ def register_reference(
         project=PROJECT,
         name=DATASET,
         path=path,
+        roots=settings.dataset_roots,
         actor=actor,
         clock=clock,
         description="Adult census training split (UCI, CC BY 4.0)",

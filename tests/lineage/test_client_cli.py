@@ -21,8 +21,11 @@ from tests.builders import World
 SIG = Signature(inputs=[ColumnSpec(name="x", type=ColumnType.float)])
 
 
-def _training(client: TestClient, world: World, tmp_path: Path) -> dict[str, object]:
-    data = tmp_path / "train.parquet"
+def _training(
+    client: TestClient, world: World, tmp_path: Path, settings: Settings
+) -> dict[str, object]:
+    data = settings.dataset_roots[0] / "alpha" / "train.parquet"
+    data.parent.mkdir(parents=True)
     pq.write_table(pa.table({"x": [1.0, 2.0, 3.0], "y": [0, 1, 0]}), data)
     artifact = tmp_path / "model.bin"
     artifact.write_bytes(b"weights")
@@ -45,8 +48,10 @@ def _training(client: TestClient, world: World, tmp_path: Path) -> dict[str, obj
     return {"steward": steward, "train": train, "version": version, "run": run}
 
 
-def test_training_script_flow(client: TestClient, world: World, tmp_path: Path) -> None:
-    got = _training(client, world, tmp_path)
+def test_training_script_flow(
+    client: TestClient, world: World, tmp_path: Path, settings: Settings
+) -> None:
+    got = _training(client, world, tmp_path, settings)
     steward: LineageClient = got["steward"]  # type: ignore[assignment]
     ep = steward.endpoint("churn-api")
     assert (
@@ -79,7 +84,7 @@ def test_lineage_show_cli(
     settings: Settings,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    _training(client, world, tmp_path)
+    _training(client, world, tmp_path, settings)
     monkeypatch.setenv("STEWARD_HOME", str(settings.home))
     monkeypatch.setenv("STEWARD_DATABASE_URL", settings.database_url)
     context.settings.cache_clear()

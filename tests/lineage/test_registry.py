@@ -12,6 +12,7 @@ import pytest
 from governance.core.clock import ManualClock
 from governance.core.db import Database
 from governance.core.errors import Conflict, NotFound
+from governance.core.settings import Settings
 from lineage import service
 from lineage.schemas import (
     ColumnSpec,
@@ -53,15 +54,16 @@ def write_parquet(path: Path, rows: int = 10) -> Path:
 
 
 def test_register_dataset_from_parquet_folder(
-    db: Database, tmp_path: Path, clock: ManualClock
+    db: Database, settings: Settings, clock: ManualClock
 ) -> None:
-    folder = tmp_path / "train"
-    folder.mkdir()
+    roots = settings.dataset_roots
+    folder = roots[0] / "alpha" / "train"
+    folder.mkdir(parents=True)
     write_parquet(folder / "part-0.parquet", 10)
     write_parquet(folder / "part-1.parquet", 5)
     (folder / "_SUCCESS").write_text("")
     dv = service.register_dataset_version(
-        db, project="alpha", name="train", path=folder, actor=ACTOR, clock=clock
+        db, project="alpha", name="train", path=folder, roots=roots, actor=ACTOR, clock=clock
     )
     assert dv.row_count == 15
     assert [(c.name, c.type) for c in dv.columns] == [
@@ -71,7 +73,7 @@ def test_register_dataset_from_parquet_folder(
     ]
     assert len(dv.sha256) == 64 and dv.version == dv.sha256[:16]
     again = service.register_dataset_version(
-        db, project="alpha", name="train", path=folder, actor=ACTOR, clock=clock
+        db, project="alpha", name="train", path=folder, roots=roots, actor=ACTOR, clock=clock
     )
     assert again.id == dv.id
     assert service.get_dataset_version(db, project="alpha", name="train").id == dv.id
@@ -141,16 +143,19 @@ def test_alias_moves_atomically_and_is_audited(db: Database, clock: ManualClock)
 
 
 def test_record_run_inside_caller_transaction(
-    db: Database, clock: ManualClock, tmp_path: Path
+    db: Database, clock: ManualClock, settings: Settings
 ) -> None:
     service.create_endpoint(
         db, project="alpha", data=EndpointCreate(name="churn"), actor=ACTOR, clock=clock
     )
+    prefix = settings.dataset_roots[0] / "alpha"
+    prefix.mkdir(parents=True)
     dv = service.register_dataset_version(
         db,
         project="alpha",
         name="ref",
-        path=write_parquet(tmp_path / "ref.parquet"),
+        path=write_parquet(prefix / "ref.parquet"),
+        roots=settings.dataset_roots,
         actor=ACTOR,
         clock=clock,
     )

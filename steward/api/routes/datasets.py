@@ -27,8 +27,15 @@ def register_dataset_version(
     svc: ServicesDep,
 ) -> DatasetVersion:
     """Register a dataset version (hash, schema and row count as computed by the client)."""
+    # The docstring above is the published OpenAPI text; the service checks the client's word:
+    # the uri must lie under the project's dataset prefix and hold content of the declared hash.
     return service.record_dataset_version(
-        svc.db, project=project, data=body, actor=caller.principal, clock=svc.clock
+        svc.db,
+        project=project,
+        data=body,
+        actor=caller.principal,
+        clock=svc.clock,
+        roots=svc.settings.dataset_roots,
     )
 
 
