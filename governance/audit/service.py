@@ -27,7 +27,7 @@ from governance.audit.signing import Signer
 from governance.audit.store import AuditStore, SqlAuditStore
 from governance.audit.verify import StoredCheckpoint, verify_log
 from governance.core.clock import isoformat, utcnow
-from governance.core.context import client_var, request_id_var
+from governance.core.context import client_request_id_var, client_var, request_id_var
 from governance.core.cursor import decode_cursor, encode_cursor
 from governance.core.db import AuditSealing, CheckpointSigner, Database, database_of
 from governance.core.errors import InvalidInput
@@ -71,7 +71,7 @@ def record_audit(
         decision=str(decision),
         request_id=request_id_var.get(),
         client=client_var.get(),
-        details=json.loads(json.dumps(details or {}, sort_keys=True, default=str)),
+        details=json.loads(json.dumps(_with_client_id(details), sort_keys=True, default=str)),
         prev_hash=GENESIS if head is None else head.hash,
     )
     record = replace(record, hash=entry_hash(record))
@@ -81,6 +81,15 @@ def record_audit(
     if sealing is not None and _checkpoint_due(store, record.seq, sealing.checkpoint_every):
         _write_checkpoint(store, sealing.signer, record.seq)
     return AuditEntry.model_validate(record.to_dict() | {"ts": record.ts})
+
+
+def _with_client_id(details: dict[str, Any] | None) -> dict[str, Any]:
+    # A client's own X-Request-ID goes inside the details, apart from the server's request id
+    # (and only with it: an entry written outside a request names no client request).
+    client_id = client_request_id_var.get() if request_id_var.get() is not None else None
+    if client_id is None:
+        return details or {}
+    return {**(details or {}), "client_request_id": client_id}
 
 
 def _checkpoint_due(store: AuditStore, seq: int, every: int) -> bool:

@@ -148,7 +148,6 @@ class _Batch:
     ) -> None:
         self.db, self.files, self.kind, self.actor, self.clock = db, files, kind, actor, clock
         self.project, self.endpoint = project, endpoint
-        files.endpoint_dir(kind, project, endpoint)  # refuses unsafe names before any work
 
     def ingest(
         self,
@@ -159,8 +158,10 @@ class _Batch:
         parse: Parser,
     ) -> IngestResult:
         """Run the whole use case."""
-        media = validate.media_type(content_type)
+        # The endpoint first: an unknown one is a 404 whatever its name, body or media type.
         schema = schemas.expected_schema(self.db, project=self.project, endpoint=self.endpoint)
+        self.files.endpoint_dir(self.kind, self.project, self.endpoint)  # refuses unsafe names
+        media = validate.media_type(content_type)
         digest = hashlib.sha256(f"{self.kind}\n{media}\n".encode() + body).hexdigest()
         with self.db.read() as session:
             earlier = SqlCaptureStore(session).find_batch(

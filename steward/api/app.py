@@ -19,7 +19,11 @@ from governance.core.db import Database
 from governance.core.settings import Settings
 from steward.api import docs, errors
 from steward.api.deps import Services
-from steward.api.middleware import BodyLimitMiddleware, RequestContextMiddleware
+from steward.api.middleware import (
+    BodyLimitMiddleware,
+    InputGuardMiddleware,
+    RequestContextMiddleware,
+)
 from steward.api.ratelimit import RateLimiter
 from steward.api.routes import all_routers
 from steward.migrations import ensure_current
@@ -93,6 +97,7 @@ def create_app(
     app.openapi = openapi  # type: ignore[method-assign]
     for router in all_routers():
         app.include_router(router)
+    app.add_middleware(InputGuardMiddleware)  # inside the body limit, which bounds its buffer
     app.add_middleware(
         BodyLimitMiddleware,
         limit=svc.settings.max_body_bytes,

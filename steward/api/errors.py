@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from governance.core import errors as e
@@ -28,6 +31,10 @@ STATUS: dict[type[e.StewardError], int] = {
     e.Unavailable: 503,
 }
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 401: "unauthenticated"}
+# A database that refuses connections, stays locked past the busy timeout or has no pooled
+# connection to spare: the request may succeed later, so it is a 503, not a 500.
+DATABASE_DOWN: tuple[type[Exception], ...] = (OperationalError, PoolTimeoutError)
+RETRY_AFTER_SECONDS = 5
 
 
 class ErrorBody(BaseModel):
@@ -62,18 +69,39 @@ async def _steward_error(request: Request, exc: Exception) -> JSONResponse:
     response = error_response(status_of(exc), exc.code, exc.detail, **extra)
     if isinstance(exc, e.Throttled):
         response.headers["Retry-After"] = str(max(1, int(exc.retry_after + 0.999)))
+    elif response.status_code == 503:
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
+async def _database_down(request: Request, exc: Exception) -> JSONResponse:
+    # The driver's own message, never the statement or its parameters, and only to the log.
+    reason = getattr(exc, "orig", None) or exc
+    log.warning("database unavailable (request %s): %s", request_id_var.get(), reason)
+    return unavailable_response("the database is unavailable; retry later")
+
+
+def unavailable_response(detail: str) -> JSONResponse:
+    """A 503 ``unavailable`` in the common shape, with Retry-After."""
+    response = error_response(503, e.Unavailable.code, detail)
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
+    return invalid_input_response(exc.errors())
+
+
+def invalid_input_response(problems: Sequence[Mapping[str, Any]]) -> JSONResponse:
+    """A 422 ``invalid_input`` naming each field (``loc``) with what is wrong with it (``msg``)."""
     errors = [
         {"loc": [str(p) for p in err.get("loc", ())], "msg": str(err.get("msg", ""))}
-        for err in exc.errors()
+        for err in problems
     ]
     first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
     detail = f"{'.'.join(first['loc'])}: {first['msg']}"
-    return error_response(422, "invalid_input", detail, errors=errors)
+    return error_response(422, e.InvalidInput.code, detail, errors=errors)
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
@@ -83,7 +111,12 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-    log.exception("unhandled error (request %s)", request_id_var.get())
+    return internal_error_response(exc)
+
+
+def internal_error_response(exc: BaseException) -> JSONResponse:
+    """Log an unexpected error with its request id; answer a 500 that never carries its text."""
+    log.error("unhandled error (request %s)", request_id_var.get(), exc_info=exc)
     return error_response(500, "internal", "internal error; quote the request id to support")
 
 
@@ -92,6 +125,10 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(e.StewardError, _steward_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    for cls in DATABASE_DOWN:
+        app.add_exception_handler(cls, _database_down)
+    # The last resort: RequestContextMiddleware answers unexpected errors itself (with the
+    # request id); this handler only sees errors raised outside it.
     app.add_exception_handler(Exception, _unexpected)
 
 
@@ -105,6 +142,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         (413, "Request body too large"),
         (422, "Invalid input"),
         (429, "Rate limited"),
+        (503, "A dependency (the database) is unavailable; retry after Retry-After seconds"),
     ]
 }
 

@@ -2,23 +2,27 @@
 
 from __future__ import annotations
 
+import logging
 from importlib.metadata import PackageNotFoundError, version
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 from pydantic import BaseModel
 
 from steward.api.deps import ServicesDep
+from steward.api.errors import DATABASE_DOWN, RETRY_AFTER_SECONDS
 from steward.migrations import current_revision
 
+log = logging.getLogger("steward.api")
 router = APIRouter(prefix="/api/v1", tags=["health"])
 
 
 class Health(BaseModel):
     """Service status."""
 
-    status: str
+    status: str  # "ok" or "degraded"
     version: str
     schema_revision: str | None
+    database: str = "up"  # or "down"
 
 
 def _version() -> str:
@@ -28,7 +32,19 @@ def _version() -> str:
         return "unknown"
 
 
-@router.get("/health", response_model=Health)
-def health(svc: ServicesDep) -> Health:
+@router.get(
+    "/health",
+    response_model=Health,
+    responses={503: {"model": Health, "description": "A dependency (the database) is down"}},
+)
+def health(svc: ServicesDep, response: Response) -> Health:
     """Report that the service is up and which schema it runs on."""
-    return Health(status="ok", version=_version(), schema_revision=current_revision(svc.db))
+    try:
+        revision = current_revision(svc.db)
+    except DATABASE_DOWN as exc:
+        # Anyone may call this route: the reason goes to the log, never into the answer.
+        log.warning("health: database unavailable: %s", getattr(exc, "orig", None) or exc)
+        response.status_code = 503
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return Health(status="degraded", version=_version(), schema_revision=None, database="down")
+    return Health(status="ok", version=_version(), schema_revision=revision)
