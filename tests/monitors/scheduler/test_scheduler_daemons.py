@@ -49,6 +49,19 @@ def _leader(db: Database) -> str | None:
     return info.holder if info and info.expires_at > datetime.now(UTC) else None
 
 
+def _reap(procs: dict[str, subprocess.Popen[bytes]]) -> list[str]:
+    """Wait for every daemon; kill those still running after 30 s, so none outlives the test."""
+    stuck = []
+    for holder, proc in procs.items():
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            stuck.append(holder)
+            proc.kill()
+            proc.wait()
+    return stuck
+
+
 def test_three_daemons_run_each_window_once_and_survive_sigkill(
     db: Database, db_url: str, world: World
 ) -> None:
@@ -87,8 +100,8 @@ def test_three_daemons_run_each_window_once_and_survive_sigkill(
         for proc in procs.values():
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
-        for proc in procs.values():
-            proc.wait(timeout=30)
+        stuck = _reap(procs)
+    assert not stuck, f"daemons still running 30 s after SIGTERM: {stuck}"
     runs = _runs(db)
     ends = sorted(e for e, _ in runs)
     assert len(ends) == WINDOWS  # the unique (monitor, window end) key makes them distinct
