@@ -95,7 +95,6 @@ class BodyLimitMiddleware:
     ) -> None:
         self.app = app
         self.default = limit
-        self.limit = limit
         self.overrides = [(re.compile(pattern), size) for pattern, size in overrides]
 
     def limit_for(self, path: str) -> int:
