@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -43,12 +42,11 @@ def _names(client: TestClient, world: World) -> list[str]:
 
 
 def test_alias_bomb_is_refused_quickly_without_expanding(client: TestClient, world: World) -> None:
-    started = time.perf_counter()
     status, body = _apply(client, world, BOMB)
-    elapsed = time.perf_counter() - started
     assert status == 422 and body["code"] == "invalid_input", body
-    assert "anchors and aliases are not accepted" in str(body["detail"])
-    assert elapsed < 1.0  # loose: expanding would take minutes and gigabytes
+    # Refused at the first anchor (line 1, column 4), before any alias could be expanded; a
+    # proof by position rather than by a stopwatch, which a loaded machine would make flaky.
+    assert "anchors and aliases are not accepted at line 1, column 4" in str(body["detail"])
     assert _names(client, world) == []
 
 
