@@ -14,7 +14,7 @@ from governance.core.clock import Clock, SystemClock, isoformat
 from governance.core.db import Database
 from governance.core.errors import Conflict, InvalidState, NotFound
 from governance.core.principal import SYSTEM, Principal
-from monitors.alerts.guard import Allowlist, check_static
+from governance.core.urlguard import Allowlist, check_static
 from monitors.alerts.schemas import (
     Alert,
     AlertEvent,

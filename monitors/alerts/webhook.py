@@ -14,7 +14,7 @@ import httpx
 
 from governance.core.clock import Clock, SystemClock
 from governance.core.settings import Settings
-from monitors.alerts.guard import Allowlist, Resolver, SystemResolver, UrlRefused, check_url
+from governance.core.urlguard import Allowlist, Resolver, SystemResolver, UrlRefused, check_url
 from monitors.alerts.schemas import ChannelTarget
 
 SIGNATURE_HEADER = "X-Steward-Signature"

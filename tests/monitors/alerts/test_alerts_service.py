@@ -15,7 +15,7 @@ from governance.core.errors import Conflict, InvalidState
 from governance.core.principal import Principal
 from monitors.alerts import service
 from monitors.alerts.delivery import deliver_pending
-from monitors.alerts.guard import UrlRefused
+from governance.core.urlguard import UrlRefused
 from monitors.alerts.schemas import (
     AlertOutcome,
     AlertPolicy,

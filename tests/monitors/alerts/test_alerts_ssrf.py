@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from monitors.alerts.guard import (
+from governance.core.urlguard import (
     Allowlist,
     IPAddress,
     MapResolver,

@@ -1,4 +1,4 @@
-"""SSRF defence for webhooks: resolve the host once, refuse internal addresses, pin the IP.
+"""SSRF defence for outbound HTTP (webhooks, audit witnesses): resolve once, refuse internal, pin.
 
 A URL is accepted only if it is http(s), carries no credentials, and every address its host
 resolves to is a public unicast address, unless an allowlist entry names the host or address
