@@ -68,7 +68,11 @@ def _columns(schema: Any) -> list[ColumnSpec]:
 
 def _parquet_facts(path: Path) -> tuple[list[ColumnSpec], int]:
     import pyarrow.dataset as ds
+    import pyarrow.parquet as pq
 
+    if path.is_file():  # one file must be Parquet (a folder may hold other files beside its parts)
+        meta = pq.read_metadata(str(path))
+        return _columns(meta.schema.to_arrow_schema()), int(meta.num_rows)
     dataset = ds.dataset(str(path), format="parquet", exclude_invalid_files=True)
     return _columns(dataset.schema), int(dataset.count_rows())
 
@@ -76,28 +80,31 @@ def _parquet_facts(path: Path) -> tuple[list[ColumnSpec], int]:
 def _csv_facts(path: Path) -> tuple[list[ColumnSpec], int]:
     import pyarrow.csv as pcsv
 
-    table = pcsv.read_csv(str(path))
+    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+    table = pcsv.read_csv(str(path), parse_options=pcsv.ParseOptions(delimiter=delimiter))
     return _columns(table.schema), int(table.num_rows)
 
 
-def inspect_path(path: Path) -> FileFacts:
-    """Hash a file or Parquet folder and read its schema and row count."""
+def inspect_path(path: Path, *, sha256: str | None = None) -> FileFacts:
+    """Hash a file or Parquet folder and read its schema and row count.
+
+    ``sha256`` is the file's hash when the caller computed it already (an upload hashed while
+    it was received); it is not computed again.
+    """
     if not path.exists():
         raise InvalidInput(f"no such file or folder: {path.name}", field="path")
+    uri = path.resolve().as_uri()
     try:
         if path.is_dir():
             columns, rows = _parquet_facts(path)
-            sha = sha256_tree(path)
-        elif path.suffix.lower() in (".parquet", ".pq"):
+            return FileFacts(sha256=sha256_tree(path), columns=columns, row_count=rows, uri=uri)
+        sha = sha256 or sha256_file(path)
+        if path.suffix.lower() in (".parquet", ".pq"):
             columns, rows = _parquet_facts(path)
-            sha = sha256_file(path)
         elif path.suffix.lower() in (".csv", ".tsv"):
             columns, rows = _csv_facts(path)
-            sha = sha256_file(path)
         else:
-            return FileFacts(
-                sha256=sha256_file(path), columns=[], row_count=None, uri=path.resolve().as_uri()
-            )
+            return FileFacts(sha256=sha, columns=[], row_count=None, uri=uri)
     except (OSError, ValueError) as exc:
         raise InvalidInput(f"cannot read {path.name}: {type(exc).__name__}", field="path") from exc
-    return FileFacts(sha256=sha, columns=columns, row_count=rows, uri=path.resolve().as_uri())
+    return FileFacts(sha256=sha, columns=columns, row_count=rows, uri=uri)

@@ -58,7 +58,7 @@ def register_dataset_version(
         facets=facets or {},
         description=description,
     )
-    return _record_dataset_version(db, project=project, data=data, actor=actor, clock=clock)
+    return save_dataset_version(db, project=project, data=data, actor=actor, clock=clock)
 
 
 def record_dataset_version(
@@ -87,7 +87,7 @@ def record_dataset_version(
         if facts.row_count is not None:  # a table: its schema and size as read, not as declared
             found |= {"columns": facts.columns, "row_count": facts.row_count}
         data = data.model_copy(update=found)
-    return _record_dataset_version(db, project=project, data=data, actor=actor, clock=clock)
+    return save_dataset_version(db, project=project, data=data, actor=actor, clock=clock)
 
 
 def _inspect(location: Path | str, *, roots: Sequence[Path], project: str) -> FileFacts:
@@ -95,9 +95,10 @@ def _inspect(location: Path | str, *, roots: Sequence[Path], project: str) -> Fi
     return inspect_path(confine(location, roots=roots, project=project))
 
 
-def _record_dataset_version(
+def save_dataset_version(
     db: Database, *, project: str, data: DatasetCreate, actor: Principal, clock: Clock
 ) -> DatasetVersion:
+    """Record a version whose content Steward checked; the same content twice is a no-op."""
     namespace = data.namespace or project
     version = data.version or data.sha256[:16]
     with db.transaction() as session:

@@ -3,9 +3,10 @@
 Every public function taking ``db`` owns its transaction and writes its audit entry in it.
 Functions taking ``session`` (``record_run`` and the ``*_ref`` helpers) work inside the caller's
 transaction, so that a monitor or retrain job links its run into the graph atomically with its
-own writes. The implementations live in ``registry`` (datasets, models, aliases), ``serving``
-(endpoints, deployments), ``runs`` (runs, node handles), ``query`` (graph queries) and
-``openlineage`` (ingest and export); they reach the database only through ``lineage.stores``.
+own writes. The implementations live in ``registry`` (datasets, models, aliases), ``upload``
+(dataset bytes sent to Steward), ``serving`` (endpoints, deployments), ``runs`` (runs, node
+handles), ``query`` (graph queries) and ``openlineage`` (ingest and export); they reach the
+database only through ``lineage.stores``.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from lineage.serving import (
     list_deployments,
     list_endpoints,
 )
+from lineage.upload import remove_upload_leftovers, upload_dataset_version
 
 __all__ = [
     "create_endpoint",
@@ -71,5 +73,7 @@ __all__ = [
     "record_run",
     "register_dataset_version",
     "register_model_version",
+    "remove_upload_leftovers",
     "set_alias",
+    "upload_dataset_version",
 ]

@@ -76,6 +76,12 @@ class Unavailable(StewardError):
     code = "unavailable"
 
 
+class InsufficientStorage(StewardError):
+    """The disk or quota holding Steward's files is full; nothing was stored."""
+
+    code = "insufficient_storage"
+
+
 class AuditMissing(InvalidState):
     """A transaction wrote a governed table without writing an audit entry."""
 

@@ -1,13 +1,16 @@
 """Parquet files of captured rows, partitioned by project / endpoint / day, written atomically.
 
-A batch is first staged as ``.pending-<batch>.parquet`` (written, fsynced) in each day directory
-it touches, then published by ``os.replace`` to ``part-<batch>.parquet`` once the database has
-recorded the batch. Readers only ever list ``part-*.parquet``, so they never see a partial file,
-and a published file is never modified again (retention deletes whole days).
+A batch is first staged as ``.pending-<batch>.parquet`` in each day directory it touches (written
+whole under a temporary name, fsynced, renamed: a pending file is always complete), then
+published by ``os.replace`` to ``part-<batch>.parquet`` once the database has recorded the batch.
+Readers only ever list ``part-*.parquet``, so they never see a partial file, and a published
+file is never modified again (retention deletes whole days). Files are 0600, folders 0700; a
+staging that fails (a full disk: ``InsufficientStorage``) leaves none of the batch's files.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shutil
@@ -15,6 +18,7 @@ import time
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote, unquote
 from uuid import UUID
 
@@ -25,6 +29,13 @@ import pyarrow.parquet as pq
 
 from governance.core.clock import to_utc
 from governance.core.errors import InvalidInput
+from governance.core.files import (
+    TEMP_PREFIX,
+    fsync_dir,
+    remove_leftovers,
+    storage_errors,
+    write_private_atomic,
+)
 from monitors.capture.schemas import CaptureKind
 
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,199}$")
@@ -41,12 +52,8 @@ def _segment(name: str) -> str:
     return quote(name, safe="._-")
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+def _write_parquet(table: pa.Table, handle: Any) -> None:
+    pq.write_table(table, handle, compression="snappy")
 
 
 def day_of(value: datetime) -> str:
@@ -83,21 +90,24 @@ class ParquetCaptureStore:
     def stage(
         self, kind: CaptureKind, project: str, endpoint: str, batch: UUID, table: pa.Table, by: str
     ) -> list[str]:
-        """Write ``table`` split by the UTC day of column ``by`` as pending files; their days."""
+        """Write ``table`` split by the UTC day of column ``by`` as pending files; their days.
+
+        All or nothing: on any error (``InsufficientStorage`` for a full disk) the files staged
+        so far are removed before it is raised.
+        """
         days = pc.cast(table.column(by), pa.date32())
         unique = sorted(pc.unique(days).to_pylist())
-        staged = []
-        for day in unique:
-            same = table if len(unique) == 1 else table.filter(pc.equal(days, pa.scalar(day)))
-            part = same.sort_by(by)
-            folder = self.day_dir(kind, project, endpoint, day.isoformat())
-            folder.mkdir(parents=True, exist_ok=True)
-            path = folder / _PENDING.format(batch.hex)
-            with open(path, "wb") as handle:
-                pq.write_table(part, handle, compression="snappy")
-                handle.flush()
-                os.fsync(handle.fileno())
-            staged.append(day.isoformat())
+        staged: list[str] = []
+        try:
+            for day in unique:
+                same = table if len(unique) == 1 else table.filter(pc.equal(days, pa.scalar(day)))
+                folder = self.day_dir(kind, project, endpoint, day.isoformat())
+                write = functools.partial(_write_parquet, same.sort_by(by))
+                write_private_atomic(folder / _PENDING.format(batch.hex), write)
+                staged.append(day.isoformat())
+        except BaseException:
+            self.discard(kind, project, endpoint, batch, staged)
+            raise
         return staged
 
     def publish(
@@ -107,9 +117,14 @@ class ParquetCaptureStore:
         for day in days:
             folder = self.day_dir(kind, project, endpoint, day)
             pending = folder / _PENDING.format(batch.hex)
-            if pending.exists():
-                os.replace(pending, folder / _PART.format(batch.hex))
-                _fsync_dir(folder)
+            if not pending.exists():
+                continue
+            with storage_errors():
+                try:
+                    os.replace(pending, folder / _PART.format(batch.hex))
+                except FileNotFoundError:
+                    continue  # a concurrent retry of the batch published it first
+                fsync_dir(folder)
 
     def discard(
         self, kind: CaptureKind, project: str, endpoint: str, batch: UUID, days: list[str]
@@ -119,6 +134,14 @@ class ParquetCaptureStore:
             (self.day_dir(kind, project, endpoint, day) / _PENDING.format(batch.hex)).unlink(
                 missing_ok=True
             )
+
+    def remove_leftovers(self) -> int:
+        """Delete what writers and retention passes that died (a crash) left; how many."""
+        removed = remove_leftovers(self.root.glob(f"*/project=*/endpoint=*/day=*/{TEMP_PREFIX}*"))
+        for trash in self.root.glob("*/project=*/endpoint=*/.trash-*"):
+            shutil.rmtree(trash, ignore_errors=True)  # a day already out of every listing
+            removed += 1
+        return removed
 
     def pending(self, kind: CaptureKind, older_than: float) -> Iterator[tuple[Path, UUID]]:
         """Staged files older than ``older_than`` seconds, with their batch ids."""

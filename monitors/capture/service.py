@@ -22,6 +22,7 @@ from governance.core.errors import Conflict, InvalidInput, TooLarge
 from governance.core.ids import new_id
 from governance.core.principal import SYSTEM, Principal
 from governance.core.settings import Settings
+from lineage import service as lineage
 from monitors.capture import validate
 from monitors.capture.files import ParquetCaptureStore, cutoff_day, days_between
 from monitors.capture.schemas import (
@@ -325,6 +326,7 @@ def apply_retention(
     clock: Clock = _WALL,
 ) -> RetentionResult:
     """Delete day partitions past their project's ``retention_days``; each deletion is audited."""
+    files.remove_leftovers()
     recover_pending(db, files=files)
     endpoints = sorted(
         set(files.endpoints(CaptureKind.inference)) | set(files.endpoints(CaptureKind.label))
@@ -367,6 +369,17 @@ def _expire(
         for day in days:
             files.delete_day(kind, project, endpoint, day)
     return sorted({d for days in old.values() for d in days})
+
+
+def clean_leftovers(db: Database, settings: Settings) -> int:
+    """At start-up: remove what writers killed mid-way left, settle stale staged batches; how many.
+
+    Temporary files (capture and dataset uploads) whose writer is gone are deleted whatever
+    their age; staged batches are published or dropped by ``recover_pending``.
+    """
+    files = capture_files(settings)
+    removed = files.remove_leftovers() + lineage.remove_upload_leftovers(settings.dataset_roots)
+    return removed + recover_pending(db, files=files)
 
 
 def recover_pending(db: Database, *, files: ParquetCaptureStore, older_than: float = 3600) -> int:

@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from governance.core import errors as e
 from governance.core.context import request_id_var
+from governance.core.files import STORAGE_FULL, is_full
 
 log = logging.getLogger("steward.api")
 
@@ -29,6 +30,7 @@ STATUS: dict[type[e.StewardError], int] = {
     e.TooLarge: 413,
     e.Throttled: 429,
     e.Unavailable: 503,
+    e.InsufficientStorage: 507,
 }
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 401: "unauthenticated"}
 # A database that refuses connections, stays locked past the busy timeout or has no pooled
@@ -74,11 +76,37 @@ async def _steward_error(request: Request, exc: Exception) -> JSONResponse:
     return response
 
 
+# A database whose disk is full: SQLite's SQLITE_FULL, PostgreSQL's disk_full (SQLSTATE 53100).
+_SQLITE_FULL = 13
+_PG_DISK_FULL = "53100"
+
+
 async def _database_down(request: Request, exc: Exception) -> JSONResponse:
     # The driver's own message, never the statement or its parameters, and only to the log.
     reason = getattr(exc, "orig", None) or exc
+    if _database_full(reason):
+        log.warning("database storage full (request %s): %s", request_id_var.get(), reason)
+        return storage_full_response()
     log.warning("database unavailable (request %s): %s", request_id_var.get(), reason)
     return unavailable_response("the database is unavailable; retry later")
+
+
+def _database_full(reason: BaseException) -> bool:
+    code = getattr(reason, "sqlite_errorcode", None)
+    return code == _SQLITE_FULL or getattr(reason, "sqlstate", None) == _PG_DISK_FULL
+
+
+def storage_full_response() -> JSONResponse:
+    """A 507 ``insufficient_storage`` in the common shape."""
+    return error_response(507, e.InsufficientStorage.code, STORAGE_FULL)
+
+
+async def _os_error(request: Request, exc: Exception) -> JSONResponse:
+    # A full disk met by a write outside the private-file helpers is still a 507, not a 500.
+    if is_full(exc):
+        log.warning("storage full (request %s): %s", request_id_var.get(), exc)
+        return storage_full_response()
+    return internal_error_response(exc)
 
 
 def unavailable_response(detail: str) -> JSONResponse:
@@ -127,6 +155,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     for cls in DATABASE_DOWN:
         app.add_exception_handler(cls, _database_down)
+    app.add_exception_handler(OSError, _os_error)
     # The last resort: RequestContextMiddleware answers unexpected errors itself (with the
     # request id); this handler only sees errors raised outside it.
     app.add_exception_handler(Exception, _unexpected)
@@ -143,6 +172,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         (422, "Invalid input"),
         (429, "Rate limited"),
         (503, "A dependency (the database) is unavailable; retry after Retry-After seconds"),
+        (507, "Storage is full: nothing was stored"),
     ]
 }
 

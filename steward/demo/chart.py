@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from governance.core.files import write_private_atomic
 from steward.demo.replay import Day
 
 DRIFT_SHARE_THRESHOLD = 0.5  # the demo monitor's dataset drift share (evidently's default)
@@ -35,7 +36,6 @@ def render_chart(days: list[Day], path: Path) -> Path | None:
         if day.shifted:
             top.annotate("shift", (day_index, 0.02), ha="center", fontsize=8, color="white")
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    write_private_atomic(path, lambda fh: fig.savefig(fh, format="png", dpi=110))
     plt.close(fig)
     return path

@@ -12,6 +12,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from governance.core.files import write_private_atomic
 from steward.demo.data import CATEGORICAL, CLASSES, NUMERIC, POSITIVE, TARGET
 
 MISSING = "__missing__"
@@ -129,10 +130,9 @@ def save(model: TrainedModel, directory: Path) -> tuple[Path, str]:
     """Write ``model.pt`` (a state_dict) and ``preprocess.json``; return path and SHA-256."""
     import torch
 
-    directory.mkdir(parents=True, exist_ok=True)
-    weights = directory / "model.pt"
-    torch.save(model.network.state_dict(), weights)
-    (directory / "preprocess.json").write_text(model.preprocess.to_json(), encoding="utf-8")
+    state = model.network.state_dict()
+    weights = write_private_atomic(directory / "model.pt", lambda fh: torch.save(state, fh))
+    write_private_atomic(directory / "preprocess.json", model.preprocess.to_json().encode())
     return weights, hashlib.sha256(weights.read_bytes()).hexdigest()
 
 

@@ -25,6 +25,7 @@ ROUTES: dict[tuple[str, str], tuple[str, str, str]] = {
     ("GET", f"{P}/datasets"): ("dataset", "read", "project"),
     ("GET", f"{P}/datasets/{{name}}/versions"): ("dataset", "read", "project"),
     ("GET", f"{P}/datasets/{{name}}/versions/{{version}}"): ("dataset", "read", "project"),
+    ("PUT", f"{P}/datasets/{{name}}/versions/{{version}}/file"): ("dataset", "write", "project"),
     ("GET", f"{P}/models"): ("model", "read", "project"),
     ("POST", f"{P}/models/{{name}}/versions"): ("model", "write", "project"),
     ("GET", f"{P}/models/{{name}}/versions"): ("model", "read", "project"),

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Iterator
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path
+import anyio.from_thread
+from fastapi import APIRouter, Depends, Header, Path, Query, Request
 
 from lineage import service
 from lineage.schemas import NAME_RE, Dataset, DatasetCreate, DatasetVersion
+from lineage.upload import SUFFIXES
 from steward.api.deps import Caller, Cursor, Limit, ServicesDep, require
 from steward.api.errors import ERROR_RESPONSES
 
@@ -17,13 +20,18 @@ ProjectName = Annotated[str, Path(max_length=64)]
 DatasetName = Annotated[str, Path(max_length=200, pattern=NAME_RE.pattern)]
 Version = Annotated[str, Path(max_length=128, pattern=r"^[A-Za-z0-9._:+-]+$")]
 Reader = Annotated[Caller, Depends(require("dataset", "read"))]
+Writer = Annotated[Caller, Depends(require("dataset", "write"))]
+_BINARY = {"schema": {"type": "string", "format": "binary"}}
+_UPLOAD_BODY: dict[str, Any] = {
+    "requestBody": {"required": True, "content": dict.fromkeys(SUFFIXES, _BINARY)}
+}
 
 
 @router.post("/projects/{project}/datasets", response_model=DatasetVersion, status_code=201)
 def register_dataset_version(
     project: ProjectName,
     body: DatasetCreate,
-    caller: Annotated[Caller, Depends(require("dataset", "write"))],
+    caller: Writer,
     svc: ServicesDep,
 ) -> DatasetVersion:
     """Register a dataset version (hash, schema and row count as computed by the client)."""
@@ -66,3 +74,50 @@ def get_dataset_version(
 ) -> DatasetVersion:
     """One version of a dataset."""
     return service.get_dataset_version(svc.db, project=project, name=name, version=version)
+
+
+@router.put(
+    "/projects/{project}/datasets/{name}/versions/{version}/file",
+    response_model=DatasetVersion,
+    status_code=201,
+    openapi_extra=_UPLOAD_BODY,
+)
+def upload_dataset_version(
+    project: ProjectName,
+    name: DatasetName,
+    version: Version,
+    request: Request,
+    caller: Writer,
+    svc: ServicesDep,
+    sha256: Annotated[str | None, Query(pattern=r"^[0-9a-f]{64}$")] = None,
+    namespace: Annotated[str | None, Query(max_length=512)] = None,
+    description: Annotated[str, Query(max_length=4000)] = "",
+    content_type: Annotated[str | None, Header(alias="Content-Type", max_length=200)] = None,
+) -> DatasetVersion:
+    """Upload a dataset version's bytes (Parquet, CSV, or opaque) and register them.
+
+    Steward stores them under the project's dataset folder, hashes them as they arrive (a
+    declared ``sha256`` that differs is refused) and registers the version as it would a file
+    named by location.
+    """
+    return service.upload_dataset_version(
+        svc.db, project=project, name=name, version=version, chunks=_body_chunks(request),
+        media_type=content_type, sha256=sha256, namespace=namespace, description=description,
+        roots=svc.settings.dataset_roots, max_bytes=svc.settings.max_ingest_body_bytes,
+        actor=caller.principal, clock=svc.clock,
+    )  # fmt: skip
+
+
+def _body_chunks(request: Request) -> Iterator[bytes]:
+    """The request body as it arrives, read from the event loop by this worker thread."""
+    stream = request.stream()
+
+    async def next_chunk() -> bytes | None:
+        try:
+            return await stream.__anext__()
+        except StopAsyncIteration:
+            return None
+
+    while (chunk := anyio.from_thread.run(next_chunk)) is not None:
+        if chunk:
+            yield chunk
