@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import fields
-
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from monitors.runs.schemas import Metric, SignalOutcome
+from monitors.specs.options import DataQualityOptions, FairnessOptions, Label, PerformanceOptions
 from monitors.specs.schemas import Signal
 from monitors.stats.fairness import FairnessThresholds, compute_fairness
-from monitors.stats.performance import MetricThreshold, TaskType, compute_performance
+from monitors.stats.performance import (
+    HIGHER_IS_BETTER,
+    MetricThreshold,
+    TaskType,
+    compute_performance,
+)
 from monitors.stats.quality import QualityThresholds, compute_data_quality
 from monitors.stats.reference import ReferenceProfile
 
@@ -30,8 +34,7 @@ def data_quality(
 ) -> SignalOutcome:
     """Nulls, types, ranges and unseen categories per feature; breached by any issue."""
     names = [n for n in _features(profile, signal, exclude) if n in current.column_names]
-    known = {f.name for f in fields(QualityThresholds)}
-    limits = QualityThresholds(**{k: v for k, v in signal.options.items() if k in known})
+    limits = QualityThresholds(**signal.options_as(DataQualityOptions).model_dump())
     result = compute_data_quality(profile, current.select(names), limits)
     allowed = signal.threshold if signal.threshold is not None else 0.0
     count = float(len(result.issues))
@@ -58,8 +61,7 @@ def data_quality(
     )
 
 
-def _pos_label(signal: Signal, labels: list[object]) -> object:
-    wanted = signal.options.get("pos_label")
+def _pos_label(wanted: Label | None, labels: list[object]) -> object:
     if wanted is not None:
         return wanted
     return 1 if 1 in labels or not labels else sorted(labels, key=str)[-1]
@@ -72,17 +74,14 @@ def performance(signal: Signal, current: pa.Table) -> SignalOutcome:
     labelled = current.filter(pc.is_valid(current.column(LABEL)))
     truth = np.asarray(labelled.column(LABEL).to_pylist(), dtype=object)
     predicted = np.asarray(labelled.column(PREDICTION).to_pylist(), dtype=object)
-    task = TaskType(str(signal.options.get("task", TaskType.classification)))
-    name = str(
-        signal.options.get("metric", "accuracy" if task is TaskType.classification else "rmse")
-    )
-    better = name not in ("rmse", "mae", "mse", "log_loss")
-    limit = MetricThreshold(threshold=signal.threshold, greater_is_better=better)
+    options = signal.options_as(PerformanceOptions)
+    name = options.headline
+    limit = MetricThreshold(threshold=signal.threshold, greater_is_better=HIGHER_IS_BETTER[name])
     result = compute_performance(
         truth,
         predicted,
-        task=task,
-        pos_label=_pos_label(signal, sorted(set(truth), key=str)),
+        task=TaskType(options.task),
+        pos_label=_pos_label(options.pos_label, sorted(set(truth), key=str)),
         thresholds={name: limit} if signal.threshold is not None else None,
     )
     metrics = tuple(
@@ -123,11 +122,11 @@ def _labelled(current: pa.Table) -> pa.Table | None:
 def fairness(signal: Signal, current: pa.Table) -> SignalOutcome:
     """Disparities of the labelled rows across sensitive features (fairlearn's definitions)."""
     labelled = _labelled(current)
-    sensitive = list(signal.options.get("sensitive_features") or signal.features or ())
+    options = signal.options_as(FairnessOptions)
+    sensitive = list(options.sensitive_features or signal.features or ())
     if labelled is None or not sensitive or any(c not in current.column_names for c in sensitive):
         return _no_labels(signal)
-    known = {f.name for f in fields(FairnessThresholds)}
-    limits = FairnessThresholds(**{k: v for k, v in signal.options.items() if k in known})
+    limits = FairnessThresholds(**options.model_dump(exclude={"sensitive_features", "pos_label"}))
     truth = np.asarray(labelled.column(LABEL).to_pylist(), dtype=object)
     result = compute_fairness(
         truth,
@@ -135,7 +134,7 @@ def fairness(signal: Signal, current: pa.Table) -> SignalOutcome:
         sensitive_features={
             c: labelled.column(c).to_numpy(zero_copy_only=False) for c in sensitive
         },
-        pos_label=_pos_label(signal, sorted(set(truth), key=str)),
+        pos_label=_pos_label(options.pos_label, sorted(set(truth), key=str)),
         thresholds=limits,
     )
     metrics = [

@@ -10,6 +10,7 @@ import pyarrow as pa
 
 from monitors.runs import quality
 from monitors.runs.schemas import Metric, SignalOutcome
+from monitors.specs.options import PredictionDriftOptions
 from monitors.specs.schemas import Signal, SignalKind
 from monitors.stats.drift import compute_data_drift, compute_prediction_drift
 from monitors.stats.reference import ReferenceProfile
@@ -91,7 +92,7 @@ def data_drift(signal: Signal, data: SignalInput) -> SignalOutcome:
 
 def prediction_drift(signal: Signal, data: SignalInput) -> SignalOutcome:
     """Drift of the prediction column against the reference's target (or predictions)."""
-    column = str(signal.options.get("column", PREDICTION))
+    column = signal.options_as(PredictionDriftOptions).column
     if column not in data.profile.columns or column not in data.current.column_names:
         return SignalOutcome(
             key=signal.key,

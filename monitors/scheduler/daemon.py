@@ -176,7 +176,9 @@ class Daemon:
     def _sync(self) -> None:
         if not self.leading or self._scheduler is None:
             return
-        found = list_monitors(self.db, project=self.options.project, enabled_only=True)
+        found = list_monitors(
+            self.db, project=self.options.project, enabled_only=True, skip_refused=True
+        )
         monitors = {m.id: m for m in found}
         self._drop_jobs({i for i in self._jobs if i not in monitors})
         for monitor in monitors.values():

@@ -16,6 +16,8 @@ from monitors.specs.schemas import MonitorSpec
 # yet small enough that a short body cannot turn into a huge or deep structure.
 MAX_NODES = 100_000
 MAX_DEPTH = 32
+MAX_SHOWN_PROBLEMS = 5
+MAX_SHOWN_NAME = 64
 
 
 class _Refused(yaml.YAMLError):
@@ -89,17 +91,29 @@ def load_specs(text: str) -> list[MonitorSpec]:
         try:
             specs.append(MonitorSpec.model_validate(item))
         except ValidationError as exc:
-            problems.extend(_problems(index, exc))
+            problems.extend(_problems(index, item, exc))
     if problems:
-        raise InvalidInput("invalid monitor definition", errors=problems)
+        raise InvalidInput(_summary(problems), errors=problems)
     return specs
 
 
-def _problems(index: int, exc: ValidationError) -> list[dict[str, Any]]:
+def _problems(index: int, item: Any, exc: ValidationError) -> list[dict[str, Any]]:
+    name = item.get("name") if isinstance(item, dict) else None
+    named = {"name": name} if isinstance(name, str) and len(name) <= MAX_SHOWN_NAME else {}
     return [
-        {"monitor": index, "loc": ".".join(str(p) for p in e["loc"]), "msg": e["msg"]}
+        {"monitor": index, **named, "loc": ".".join(str(p) for p in e["loc"]), "msg": e["msg"]}
         for e in exc.errors()
     ]
+
+
+def _summary(problems: list[dict[str, Any]]) -> str:
+    """The first problems in one line: the CLI prints only this, so it names each place."""
+    shown = "; ".join(
+        f"monitor {p.get('name', p['monitor'])!r}: {p['loc']}: {p['msg']}"
+        for p in problems[:MAX_SHOWN_PROBLEMS]
+    )
+    more = len(problems) - MAX_SHOWN_PROBLEMS
+    return f"invalid monitor definition: {shown}" + (f" (and {more} more)" if more > 0 else "")
 
 
 def load_file(path: Path) -> list[MonitorSpec]:
@@ -110,6 +124,10 @@ def load_file(path: Path) -> list[MonitorSpec]:
 def spec_to_dict(spec: MonitorSpec, *, full: bool = False) -> dict[str, Any]:
     """A spec as plain data; without ``full`` only the fields that differ from the defaults."""
     data: dict[str, Any] = spec.model_dump(mode="json", exclude_defaults=not full)
+    if not full:
+        for signal in data.get("signals", ()):
+            if signal.get("options") == {}:  # every option at its default
+                del signal["options"]
     return data
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -14,14 +14,38 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
+from pydantic_core import InitErrorDetails
 
 from monitors.alerts.schemas import Severity
 from monitors.specs.cron import crontab_trigger
+from monitors.specs.options import (
+    LOWER_IS_BETTER,
+    OPTIONS,
+    SETTINGS_USED,
+    Column,
+    DataDriftOptions,
+    FairnessOptions,
+    PerformanceOptions,
+    SignalOptions,
+    parse_options,
+    problem,
+    refusal,
+)
+from monitors.specs.options import (
+    SignalKind as SignalKind,  # re-exported: its home before the options module
+)
+from monitors.stats.schemas import StatTestName
 
 NAME = r"^[a-z0-9][a-z0-9._-]{0,62}$"
+MAX_SIGNALS = 32
+MAX_FEATURES = 1000
+MAX_CHANNELS = 32
+ChannelName = Annotated[str, Field(pattern=NAME)]
+OptionsT = TypeVar("OptionsT", bound=BaseModel)
 
 
 def iso_duration(value: timedelta) -> str:
@@ -56,7 +80,7 @@ PositiveDuration = Annotated[
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 class TargetKind(StrEnum):
@@ -71,17 +95,6 @@ class ReferenceKind(StrEnum):
 
     dataset = "dataset"
     production_window = "production_window"
-
-
-class SignalKind(StrEnum):
-    """Signals of the statistics engine a monitor can compute."""
-
-    data_drift = "data_drift"
-    prediction_drift = "prediction_drift"
-    data_quality = "data_quality"
-    performance = "performance"
-    fairness = "fairness"
-    attribution_drift = "attribution_drift"
 
 
 class Target(_Frozen):
@@ -144,23 +157,121 @@ class Schedule(_Frozen):
         return self
 
 
+def _options_doc() -> str:
+    kinds = "; ".join(f"{k}: {', '.join(m.model_fields) or 'none'}" for k, m in OPTIONS.items())
+    return f"Options of the signal's kind (anything else is refused). {kinds}."
+
+
 class Signal(_Frozen):
     """One signal of the statistics engine, with its preset and thresholds."""
+
+    # Every field a user writes takes effect or is refused: ``options`` are checked against the
+    # model of the signal's kind, and a field that kind does not read must stay at its default.
 
     kind: SignalKind
     name: str | None = Field(default=None, pattern=NAME)
     preset: str = Field(default="azure", pattern=r"^(azure|evidently)$")
-    features: tuple[str, ...] | None = None
+    features: tuple[Column, ...] | None = Field(default=None, max_length=MAX_FEATURES)
     threshold: float | None = Field(default=None, ge=0)
     feature_threshold: float | None = Field(default=None, ge=0)
     method: str | None = Field(default=None, max_length=32)
     severity: Severity | None = None
-    options: dict[str, Any] = Field(default_factory=dict)
+    options: SignalOptions = Field(
+        default_factory=dict,
+        validate_default=True,
+        description=_options_doc(),
+        # Written as a mapping; the schema stays an object (as it was) and lists each kind's.
+        json_schema_extra={"type": "object", "additionalProperties": True},
+    )
+
+    @field_validator("method")
+    @classmethod
+    def _known_test(cls, value: str | None) -> str | None:
+        if value is not None and value not in set(StatTestName):
+            names = ", ".join(StatTestName)
+            raise ValueError(f"unknown drift test {value!r}: one of {names}")
+        return value
+
+    @field_validator("options", mode="before")
+    @classmethod
+    def _options_of_kind(cls, value: Any, info: ValidationInfo) -> Any:
+        kind = info.data.get("kind")
+        if kind is None:  # the kind was refused: its own error says so
+            return DataDriftOptions()
+        return parse_options(kind, value)
+
+    @model_validator(mode="after")
+    def _read_by_kind(self) -> Signal:
+        problems = signal_problems(self)
+        if problems:
+            raise refusal(type(self).__name__, problems)
+        return self
 
     @property
     def key(self) -> str:
         """The signal's name inside its monitor (its kind unless named)."""
         return self.name or str(self.kind)
+
+    def options_as(self, model: type[OptionsT]) -> OptionsT:
+        """The signal's options as ``model``, the options model of its kind."""
+        if not isinstance(self.options, model):
+            raise TypeError(f"{self.kind} signals have no {model.__name__}")
+        return self.options
+
+
+# The signal's own fields that only some kinds read, and what to say to the others.
+SETTINGS = ("preset", "method", "feature_threshold", "threshold", "features")
+_INSTEAD = {
+    SignalKind.fairness: "their limits are options (demographic_parity_ratio, ...)",
+    SignalKind.attribution_drift: "attribution drift is not computed in this version",
+}
+
+
+def signal_problems(signal: Signal) -> list[InitErrorDetails]:
+    """Fields the signal's kind would not read, and options that contradict its fields."""
+    found = [
+        problem((name,), _unused(signal.kind, name), getattr(signal, name))
+        for name in SETTINGS
+        if name not in SETTINGS_USED[signal.kind]
+        and getattr(signal, name) != Signal.model_fields[name].default
+    ]
+    if signal.kind is SignalKind.data_drift and (signal.threshold or 0) > 1:
+        message = "threshold is the share of drifted features that breaches: at most 1"
+        found.append(problem(("threshold",), message, signal.threshold))
+    if signal.kind is SignalKind.performance:
+        found += _performance_problems(signal, signal.options_as(PerformanceOptions))
+    if signal.kind is SignalKind.fairness:
+        found += _fairness_problems(signal, signal.options_as(FairnessOptions))
+    return found
+
+
+def _unused(kind: SignalKind, name: str) -> str:
+    used = sorted(SETTINGS_USED[kind])
+    reads = f"they read {', '.join(used)}" if used else "they read none of these fields"
+    return f"{kind} signals do not use {name}: " + _INSTEAD.get(kind, reads)
+
+
+def _performance_problems(signal: Signal, options: PerformanceOptions) -> list[InitErrorDetails]:
+    found = [problem(("options", *loc), text, None) for loc, text in options.problems()]
+    if options.metric is not None and signal.threshold is None:
+        text = "metric names the metric that threshold bounds: give a threshold too"
+        found.append(problem(("options", "metric"), text, options.metric))
+    bounded = options.headline not in LOWER_IS_BETTER
+    if bounded and signal.threshold is not None and signal.threshold > 1:
+        text = f"{options.headline} is at most 1, so this threshold always breaches"
+        found.append(problem(("threshold",), text, signal.threshold))
+    return found
+
+
+def _fairness_problems(signal: Signal, options: FairnessOptions) -> list[InitErrorDetails]:
+    loc = ("options", "sensitive_features")
+    if options.sensitive_features and signal.features:
+        text = "give the sensitive features once: options.sensitive_features or features"
+        return [problem(loc, text, options.sensitive_features)]
+    if not options.sensitive_features and not signal.features:
+        text = "fairness signals need their sensitive features (options.sensitive_features)"
+        return [problem(loc, text, None)]
+    return []
 
 
 DEFAULT_SIGNALS = (Signal(kind=SignalKind.data_drift), Signal(kind=SignalKind.prediction_drift))
@@ -173,12 +284,12 @@ class MonitorSpec(_Frozen):
     description: str = Field(default="", max_length=2000)
     target: Target
     reference: Reference = Reference()
-    signals: tuple[Signal, ...] = DEFAULT_SIGNALS
+    signals: tuple[Signal, ...] = Field(default=DEFAULT_SIGNALS, max_length=MAX_SIGNALS)
     window: Window = Window()
     schedule: Schedule = Schedule()
     severity: Severity = Severity.warning
     # Names of the project's alert channels; None notifies every enabled channel.
-    channels: tuple[str, ...] | None = None
+    channels: tuple[ChannelName, ...] | None = Field(default=None, max_length=MAX_CHANNELS)
     enabled: bool = True
 
     @field_validator("signals")
@@ -197,11 +308,11 @@ class MonitorUpdate(_Frozen):
 
     description: str | None = Field(default=None, max_length=2000)
     reference: Reference | None = None
-    signals: tuple[Signal, ...] | None = None
+    signals: tuple[Signal, ...] | None = Field(default=None, max_length=MAX_SIGNALS)
     window: Window | None = None
     schedule: Schedule | None = None
     severity: Severity | None = None
-    channels: tuple[str, ...] | None = None
+    channels: tuple[ChannelName, ...] | None = Field(default=None, max_length=MAX_CHANNELS)
     enabled: bool | None = None
 
 

@@ -15,7 +15,7 @@ from governance.core.errors import Conflict, InvalidInput, NotFound
 from governance.core.principal import Principal
 from monitors.alerts.service import list_channels
 from monitors.specs.schemas import Monitor, MonitorSpec, MonitorUpdate
-from monitors.specs.store import MonitorStore, SqlMonitorStore
+from monitors.specs.store import MonitorStore, SqlMonitorStore, StoredSpecRefused
 
 _WALL = SystemClock()
 
@@ -74,7 +74,11 @@ def create_monitor(
     get_project(db, name=project)
     _check_channels(db, project, [spec])
     with db.transaction() as session:
-        if SqlMonitorStore(session).get(project, spec.name) is not None:
+        try:
+            taken = SqlMonitorStore(session).get(project, spec.name) is not None
+        except StoredSpecRefused:
+            taken = True
+        if taken:
             raise Conflict(f"monitor {spec.name!r} already exists", field="name")
         return _insert(session, project=project, spec=spec, actor=actor, clock=clock)
 
@@ -94,7 +98,14 @@ def apply_monitors(
     with db.transaction() as session:
         store = SqlMonitorStore(session)
         for spec in specs:
-            current = store.get(project, spec.name)
+            try:
+                current = store.get(project, spec.name)
+            except StoredSpecRefused as refused:
+                # The repair of a monitor stored before a rule existed: replace it whole.
+                monitor = store.replace(refused.monitor_id, spec, when=clock.now())
+                _audit(session, actor, "monitor.update", monitor)
+                applied.append(Applied(monitor=monitor, action=ApplyAction.updated))
+                continue
             if current is None:
                 monitor = _insert(session, project=project, spec=spec, actor=actor, clock=clock)
                 applied.append(Applied(monitor=monitor, action=ApplyAction.created))
@@ -135,7 +146,19 @@ def delete_monitor(db: Database, *, project: str, name: str, actor: Principal) -
     """Delete a monitor with its runs and results (alerts and lineage nodes stay)."""
     with db.transaction() as session:
         store = SqlMonitorStore(session)
-        monitor = _existing(store, project, name)
+        try:
+            monitor = _existing(store, project, name)
+        except StoredSpecRefused as refused:  # deleting is one way to repair it
+            store.remove(refused.monitor_id)
+            record_audit(
+                session,
+                actor=actor,
+                action="monitor.delete",
+                project=project,
+                target=f"monitor:{name}",
+                details={"revision": refused.revision, "refused": refused.extra["errors"][:5]},
+            )
+            return
         store.remove(monitor.id)
         _audit(session, actor, "monitor.delete", monitor)
 
@@ -160,8 +183,19 @@ def find_monitor(db: Database, *, project: str, name: str) -> Monitor | None:
 
 
 def list_monitors(
-    db: Database, *, project: str | None = None, enabled_only: bool = False
+    db: Database,
+    *,
+    project: str | None = None,
+    enabled_only: bool = False,
+    skip_refused: bool = False,
 ) -> list[Monitor]:
-    """Monitors of a project, or of every project (the daemon)."""
+    """Monitors of a project, or of every project (the daemon).
+
+    A stored definition this version refuses raises ``StoredSpecRefused`` naming the monitor;
+    with ``skip_refused`` (the daemon, which must keep running every other monitor) it is
+    logged and left out.
+    """
     with db.read() as session:
-        return SqlMonitorStore(session).list(project, enabled_only=enabled_only)
+        return SqlMonitorStore(session).list(
+            project, enabled_only=enabled_only, skip_refused=skip_refused
+        )

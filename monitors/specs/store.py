@@ -2,24 +2,59 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
+from pydantic import ValidationError
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from governance.core.errors import NotFound
+from governance.core.errors import InvalidState, NotFound
 from governance.core.ids import new_id
 from monitors.specs.models import MonitorRow
 from monitors.specs.schemas import Monitor, MonitorSpec
 
+log = logging.getLogger("steward.monitors")
+MAX_LISTED_PROBLEMS = 5
+
+
+class StoredSpecRefused(InvalidState):
+    """A stored monitor whose definition this version refuses (stored before a rule existed).
+
+    Such a monitor neither runs nor reads as valid; applying a corrected definition under its
+    name replaces it, and deleting it works, so the owner can always repair it.
+    """
+
+    code = "monitor_spec_refused"
+
+    def __init__(self, row: MonitorRow, problems: list[dict[str, Any]]) -> None:
+        shown = "; ".join(f"{p['loc']}: {p['msg']}" for p in problems[:MAX_LISTED_PROBLEMS])
+        more = len(problems) - MAX_LISTED_PROBLEMS
+        super().__init__(
+            f"monitor {row.name!r} (revision {row.revision}) was stored with a definition this"
+            f" version refuses ({shown}{f'; {more} more' if more > 0 else ''}); apply a"
+            " corrected definition under the same name, or delete the monitor",
+            errors=problems,
+        )
+        self.monitor_id = row.id
+        self.name = row.name
+        self.revision = row.revision
+
 
 def _monitor(row: MonitorRow) -> Monitor:
+    try:
+        spec = MonitorSpec.model_validate(row.spec)
+    except ValidationError as exc:
+        problems = [
+            {"loc": ".".join(str(p) for p in e["loc"]), "msg": e["msg"]} for e in exc.errors()
+        ]
+        raise StoredSpecRefused(row, problems) from None
     return Monitor(
         id=row.id,
         project=row.project,
-        spec=MonitorSpec.model_validate(row.spec),
+        spec=spec,
         created_at=row.created_at,
         updated_at=row.updated_at,
         created_by=row.created_by,
@@ -32,9 +67,10 @@ class MonitorStore(Protocol):
 
     Methods work inside the caller's transaction and never commit. A monitor is unique by
     (project, name); it is returned as a ``Monitor`` whose spec is the validated
-    ``MonitorSpec``. ``add`` raises IntegrityError when the name is taken; ``replace`` bumps
-    the revision and raises NotFound for an unknown id; ``remove`` deletes the monitor's runs
-    and results with it.
+    ``MonitorSpec``: a stored spec that no longer validates raises ``StoredSpecRefused``
+    (``list`` with ``skip_refused`` logs and leaves it out instead). ``add`` raises
+    IntegrityError when the name is taken; ``replace`` bumps the revision and raises NotFound
+    for an unknown id; ``remove`` deletes the monitor's runs and results with it.
     """
 
     def get(self, project: str, name: str) -> Monitor | None:
@@ -45,7 +81,9 @@ class MonitorStore(Protocol):
         """The monitor with this id, if any."""
         ...
 
-    def list(self, project: str | None, *, enabled_only: bool = False) -> list[Monitor]:
+    def list(
+        self, project: str | None, *, enabled_only: bool = False, skip_refused: bool = False
+    ) -> list[Monitor]:
         """Monitors of one project (or of all), by project and name."""
         ...
 
@@ -82,14 +120,24 @@ class SqlMonitorStore:
         row = self.session.get(MonitorRow, monitor_id)
         return None if row is None else _monitor(row)
 
-    def list(self, project: str | None, *, enabled_only: bool = False) -> list[Monitor]:
+    def list(
+        self, project: str | None, *, enabled_only: bool = False, skip_refused: bool = False
+    ) -> list[Monitor]:
         """Monitors of one project (or of all), by project and name."""
         query = select(MonitorRow).order_by(MonitorRow.project, MonitorRow.name)
         if project is not None:
             query = query.where(MonitorRow.project == project)
         if enabled_only:
             query = query.where(MonitorRow.enabled.is_(True))
-        return [_monitor(r) for r in self.session.scalars(query)]
+        found = []
+        for row in self.session.scalars(query):
+            try:
+                found.append(_monitor(row))
+            except StoredSpecRefused as exc:
+                if not skip_refused:
+                    raise
+                log.error("monitor %s/%s left out: %s", row.project, row.name, exc.detail)
+        return found
 
     def add(self, project: str, spec: MonitorSpec, *, created_by: str, when: datetime) -> Monitor:
         """Insert a new monitor at revision 1."""

@@ -1,0 +1,203 @@
+"""Options of each signal kind: typed, bounded, and only what the run of that kind reads.
+
+A spec writes them as a mapping (``options: {pos_label: 1, metric: f1}``); the signal's
+``kind`` picks the model that checks them, so an unknown, mistyped or out-of-range option is
+refused at apply, naming it, instead of being ignored at run time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic_core import InitErrorDetails, PydanticCustomError
+
+MAX_NAME = 256  # a column name or a label value
+# Groups are the intersections of the sensitive features: their number is a product.
+MAX_SENSITIVE_FEATURES = 8
+MAX_GROUP_SIZE = 1_000_000_000
+MAX_INT = 2**63
+Loc = tuple[str | int, ...]
+
+
+class SignalKind(StrEnum):
+    """Signals of the statistics engine a monitor can compute."""
+
+    data_drift = "data_drift"
+    prediction_drift = "prediction_drift"
+    data_quality = "data_quality"
+    performance = "performance"
+    fairness = "fairness"
+    attribution_drift = "attribution_drift"
+
+
+def _label(value: Any) -> Any:
+    if isinstance(value, str) and len(value) > MAX_NAME:
+        message = "a label has at most {max} characters"
+        raise PydanticCustomError("label", message, {"max": MAX_NAME})
+    if not isinstance(value, str | int | bool):
+        raise PydanticCustomError("label", "a label is a string, an integer or a boolean")
+    if isinstance(value, int) and not -MAX_INT <= value < MAX_INT:
+        raise PydanticCustomError("label", "an integer label fits in 64 bits")
+    return value
+
+
+Column = Annotated[str, Field(min_length=1, max_length=MAX_NAME)]
+Rate = Annotated[float, Field(ge=0, le=1)]
+Label = Annotated[bool | int | str, BeforeValidator(_label)]
+Task = Literal["classification", "regression"]
+# The metrics a run computes from labels and predictions (no scores: no roc_auc, log_loss).
+CLASSIFICATION_METRICS = ("accuracy", "precision", "recall", "f1")
+REGRESSION_METRICS = ("rmse", "mae", "mse", "r2")
+METRICS_OF: dict[str, tuple[str, ...]] = {
+    "classification": CLASSIFICATION_METRICS,
+    "regression": REGRESSION_METRICS,
+}
+Metric = Literal["accuracy", "precision", "recall", "f1", "rmse", "mae", "mse", "r2"]
+LOWER_IS_BETTER = frozenset({"rmse", "mae", "mse"})
+
+
+class _Options(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+
+class DataDriftOptions(_Options):
+    """None: ``preset``, ``method``, ``feature_threshold`` and ``threshold`` tune data drift."""
+
+
+class PredictionDriftOptions(_Options):
+    """The column of the window (and the reference) that holds the prediction."""
+
+    column: Column = "prediction"
+
+
+class DataQualityOptions(_Options):
+    """Rates (0 to 1) above which a quality check raises an issue for a feature."""
+
+    null_rate_increase: Rate = 0.05
+    type_error_rate: Rate = 0.0
+    out_of_range_rate: Rate = 0.05
+    unseen_category_rate: Rate = 0.01
+
+
+class PerformanceOptions(_Options):
+    """The task, the metric ``threshold`` bounds, and the positive class."""
+
+    task: Task = "classification"
+    # None: accuracy (classification) or rmse (regression).
+    metric: Metric | None = None
+    pos_label: Label | None = None
+
+    @property
+    def headline(self) -> str:
+        """The metric the signal's threshold bounds."""
+        return self.metric or METRICS_OF[self.task][0]
+
+    def problems(self) -> list[tuple[Loc, str]]:
+        """Options that contradict each other (checked by the signal, which knows the rest)."""
+        found: list[tuple[Loc, str]] = []
+        if self.metric is not None and self.metric not in METRICS_OF[self.task]:
+            allowed = ", ".join(METRICS_OF[self.task])
+            found.append((("metric",), f"{self.metric} is not a {self.task} metric ({allowed})"))
+        if self.pos_label is not None and self.task == "regression":
+            found.append((("pos_label",), "pos_label applies to classification only"))
+        return found
+
+
+class FairnessOptions(_Options):
+    """Sensitive features, the positive class and the disparity limits (fairlearn's)."""
+
+    sensitive_features: tuple[Column, ...] | None = Field(
+        default=None, min_length=1, max_length=MAX_SENSITIVE_FEATURES
+    )
+    pos_label: Label | None = None
+    min_group_size: int = Field(default=30, ge=1, le=MAX_GROUP_SIZE)
+    demographic_parity_ratio: Rate | None = 0.8
+    demographic_parity_difference: Rate | None = None
+    equalized_odds_ratio: Rate | None = None
+    equalized_odds_difference: Rate | None = None
+
+
+class AttributionDriftOptions(_Options):
+    """None: attribution drift is not computed in this version."""
+
+
+SignalOptions = (
+    DataDriftOptions
+    | PredictionDriftOptions
+    | DataQualityOptions
+    | PerformanceOptions
+    | FairnessOptions
+    | AttributionDriftOptions
+)
+OPTIONS: dict[SignalKind, type[_Options]] = {
+    SignalKind.data_drift: DataDriftOptions,
+    SignalKind.prediction_drift: PredictionDriftOptions,
+    SignalKind.data_quality: DataQualityOptions,
+    SignalKind.performance: PerformanceOptions,
+    SignalKind.fairness: FairnessOptions,
+    SignalKind.attribution_drift: AttributionDriftOptions,
+}
+# The signal's own fields (beside name and severity) that each kind's run reads.
+SETTINGS_USED: dict[SignalKind, frozenset[str]] = {
+    SignalKind.data_drift: frozenset(
+        {"preset", "method", "feature_threshold", "threshold", "features"}
+    ),
+    SignalKind.prediction_drift: frozenset({"preset", "method", "feature_threshold"}),
+    SignalKind.data_quality: frozenset({"threshold", "features"}),
+    SignalKind.performance: frozenset({"threshold"}),
+    SignalKind.fairness: frozenset({"features"}),
+    SignalKind.attribution_drift: frozenset(),
+}
+
+
+def option_names(kind: SignalKind) -> tuple[str, ...]:
+    """The options a signal of ``kind`` takes."""
+    return tuple(OPTIONS[kind].model_fields)
+
+
+def parse_options(kind: SignalKind, value: Any) -> SignalOptions:
+    """Check ``value`` against the options of ``kind``; errors name each refused option."""
+    model = OPTIONS[kind]
+    if isinstance(value, model):
+        return value  # type: ignore[return-value]
+    if isinstance(value, BaseModel):  # another kind's options, built in code
+        value = value.model_dump(exclude_defaults=True)
+    try:
+        parsed: SignalOptions = model.model_validate(value)  # type: ignore[assignment]
+    except ValidationError as exc:
+        raise refusal(exc.title, (_explained(kind, e) for e in exc.errors())) from None
+    return parsed
+
+
+def _explained(kind: SignalKind, error: Any) -> InitErrorDetails:
+    """An unknown option's error says which options the kind takes (and who takes this one)."""
+    if error["type"] != "extra_forbidden":
+        # Rebuilt from its message: custom error types cannot be re-raised by their name.
+        return _custom(error["type"], error["loc"], error["msg"], error["input"])
+    name = str(error["loc"][-1])
+    known = option_names(kind)
+    takes = f"their options are {', '.join(known)}" if known else "they take no options"
+    others = [str(k) for k in SignalKind if k != kind and name in OPTIONS[k].model_fields]
+    elsewhere = f" ({name!r} is an option of {', '.join(others)})" if others else ""
+    message = f"unknown option {name!r} for {kind} signals: {takes}{elsewhere}"
+    return _custom("unknown_option", error["loc"], message, error["input"])
+
+
+def refusal(title: str, problems: Iterable[InitErrorDetails]) -> ValidationError:
+    """One ValidationError of several problems; raised in a validator, its locs nest."""
+    return ValidationError.from_exception_data(title, list(problems))
+
+
+def problem(loc: Loc, message: str, value: Any) -> InitErrorDetails:
+    """A refusal of ``value`` at ``loc`` with a message of our own."""
+    return _custom("not_applicable", loc, message, value)
+
+
+def _custom(kind: str, loc: Loc, message: str, value: Any) -> InitErrorDetails:
+    # The message goes through the context: pydantic formats templates, and user text
+    # (an option's name) may hold braces.
+    error = PydanticCustomError(kind, "{message}", {"message": message})
+    return InitErrorDetails(type=error, loc=loc, input=value)
