@@ -11,7 +11,10 @@ from uuid import UUID
 
 from governance.core.clock import Clock, SystemClock
 from governance.core.db import Database
-from monitors.alerts.schemas import AlertPolicy, ChannelTarget
+from governance.core.errors import StewardError
+from governance.core.secrets import SecretBox, SecretUnreadable, is_sealed
+from monitors.alerts.schemas import AlertPolicy, ChannelTarget, SealedChannel
+from monitors.alerts.service import open_channel_secret
 from monitors.alerts.store import AlertStore, SqlAlertStore
 from monitors.alerts.webhook import Sender, SendResult
 
@@ -40,7 +43,7 @@ class _Claim:
     id: UUID
     event: str
     body: bytes
-    target: ChannelTarget | None
+    channel: SealedChannel | None
 
 
 def encode(payload: dict[str, object]) -> bytes:
@@ -52,6 +55,7 @@ def deliver_pending(
     db: Database,
     *,
     sender: Sender,
+    secrets: SecretBox,
     policy: AlertPolicy = _DEFAULT_POLICY,
     clock: Clock = _WALL,
     limit: int = 50,
@@ -60,16 +64,34 @@ def deliver_pending(
     """Send every due notification once; failures are retried with exponential backoff.
 
     Deliveries are leased while they are in flight, so two daemons never send one twice at the
-    same time; a sender that dies mid-way lets the lease lapse and the delivery is retried.
+    same time; a sender that dies mid-way lets the lease lapse and the delivery is retried. A
+    channel secret that cannot be opened (key missing, sealed elsewhere) fails its delivery
+    with the reason, never the pass.
     """
     counts = {"delivered": 0, "retrying": 0, "failed": 0}
     for claim in _claim(db, clock, limit, lease):
-        if claim.target is None:
-            result = SendResult(ok=False, error="channel deleted or disabled", retry=False)
+        target = _unseal(claim.channel, secrets)
+        if isinstance(target, SendResult):
+            result = target
         else:
-            result = sender.send(claim.target, claim.body, delivery=claim.id, event=claim.event)
+            result = sender.send(target, claim.body, delivery=claim.id, event=claim.event)
         counts[_record(db, claim.id, result, policy, clock)] += 1
     return DeliveryReport(**counts)
+
+
+def _unseal(channel: SealedChannel | None, secrets: SecretBox) -> ChannelTarget | SendResult:
+    """The target to send to, or why the delivery cannot be attempted."""
+    if channel is None:
+        return SendResult(ok=False, error="channel deleted or disabled", retry=False)
+    try:
+        return open_channel_secret(secrets, channel)
+    except StewardError as exc:
+        # A missing or unreadable key file, or a secret still to be sealed by `steward db
+        # upgrade`, is for the operator to fix: retry on the schedule. A sealed secret that does
+        # not open (another key, altered, moved from another row) needs a new secret.
+        retry = not (isinstance(exc, SecretUnreadable) and is_sealed(channel.stored_secret))
+        log.error("webhook channel %s/%s: %s", channel.project, channel.name, exc.detail)
+        return SendResult(ok=False, error=f"channel secret: {exc.detail}", retry=retry)
 
 
 def _claim(db: Database, clock: Clock, limit: int, lease: timedelta) -> list[_Claim]:
@@ -81,7 +103,7 @@ def _claim(db: Database, clock: Clock, limit: int, lease: timedelta) -> list[_Cl
                 id=due.id,
                 event=str(due.event),
                 body=encode(due.payload),
-                target=store.target(due.channel_id),
+                channel=store.target(due.channel_id),
             )
             for due in store.claim_due(now, limit, lease_until=now + lease)
         ]

@@ -47,7 +47,7 @@ class AlertRow(Base):
 
 
 class ChannelRow(Base):
-    """A notification channel of a project (a webhook URL and its signing secret)."""
+    """A notification channel of a project (a webhook URL and its sealed signing secret)."""
 
     __tablename__ = "monitor_alert_channels"
     __table_args__ = (UniqueConstraint("project", "name"),)
@@ -57,7 +57,9 @@ class ChannelRow(Base):
     name: Mapped[str] = mapped_column(String(128))
     kind: Mapped[str] = mapped_column(String(16))
     url: Mapped[str] = mapped_column(String(2048))
-    secret: Mapped[str] = mapped_column(String(256))
+    # Sealed under the secrets key with the channel id bound in (governance.core.secrets);
+    # the plain secret is never stored.
+    secret: Mapped[str] = mapped_column(String(512))
     min_severity: Mapped[str] = mapped_column(String(16))
     enabled: Mapped[bool] = mapped_column(Boolean)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

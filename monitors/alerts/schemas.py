@@ -8,7 +8,7 @@ from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, SecretStr, field_validator
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,127}$"
 
@@ -198,14 +198,26 @@ class Channel(BaseModel):
 
 
 class ChannelTarget(BaseModel):
-    """What a sender needs: where to post and the secret to sign with."""
+    """What a sender needs: where to post and the secret to sign with (hidden from reprs)."""
 
     model_config = ConfigDict(frozen=True)
 
     id: UUID
     name: str
     url: str
-    secret: str
+    secret: SecretStr
+
+
+class SealedChannel(BaseModel):
+    """A channel's destination with its secret as stored: sealed (or legacy plain text)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: UUID
+    project: str
+    name: str
+    url: str
+    stored_secret: str = Field(repr=False)
 
 
 class Delivery(BaseModel):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Final
@@ -13,7 +14,9 @@ from governance.audit.service import record_audit
 from governance.core.clock import Clock, SystemClock, isoformat
 from governance.core.db import Database
 from governance.core.errors import Conflict, InvalidState, NotFound
+from governance.core.ids import new_id
 from governance.core.principal import SYSTEM, Principal
+from governance.core.secrets import SecretBox, SecretUnreadable, is_sealed
 from governance.core.urlguard import Allowlist, check_static
 from monitors.alerts.schemas import (
     Alert,
@@ -24,15 +27,19 @@ from monitors.alerts.schemas import (
     Breach,
     Channel,
     ChannelCreate,
+    ChannelTarget,
     ChannelUpdate,
     Delivery,
+    SealedChannel,
     Severity,
 )
 from monitors.alerts.store import AlertStore, SqlAlertStore
 
+log = logging.getLogger(__name__)
 _WALL: Final = SystemClock()
 _DEFAULT_POLICY: Final = AlertPolicy()
 _CHANNELS = "channels"  # key in an alert's details: the channel names chosen by its monitor
+_LEGACY = "plain:"  # how migration 0006 marked the secrets stored in plain text before it
 
 
 def raise_or_update_alert(
@@ -230,19 +237,96 @@ def list_deliveries(
 
 
 def create_channel(
-    db: Database, *, project: str, data: ChannelCreate, actor: Principal,
+    db: Database, *, project: str, data: ChannelCreate, actor: Principal, secrets: SecretBox,
     allowlist: Sequence[str] = (), clock: Clock = _WALL,
 ) -> Channel:  # fmt: skip
-    """Add a webhook channel (literal internal addresses are refused now, names at delivery)."""
+    """Add a webhook channel (literal internal addresses are refused now, names at delivery);
+    its secret is stored sealed by ``secrets``, bound to the channel's id."""
     check_static(str(data.url), allow=Allowlist(allowlist))
     now = clock.now()
+    channel_id = new_id()
     with db.transaction() as session:
         store = SqlAlertStore(session)
         if store.find_channel(project, data.name) is not None:
             raise Conflict(f"channel {data.name!r} already exists")
-        channel = store.add_channel(project, data, when=now)
+        sealed = _seal(store, secrets, data.secret, channel_id)
+        channel = store.add_channel(
+            project, data, channel_id=channel_id, sealed_secret=sealed, when=now
+        )
         _audit_channel(session, actor, "channel.create", channel)
     return channel
+
+
+def _context(channel_id: UUID) -> str:
+    """What a channel's sealed secret is bound to: copied to another row, it does not open."""
+    return f"monitor_alert_channels.secret:{channel_id}"
+
+
+def _seal(store: AlertStore, secrets: SecretBox, secret: str, channel_id: UUID) -> str:
+    if not secrets.has_key():
+        orphans = sum(store.sealed_key_ids().values())
+        if secrets.create_key() and orphans:
+            log.warning(
+                "created a new secrets key although %d channel secrets are sealed with a lost "
+                "one: those channels deliver again once their secret is set anew", orphans
+            )  # fmt: skip
+    return secrets.seal(secret, context=_context(channel_id))
+
+
+def open_channel_secret(secrets: SecretBox, channel: SealedChannel) -> ChannelTarget:
+    """The channel with its secret opened; raises SecretsKeyMissing or SecretUnreadable."""
+    if not is_sealed(channel.stored_secret):
+        raise SecretUnreadable(
+            "the channel's secret is stored in plain text: run `steward db upgrade` to seal it"
+        )
+    secret = secrets.open(channel.stored_secret, context=_context(channel.id))
+    return ChannelTarget(id=channel.id, name=channel.name, url=channel.url, secret=secret)
+
+
+def seal_legacy_secrets(db: Database, *, secrets: SecretBox, actor: Principal) -> list[str]:
+    """Seal the secrets stored in plain text before migration 0006 (one audit entry each);
+    the ``project/name`` of every channel sealed."""
+    with db.transaction() as session:
+        store: AlertStore = SqlAlertStore(session)
+        done = []
+        for channel in store.unsealed_channels():
+            if not channel.stored_secret.startswith(_LEGACY):
+                continue  # neither sealed nor marked: left for delivery to refuse, never guessed
+            plain = channel.stored_secret.removeprefix(_LEGACY)
+            store.set_stored_secret(channel.id, _seal(store, secrets, plain, channel.id))
+            record_audit(
+                session, actor=actor, action="channel.seal_secret", project=channel.project,
+                target=f"channel:{channel.name}", details={"key_id": secrets.key_id()},
+            )  # fmt: skip
+            done.append(f"{channel.project}/{channel.name}")
+    return done
+
+
+def check_secrets_key(db: Database, *, secrets: SecretBox) -> str | None:
+    """A one-line problem (for the operator: it names the key's path) with the secrets key of
+    the channels, or None; nothing is created or changed."""
+    with db.read() as session:
+        store = SqlAlertStore(session)
+        kids, legacy = store.sealed_key_ids(), len(store.unsealed_channels())
+    sealed = sum(kids.values())
+    if sealed and not secrets.has_key():
+        return (
+            f"the secrets key {secrets.path} is missing but {sealed} channel secrets are sealed "
+            "with it: their webhooks fail until it is restored (STEWARD_SECRETS_KEY_PATH) or "
+            "the channels get new secrets"
+        )
+    try:
+        other = sealed - kids.get(secrets.key_id(), 0) if sealed else 0
+    except InvalidState as exc:  # a key file that is not a key
+        return f"{secrets.path}: {exc.detail}"
+    if other:
+        return (
+            f"{other} channel secrets are sealed with another key than {secrets.path}: restore "
+            "that key, or set the channels' secrets anew"
+        )
+    if legacy:
+        return f"{legacy} channel secrets are stored in plain text: run `steward db upgrade`"
+    return None
 
 
 def _audit_channel(session: Session, actor: Principal, action: str, channel: Channel) -> None:
@@ -271,9 +355,9 @@ def get_channel(db: Database, *, project: str, name: str) -> Channel:
 
 def update_channel(
     db: Database, *, project: str, name: str, data: ChannelUpdate, actor: Principal,
-    allowlist: Sequence[str] = (), clock: Clock = _WALL,
+    secrets: SecretBox, allowlist: Sequence[str] = (), clock: Clock = _WALL,
 ) -> Channel:  # fmt: skip
-    """Change a channel's URL, secret, threshold or state."""
+    """Change a channel's URL, secret (stored sealed by ``secrets``), threshold or state."""
     if data.url is not None:
         check_static(str(data.url), allow=Allowlist(allowlist))
     with db.transaction() as session:
@@ -281,7 +365,8 @@ def update_channel(
         current = store.find_channel(project, name)
         if current is None:
             raise NotFound(f"channel {name!r} not found")
-        channel = store.update_channel(current.id, data, when=clock.now())
+        sealed = None if data.secret is None else _seal(store, secrets, data.secret, current.id)
+        channel = store.update_channel(current.id, data, sealed_secret=sealed, when=clock.now())
         _audit_channel(session, actor, "channel.update", channel)
     return channel
 

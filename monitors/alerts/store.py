@@ -22,12 +22,14 @@ from monitors.alerts.schemas import (
     Channel,
     ChannelCreate,
     ChannelKind,
-    ChannelTarget,
     ChannelUpdate,
     Delivery,
     DeliveryState,
+    SealedChannel,
     Severity,
 )
+
+_SEALED_PREFIX = "v1:"  # governance.core.secrets.VERSION; legacy rows read "plain:<secret>"
 
 
 class AlertStore(Protocol):
@@ -104,12 +106,34 @@ class AlertStore(Protocol):
         """A channel by name, if any."""
         ...
 
-    def add_channel(self, project: str, data: ChannelCreate, *, when: datetime) -> Channel:
-        """Insert a channel."""
+    def add_channel(
+        self,
+        project: str,
+        data: ChannelCreate,
+        *,
+        channel_id: UUID,
+        sealed_secret: str,
+        when: datetime,
+    ) -> Channel:
+        """Insert a channel, storing ``sealed_secret`` (never ``data.secret``)."""
         ...
 
-    def update_channel(self, channel_id: UUID, data: ChannelUpdate, *, when: datetime) -> Channel:
-        """Apply the fields ``data`` sets to a channel."""
+    def update_channel(
+        self, channel_id: UUID, data: ChannelUpdate, *, sealed_secret: str | None, when: datetime
+    ) -> Channel:
+        """Apply the fields ``data`` sets, storing ``sealed_secret`` (if any) for the secret."""
+        ...
+
+    def set_stored_secret(self, channel_id: UUID, stored: str) -> None:
+        """Replace a channel's stored secret (sealing a legacy one)."""
+        ...
+
+    def unsealed_channels(self) -> list[SealedChannel]:
+        """Channels of every project whose secret is not sealed (legacy plain text)."""
+        ...
+
+    def sealed_key_ids(self) -> dict[str, int]:
+        """How many sealed channel secrets each secrets key (by key id) sealed."""
         ...
 
     def delete_channel(self, channel_id: UUID) -> None:
@@ -142,8 +166,8 @@ class AlertStore(Protocol):
         """Lease the pending deliveries that are due and that nobody holds."""
         ...
 
-    def target(self, channel_id: UUID) -> ChannelTarget | None:
-        """Where and how to send for a channel (None once it is deleted or disabled)."""
+    def target(self, channel_id: UUID) -> SealedChannel | None:
+        """Where to send for a channel and its stored secret (None once deleted or disabled)."""
         ...
 
     def record_delivery_attempt(
@@ -186,6 +210,12 @@ def _alert(row: AlertRow) -> Alert:
 def _channel(row: ChannelRow) -> Channel:
     fields = {name: getattr(row, name) for name in Channel.model_fields}
     return Channel.model_validate({**fields, "kind": ChannelKind(row.kind)})
+
+
+def _sealed(row: ChannelRow) -> SealedChannel:
+    return SealedChannel(
+        id=row.id, project=row.project, name=row.name, url=row.url, stored_secret=row.secret
+    )
 
 
 def _delivery(row: DeliveryRow) -> Delivery:
@@ -328,26 +358,57 @@ class SqlAlertStore:
         row = self.session.scalars(stmt).first()
         return None if row is None else _channel(row)
 
-    def add_channel(self, project: str, data: ChannelCreate, *, when: datetime) -> Channel:
-        """Insert a channel."""
+    def add_channel(
+        self,
+        project: str,
+        data: ChannelCreate,
+        *,
+        channel_id: UUID,
+        sealed_secret: str,
+        when: datetime,
+    ) -> Channel:
+        """Insert a channel, storing ``sealed_secret`` (never ``data.secret``)."""
         row = ChannelRow(
-            id=new_id(), project=project, name=data.name, kind=str(data.kind), url=str(data.url),
-            secret=data.secret, min_severity=str(data.min_severity), enabled=data.enabled,
-            created_at=when, updated_at=when,
+            id=channel_id, project=project, name=data.name, kind=str(data.kind),
+            url=str(data.url), secret=sealed_secret, min_severity=str(data.min_severity),
+            enabled=data.enabled, created_at=when, updated_at=when,
         )  # fmt: skip
         self.session.add(row)
         self.session.flush()
         return _channel(row)
 
-    def update_channel(self, channel_id: UUID, data: ChannelUpdate, *, when: datetime) -> Channel:
-        """Apply the fields ``data`` sets to a channel."""
+    def update_channel(
+        self, channel_id: UUID, data: ChannelUpdate, *, sealed_secret: str | None, when: datetime
+    ) -> Channel:
+        """Apply the fields ``data`` sets, storing ``sealed_secret`` (if any) for the secret."""
         row = self._channel_row(channel_id)
-        changes = data.model_dump(exclude_none=True)
+        changes = data.model_dump(exclude_none=True, exclude={"secret"})
         for name, value in changes.items():
             setattr(row, name, str(value) if name in ("url", "min_severity") else value)
+        if sealed_secret is not None:
+            row.secret = sealed_secret
         row.updated_at = when
         self.session.flush()
         return _channel(row)
+
+    def set_stored_secret(self, channel_id: UUID, stored: str) -> None:
+        """Replace a channel's stored secret (sealing a legacy one)."""
+        self._channel_row(channel_id).secret = stored
+        self.session.flush()
+
+    def unsealed_channels(self) -> list[SealedChannel]:
+        """Channels of every project whose secret is not sealed (legacy plain text)."""
+        stmt = select(ChannelRow).where(ChannelRow.secret.not_like(f"{_SEALED_PREFIX}%"))
+        return [_sealed(r) for r in self.session.scalars(stmt.order_by(ChannelRow.id))]
+
+    def sealed_key_ids(self) -> dict[str, int]:
+        """How many sealed channel secrets each secrets key (by key id) sealed."""
+        stmt = select(ChannelRow.secret).where(ChannelRow.secret.like(f"{_SEALED_PREFIX}%"))
+        counts: dict[str, int] = {}
+        for stored in self.session.scalars(stmt):
+            kid = stored.split(":", 2)[1]
+            counts[kid] = counts.get(kid, 0) + 1
+        return counts
 
     def delete_channel(self, channel_id: UUID) -> None:
         """Remove a channel (its delivery log stays)."""
@@ -415,12 +476,10 @@ class SqlAlertStore:
         self.session.flush()
         return [_delivery(r) for r in rows]
 
-    def target(self, channel_id: UUID) -> ChannelTarget | None:
-        """Where and how to send for a channel (None once it is deleted or disabled)."""
+    def target(self, channel_id: UUID) -> SealedChannel | None:
+        """Where to send for a channel and its stored secret (None once deleted or disabled)."""
         row = self.session.get(ChannelRow, channel_id)
-        if row is None or not row.enabled:
-            return None
-        return ChannelTarget(id=row.id, name=row.name, url=row.url, secret=row.secret)
+        return None if row is None or not row.enabled else _sealed(row)
 
     def record_delivery_attempt(
         self, delivery_id: UUID, *, status: int | None, error: str | None

@@ -99,7 +99,7 @@ class WebhookSender:
             "Content-Type": "application/json",
             "User-Agent": USER_AGENT,
             TIMESTAMP_HEADER: stamp,
-            SIGNATURE_HEADER: sign(target.secret, stamp, body),
+            SIGNATURE_HEADER: sign(target.secret.get_secret_value(), stamp, body),
             DELIVERY_HEADER: str(delivery),
             EVENT_HEADER: event,
         }

@@ -14,6 +14,7 @@ from governance.core.db import Database
 from governance.core.errors import InvalidState, NotFound
 from governance.core.paths import REFUSED, Unconfined, confine
 from governance.core.principal import SYSTEM
+from governance.core.secrets import SecretBox
 from governance.core.settings import Settings
 from lineage import service as lineage
 from lineage.schemas import DatasetVersion, NodeKind, NodeRef, RunState
@@ -181,6 +182,7 @@ class AlertsSink:
         self.settings = settings
         self.clock = clock or SystemClock()
         self.sender = sender
+        self.secrets = SecretBox.from_settings(settings)
 
     def raise_alerts(self, session: Session, record: RunRecord) -> list[str]:
         """Raise or update one alert per breached signal."""
@@ -224,7 +226,7 @@ class AlertsSink:
         sender = self.sender or WebhookSender(allowlist=self.settings.webhook_allowlist)
         # Delivery leases and retry backoff are about the network: wall time, even when the
         # monitors run on an accelerated clock (whose jumps would expire in-flight leases).
-        deliver_pending(db, sender=sender)
+        deliver_pending(db, sender=sender, secrets=self.secrets)
 
 
 def default_environment(

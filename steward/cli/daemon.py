@@ -8,6 +8,7 @@ from datetime import datetime
 import typer
 
 from steward.cli.context import console, database, settings
+from steward.cli.server import warn_at_start
 
 
 def register(app: typer.Typer) -> None:
@@ -38,6 +39,7 @@ def daemon(
         origin = clock_start or datetime.now().astimezone()
         accelerate = Acceleration(origin=origin, speed=speed, wall_start=wall_start)
     db = database()
+    warn_at_start(db)
     options = DaemonOptions(lease_ttl=lease_ttl, renew_every=renew_every)
     worker = build_daemon(db, settings(), options=options, accelerate=accelerate)
     console.print(f"daemon {worker.holder}: waiting for the lease (Ctrl-C stops)")

@@ -19,6 +19,7 @@ from governance.audit.service import seal, verify_audit
 from governance.core.clock import ManualClock
 from governance.core.db import Database
 from governance.core.principal import Principal
+from governance.core.secrets import SecretBox
 from governance.core.settings import Settings
 from monitors.alerts import service as alerts
 from monitors.alerts.schemas import Alert
@@ -154,9 +155,12 @@ def _prepare(run: _Run, operator: Principal) -> tuple[setup.Cast, Split, Trained
 def _replay(run: _Run, cast: setup.Cast, data: Split, model: TrainedModel) -> None:
     db, clock, options = run.db, run.clock, run.options
     secret = secrets.token_urlsafe(24)
+    box = SecretBox.from_settings(run.settings)
     with WebhookReceiver(secret) as receiver:
         engineer = cast["ml-engineer"]
-        setup.ensure_channel(db, url=receiver.url, secret=secret, actor=engineer, clock=clock)
+        setup.ensure_channel(
+            db, url=receiver.url, secret=secret, secrets=box, actor=engineer, clock=clock
+        )
         spec = setup.monitor_spec(FIRST_DAY, options.days)
         setup.ensure_monitor(db, spec, actor=engineer, clock=clock)
         replay = Replay(
@@ -187,7 +191,7 @@ def _replay(run: _Run, cast: setup.Cast, data: Split, model: TrainedModel) -> No
                 )
                 run.progress.advance(task)
         run.report.webhooks = list(receiver.received)
-        setup.disable_channel(db, actor=engineer, clock=clock)
+        setup.disable_channel(db, secrets=box, actor=engineer, clock=clock)
 
 
 def run_demo(

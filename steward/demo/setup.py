@@ -16,7 +16,9 @@ from governance.access.schemas import PrincipalCreate, ProjectCreate
 from governance.core.clock import Clock
 from governance.core.db import Database
 from governance.core.errors import NotFound
+from governance.core.files import write_private_atomic
 from governance.core.principal import Principal, PrincipalKind
+from governance.core.secrets import SecretBox
 from governance.core.settings import Settings
 from lineage import service as lineage
 from lineage.schemas import (
@@ -101,9 +103,7 @@ def register_reference(
 
     path = settings.dataset_roots[0] / PROJECT / f"{DATASET}.parquet"
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        pq.write_table(table, path.with_suffix(".tmp"))
-        path.with_suffix(".tmp").replace(path)
+        write_private_atomic(path, lambda fh: pq.write_table(table, fh))
     return lineage.register_dataset_version(
         db,
         project=PROJECT,
@@ -194,23 +194,27 @@ def ensure_endpoint(db: Database, version: ModelVersion, *, actor: Principal, cl
     )
 
 
-def ensure_channel(db: Database, *, url: str, secret: str, actor: Principal, clock: Clock) -> None:
+def ensure_channel(
+    db: Database, *, url: str, secret: str, secrets: SecretBox, actor: Principal, clock: Clock
+) -> None:
     """Point the demo's webhook channel at this run's local receiver."""
     try:
         alerts.get_channel(db, project=PROJECT, name=CHANNEL)
     except NotFound:
         data = ChannelCreate(name=CHANNEL, url=url, secret=secret, min_severity=Severity.info)
         alerts.create_channel(
-            db, project=PROJECT, data=data, actor=actor, allowlist=LOOPBACK, clock=clock
-        )
+            db, project=PROJECT, data=data, actor=actor, secrets=secrets, allowlist=LOOPBACK,
+            clock=clock,
+        )  # fmt: skip
         return
     change = ChannelUpdate(url=url, secret=secret, enabled=True)
     alerts.update_channel(
-        db, project=PROJECT, name=CHANNEL, data=change, actor=actor, allowlist=LOOPBACK, clock=clock
-    )
+        db, project=PROJECT, name=CHANNEL, data=change, actor=actor, secrets=secrets,
+        allowlist=LOOPBACK, clock=clock,
+    )  # fmt: skip
 
 
-def disable_channel(db: Database, *, actor: Principal, clock: Clock) -> None:
+def disable_channel(db: Database, *, secrets: SecretBox, actor: Principal, clock: Clock) -> None:
     """Switch the channel off: its receiver only lives as long as the demo."""
     alerts.update_channel(
         db,
@@ -218,6 +222,7 @@ def disable_channel(db: Database, *, actor: Principal, clock: Clock) -> None:
         name=CHANNEL,
         data=ChannelUpdate(enabled=False),
         actor=actor,
+        secrets=secrets,
         clock=clock,
     )
 

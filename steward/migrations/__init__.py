@@ -12,6 +12,7 @@ from alembic.script import ScriptDirectory
 
 from governance.core.db import Database
 from governance.core.errors import Unavailable
+from steward.migrations.roles import RoleReport, apply_app_role
 
 SCRIPT_LOCATION = Path(__file__).resolve().parent
 
@@ -60,12 +61,19 @@ def current_revision(db: Database) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
-def upgrade(db: Database, revision: str = "head") -> None:
-    """Bring the schema to ``revision``."""
+def upgrade(
+    db: Database, revision: str = "head", *, app_role: str | None = None
+) -> RoleReport | None:
+    """Bring the schema to ``revision``; on PostgreSQL with ``app_role``, also create that
+    application role and re-apply its grants in the same transaction (see ``roles``)."""
     cfg = alembic_config(db)
     with db.engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
+        if app_role is None or db.is_sqlite:
+            return None
+        import_all_models()
+        return apply_app_role(conn, app_role)
 
 
 def ensure_current(db: Database) -> None:

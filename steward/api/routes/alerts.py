@@ -128,7 +128,7 @@ def create_channel(
 ) -> Channel:
     """Add a webhook channel; its secret signs every delivery and is never shown again."""
     return service.create_channel(
-        svc.db, project=project, data=body, actor=caller.principal,
+        svc.db, project=project, data=body, actor=caller.principal, secrets=svc.secrets,
         allowlist=svc.settings.webhook_allowlist, clock=svc.clock,
     )  # fmt: skip
 
@@ -155,7 +155,7 @@ def update_channel(
     """Change a channel."""
     return service.update_channel(
         svc.db, project=project, name=name, data=body, actor=caller.principal,
-        allowlist=svc.settings.webhook_allowlist, clock=svc.clock,
+        secrets=svc.secrets, allowlist=svc.settings.webhook_allowlist, clock=svc.clock,
     )  # fmt: skip
 
 

@@ -12,6 +12,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from governance.core.clock import ManualClock
+from governance.core.secrets import SecretBox
+from steward.api.deps import Services
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 SECRET = "s3cret-s3cret-s3cret"
@@ -123,3 +125,9 @@ def canary() -> Iterator[Canary]:
 def clock() -> ManualClock:
     """A clock at T0."""
     return ManualClock(T0)
+
+
+@pytest.fixture
+def box(services: Services) -> SecretBox:
+    """The app's secrets box (its key file under the test home)."""
+    return services.secrets

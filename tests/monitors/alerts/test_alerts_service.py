@@ -13,9 +13,10 @@ from governance.core.clock import ManualClock
 from governance.core.db import Database
 from governance.core.errors import Conflict, InvalidState
 from governance.core.principal import Principal
+from governance.core.secrets import SecretBox
+from governance.core.urlguard import UrlRefused
 from monitors.alerts import service
 from monitors.alerts.delivery import deliver_pending
-from governance.core.urlguard import UrlRefused
 from monitors.alerts.schemas import (
     AlertOutcome,
     AlertPolicy,
@@ -58,9 +59,11 @@ def _breach(
         )
 
 
-def _channel(db: Database, url: str, name: str = "ops", **kw: object) -> None:
+def _channel(db: Database, box: SecretBox, url: str, name: str = "ops", **kw: object) -> None:
     data = ChannelCreate(name=name, url=url, secret=SECRET, **kw)  # type: ignore[arg-type]
-    service.create_channel(db, project="alpha", data=data, actor=USER, allowlist=["127.0.0.1"])
+    service.create_channel(
+        db, project="alpha", data=data, actor=USER, secrets=box, allowlist=["127.0.0.1"]
+    )
 
 
 def _sender(clock: ManualClock) -> WebhookSender:
@@ -86,8 +89,10 @@ def test_a_repeated_breach_updates_the_open_alert(db, world, clock) -> None:
     assert actions == ["alert.open", "alert.update"]
 
 
-def test_cooldown_and_acknowledgement_limit_notifications(db, world, clock, hook: Hook) -> None:
-    _channel(db, hook.url)
+def test_cooldown_and_acknowledgement_limit_notifications(
+    db, box, world, clock, hook: Hook
+) -> None:
+    _channel(db, box, hook.url)
     assert _breach(db, clock).notified == 1
     clock.advance(timedelta(hours=1))
     assert _breach(db, clock).notified == 0  # inside the cooldown
@@ -122,18 +127,19 @@ def test_acknowledge_and_resolve_are_audited_and_reopen_afresh(db, services, wor
         db, flt=AuditFilter(target=f"alert:{alert.id}"), cursor=None, limit=10
     ).items
     assert [e.action for e in entries] == ["alert.open", "alert.acknowledge", "alert.resolve"]
-    assert verify_audit(db, signer=services.signer).ok
+    assert verify_audit(db, keys=services.signer).ok
 
 
-def test_channels_crud_never_show_the_secret(db, world, clock) -> None:
-    _channel(db, "https://hooks.example.com/steward", min_severity=Severity.error)
+def test_channels_crud_never_show_the_secret(db, box, world, clock) -> None:
+    _channel(db, box, "https://hooks.example.com/steward", min_severity=Severity.error)
     with pytest.raises(Conflict):
-        _channel(db, "https://hooks.example.com/other")
+        _channel(db, box, "https://hooks.example.com/other")
     (listed,) = service.list_channels(db, project="alpha")
     assert "secret" not in listed.model_dump() and listed.min_severity == Severity.error
     changed = service.update_channel(
-        db, project="alpha", name="ops", actor=USER, data=ChannelUpdate(enabled=False), clock=clock
-    )
+        db, project="alpha", name="ops", actor=USER, data=ChannelUpdate(enabled=False),
+        secrets=box, clock=clock,
+    )  # fmt: skip
     assert not changed.enabled
     with pytest.raises(UrlRefused):
         service.update_channel(
@@ -142,6 +148,7 @@ def test_channels_crud_never_show_the_secret(db, world, clock) -> None:
             name="ops",
             actor=USER,
             data=ChannelUpdate(url="http://169.254.169.254/latest"),
+            secrets=box,
             clock=clock,
         )
     service.delete_channel(db, project="alpha", name="ops", actor=USER)
@@ -163,21 +170,22 @@ def test_channels_crud_never_show_the_secret(db, world, clock) -> None:
                 project="alpha",
                 actor=USER,
                 data=ChannelCreate(name="bad", url=url, secret=SECRET),
+                secrets=box,
             )
 
 
-def test_severity_threshold_and_channel_selection(db, world, clock, hook: Hook) -> None:
-    _channel(db, hook.url, name="pager", min_severity=Severity.critical)
-    _channel(db, hook.url, name="chat")
+def test_severity_threshold_and_channel_selection(db, box, world, clock, hook: Hook) -> None:
+    _channel(db, box, hook.url, name="pager", min_severity=Severity.critical)
+    _channel(db, box, hook.url, name="chat")
     assert _breach(db, clock, signal="a").notified == 1  # chat only
     assert _breach(db, clock, Severity.critical, signal="b").notified == 2
     assert _breach(db, clock, Severity.critical, signal="c", channels=["pager"]).notified == 1
 
 
-def test_webhook_is_signed_and_logged(db, world, clock, hook: Hook) -> None:
-    _channel(db, hook.url)
+def test_webhook_is_signed_and_logged(db, box, world, clock, hook: Hook) -> None:
+    _channel(db, box, hook.url)
     alert = _breach(db, clock).alert
-    report = deliver_pending(db, sender=_sender(clock), policy=POLICY, clock=clock)
+    report = deliver_pending(db, secrets=box, sender=_sender(clock), policy=POLICY, clock=clock)
     assert report.delivered == 1
     (got,) = hook.received
     assert got.path == "/hook"
@@ -207,22 +215,26 @@ def test_webhook_is_signed_and_logged(db, world, clock, hook: Hook) -> None:
     assert payload["alert"]["severity"] == "warning"
     (logged,) = service.list_deliveries(db, project="alpha", alert_id=alert.id)
     assert (logged.state, logged.attempts, logged.last_status) == (DeliveryState.delivered, 1, 200)
-    assert deliver_pending(db, sender=_sender(clock), clock=clock).attempted == 0
+    assert deliver_pending(db, secrets=box, sender=_sender(clock), clock=clock).attempted == 0
 
 
-def test_failures_retry_with_exponential_backoff(db, world, clock, hook: Hook) -> None:
-    _channel(db, hook.url)
+def test_failures_retry_with_exponential_backoff(db, box, world, clock, hook: Hook) -> None:
+    _channel(db, box, hook.url)
     alert = _breach(db, clock).alert
     hook.statuses = [503, 500, 500, 500]
     sender = _sender(clock)
-    assert deliver_pending(db, sender=sender, policy=POLICY, clock=clock).retrying == 1
-    assert deliver_pending(db, sender=sender, policy=POLICY, clock=clock).attempted == 0  # not due
+    assert deliver_pending(db, secrets=box, sender=sender, policy=POLICY, clock=clock).retrying == 1
+    assert (
+        deliver_pending(db, secrets=box, sender=sender, policy=POLICY, clock=clock).attempted == 0
+    )  # not due
     clock.advance(timedelta(seconds=30))
-    assert deliver_pending(db, sender=sender, policy=POLICY, clock=clock).retrying == 1
+    assert deliver_pending(db, secrets=box, sender=sender, policy=POLICY, clock=clock).retrying == 1
     clock.advance(timedelta(seconds=59))
-    assert deliver_pending(db, sender=sender, policy=POLICY, clock=clock).attempted == 0  # 60 s now
+    assert (
+        deliver_pending(db, secrets=box, sender=sender, policy=POLICY, clock=clock).attempted == 0
+    )  # 60 s now
     clock.advance(timedelta(seconds=1))
-    assert deliver_pending(db, sender=sender, policy=POLICY, clock=clock).failed == 1
+    assert deliver_pending(db, secrets=box, sender=sender, policy=POLICY, clock=clock).failed == 1
     (logged,) = service.list_deliveries(db, project="alpha", alert_id=alert.id)
     assert (logged.state, logged.attempts, logged.last_error) == (
         DeliveryState.failed,
@@ -232,16 +244,16 @@ def test_failures_retry_with_exponential_backoff(db, world, clock, hook: Hook) -
     assert len(hook.received) == 3
 
 
-def test_resolution_is_notified(db, world, clock, hook: Hook) -> None:
-    _channel(db, hook.url)
+def test_resolution_is_notified(db, box, world, clock, hook: Hook) -> None:
+    _channel(db, box, hook.url)
     alert = _breach(db, clock).alert
     service.resolve_alert(db, project="alpha", alert_id=alert.id, actor=USER, clock=clock)
-    assert deliver_pending(db, sender=_sender(clock), clock=clock).delivered == 2
+    assert deliver_pending(db, secrets=box, sender=_sender(clock), clock=clock).delivered == 2
     assert [json.loads(r.body)["event"] for r in hook.received] == ["opened", "resolved"]
 
 
-def test_non_finite_numbers_never_break_the_run(db, world, clock, hook: Hook) -> None:
-    _channel(db, hook.url)
+def test_non_finite_numbers_never_break_the_run(db, box, world, clock, hook: Hook) -> None:
+    _channel(db, box, hook.url)
     with db.transaction() as session:
         outcome = service.raise_or_update_alert(
             session, project="alpha", clock=clock,
@@ -249,5 +261,5 @@ def test_non_finite_numbers_never_break_the_run(db, world, clock, hook: Hook) ->
                           details={"psi": float("-inf"), "per_feature": [1.0, float("nan")]}),
         )  # fmt: skip
     assert outcome.alert.value is None and outcome.alert.details["per_feature"] == [1.0, None]
-    assert deliver_pending(db, sender=_sender(clock), clock=clock).delivered == 1
+    assert deliver_pending(db, secrets=box, sender=_sender(clock), clock=clock).delivered == 1
     assert json.loads(hook.received[0].body)["alert"]["threshold"] is None

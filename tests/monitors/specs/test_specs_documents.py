@@ -24,6 +24,7 @@ from monitors.specs.service import (
     update_monitor,
 )
 from monitors.specs.windows import frequency_of, latest_window_end, plan_window, window_ends
+from steward.api.deps import Services
 from tests.builders import OPERATOR, World
 
 DAY = timedelta(days=1)
@@ -156,11 +157,11 @@ def test_apply_schedules_a_valid_cron_in_its_time_zone(
     assert [e.hour for e in ends] == hours
 
 
-def test_service_create_apply_update_delete(db: Database, world: World) -> None:
+def test_service_create_apply_update_delete(db: Database, world: World, services: Services) -> None:
     with pytest.raises(InvalidInput, match="oncall"):
         apply_monitors(db, project="alpha", specs=load_specs(YAML), actor=OPERATOR)
     hook = ChannelCreate(name="oncall", url="https://hooks.example.com/x", secret="s" * 20)
-    create_channel(db, project="alpha", data=hook, actor=OPERATOR)
+    create_channel(db, project="alpha", data=hook, actor=OPERATOR, secrets=services.secrets)
     spec = MonitorSpec(name="m1", target=Target(name="e"))
     created = create_monitor(db, project="alpha", spec=spec, actor=OPERATOR)
     with pytest.raises(Conflict):
