@@ -58,13 +58,29 @@ def canonical_fields(entry: EntryRecord) -> dict[str, Any]:
 
 def canonical_bytes(entry: EntryRecord) -> bytes:
     """Canonical encoding: JSON, sorted keys, no whitespace, UTF-8, NaN refused."""
-    return json.dumps(
-        canonical_fields(entry),
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
-        allow_nan=False,
-    ).encode()
+    return canonical_json(canonical_fields(entry)).encode()
+
+
+# Details larger than this (canonical JSON bytes) are stored once by digest, not in the entry.
+INLINE_DETAILS_BYTES = 4096
+DIGEST_KEY = "$digest"
+
+
+def canonical_json(value: Any) -> str:
+    """The canonical JSON text of a value (sorted keys, no whitespace, NaN refused)."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      allow_nan=False)  # fmt: skip
+
+
+def blob_digest(body: str) -> str:
+    """The digest reference of stored details: ``sha256:<hex>`` of their canonical JSON."""
+    return "sha256:" + hashlib.sha256(body.encode()).hexdigest()
+
+
+def referenced_digest(details: dict[str, Any]) -> str | None:
+    """The digest an entry's details point to, when they were stored apart."""
+    ref = details.get(DIGEST_KEY)
+    return ref if isinstance(ref, str) and set(details) == {DIGEST_KEY, "bytes"} else None
 
 
 def entry_hash(entry: EntryRecord) -> str:

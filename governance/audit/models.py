@@ -46,3 +46,18 @@ class AuditCheckpointRow(Base):
     root_hash: Mapped[str] = mapped_column(String(64))
     note: Mapped[str] = mapped_column(Text)
     frontier: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class AuditBlobRow(Base):
+    """Large audit details, stored once by the SHA-256 of their canonical JSON.
+
+    An entry whose details are large holds only ``{"$digest": "sha256:…", "bytes": n}``; the
+    entry's hash covers the digest, so the blob is as tamper-evident as the entry itself.
+    """
+
+    __tablename__ = "audit_blobs"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

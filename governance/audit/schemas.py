@@ -68,6 +68,7 @@ class SealedPrefix:
 
     tree_size: int
     frontier: dict[str, Any]
+    note: str
 
 
 class AuditFilter(BaseModel):
@@ -100,6 +101,7 @@ class VerifyResult(BaseModel):
     entries: int
     checkpoints: int
     sealed_through: int
+    witnessed_through: int = 0
     first_bad_seq: int | None
     counts: dict[str, int]
     findings: list[VerifyFinding]

@@ -6,15 +6,27 @@ import csv
 import io
 import json
 import logging
-import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy.orm import Session
 
-from governance.audit.chain import GENESIS, CompactRange, EntryRecord, entry_hash, leaf_hash
+from governance.audit.chain import (
+    DIGEST_KEY,
+    GENESIS,
+    INLINE_DETAILS_BYTES,
+    CompactRange,
+    EntryRecord,
+    blob_digest,
+    canonical_json,
+    entry_hash,
+    leaf_hash,
+)
+from governance.audit.proof_service import db_leaves
+from governance.audit.proofs import consistency_proof, verify_consistency
 from governance.audit.schemas import (
     AuditCheckpointInfo,
     AuditEntry,
@@ -23,22 +35,41 @@ from governance.audit.schemas import (
     Decision,
     VerifyResult,
 )
-from governance.audit.signing import Signer
+from governance.audit.signing import KeyRing, Signer
 from governance.audit.store import AuditStore, SqlAuditStore
-from governance.audit.verify import StoredCheckpoint, verify_log
+from governance.audit.verify import (
+    FindingCategory,
+    SealPolicy,
+    StoredCheckpoint,
+    VerifyReport,
+    verify_log,
+)
 from governance.core.clock import isoformat, utcnow
 from governance.core.context import client_request_id_var, client_var, request_id_var
 from governance.core.cursor import decode_cursor, encode_cursor
-from governance.core.db import AuditSealing, CheckpointSigner, Database, database_of
-from governance.core.errors import InvalidInput
+from governance.core.db import (
+    SIGNED_NOTES,
+    AuditSealing,
+    CheckpointSigner,
+    CheckpointWitness,
+    Database,
+    database_of,
+)
+from governance.core.errors import InvalidInput, InvalidState, NotFound
 from governance.core.principal import Principal
 
 log = logging.getLogger(__name__)
 
 
-def configure_audit(db: Database, *, signer: CheckpointSigner, checkpoint_every: int) -> None:
-    """Attach the checkpoint signer to a database so appends seal every N entries."""
-    db.audit = AuditSealing(signer=signer, checkpoint_every=checkpoint_every)
+def configure_audit(
+    db: Database,
+    *,
+    signer: CheckpointSigner,
+    checkpoint_every: int,
+    witness: CheckpointWitness | None = None,
+) -> None:
+    """Attach the checkpoint signer (and witnesses) so appends seal every N entries."""
+    db.audit = AuditSealing(signer=signer, checkpoint_every=checkpoint_every, witness=witness)
 
 
 def signer_of(db: Database) -> Signer | None:
@@ -71,7 +102,7 @@ def record_audit(
         decision=str(decision),
         request_id=request_id_var.get(),
         client=client_var.get(),
-        details=json.loads(json.dumps(_with_client_id(details), sort_keys=True, default=str)),
+        details=_stored_details(store, _with_client_id(details)),
         prev_hash=GENESIS if head is None else head.hash,
     )
     record = replace(record, hash=entry_hash(record))
@@ -79,7 +110,7 @@ def record_audit(
     db = database_of(session)
     sealing = db.audit if db is not None else None
     if sealing is not None and _checkpoint_due(store, record.seq, sealing.checkpoint_every):
-        _write_checkpoint(store, sealing.signer, record.seq)
+        write_checkpoint(session, sealing.signer.sign_checkpoint, record.seq)
     return AuditEntry.model_validate(record.to_dict() | {"ts": record.ts})
 
 
@@ -92,17 +123,55 @@ def _with_client_id(details: dict[str, Any] | None) -> dict[str, Any]:
     return {**(details or {}), "client_request_id": client_id}
 
 
+def _stored_details(store: AuditStore, details: dict[str, Any]) -> dict[str, Any]:
+    # Plain JSON values first (dates and the like become text), then large ones go apart.
+    plain = json.loads(json.dumps(details, sort_keys=True, default=str))
+    body = canonical_json(plain)
+    if len(body.encode()) <= INLINE_DETAILS_BYTES:
+        return dict(plain)
+    digest = blob_digest(body)
+    store.put_blob(digest=digest.removeprefix("sha256:"), body=body, created_at=utcnow())
+    return {DIGEST_KEY: digest, "bytes": len(body.encode())}
+
+
+def blob_checker(db: Database) -> Callable[[str], bool]:
+    """Does the stored blob behind a ``sha256:`` reference still hash to it?"""
+
+    def check(ref: str) -> bool:
+        with db.read() as session:
+            body = SqlAuditStore(session).blob(ref.removeprefix("sha256:"))
+        return body is not None and blob_digest(body) == ref
+
+    return check
+
+
+def details_blob(db: Database, digest: str) -> dict[str, Any]:
+    """The details stored under ``digest`` (hex, with or without ``sha256:``)."""
+    key = digest.removeprefix("sha256:")
+    with db.read() as session:
+        body = SqlAuditStore(session).blob(key)
+    if body is None:
+        raise NotFound(f"no audit details stored under {digest}")
+    return dict(json.loads(body))
+
+
 def _checkpoint_due(store: AuditStore, seq: int, every: int) -> bool:
     last = store.last_sealed()
     return seq - (last.tree_size if last else 0) >= every
 
 
-def _write_checkpoint(store: AuditStore, signer: CheckpointSigner, through: int) -> int:
-    last = store.last_sealed()
-    tree = CompactRange.from_json(last.frontier) if last else CompactRange()
+def write_checkpoint(session: Session, sign: Callable[..., str], through: int) -> int:
+    """Sign and store a checkpoint over the first ``through`` entries, inside ``session``.
+
+    The next tree continues from the newest checkpoint's stored frontier only when that frontier
+    is covered by the checkpoint's signature (its root is the signed root); otherwise it is
+    recomputed from the entries, since anyone with the database could have planted it.
+    """
+    store = SqlAuditStore(session)
+    tree = _trusted_frontier(store, session)
     for h in store.hashes_between(tree.size, through):
         tree.append(leaf_hash(h))
-    note = signer.sign_checkpoint(size=tree.size, root=tree.root())
+    note = sign(size=tree.size, root=tree.root())
     store.add_checkpoint(
         tree_size=tree.size,
         created_at=utcnow(),
@@ -110,7 +179,25 @@ def _write_checkpoint(store: AuditStore, signer: CheckpointSigner, through: int)
         note=note,
         frontier=tree.to_json(),
     )
+    session.info.setdefault(SIGNED_NOTES, []).append(note)
     return tree.size
+
+
+def _trusted_frontier(store: AuditStore, session: Session) -> CompactRange:
+    last = store.last_sealed()
+    if last is None:
+        return CompactRange()
+    db = database_of(session)
+    signer = db.audit.signer if db is not None and db.audit is not None else None
+    try:
+        tree = CompactRange.from_json(last.frontier)
+        stated = signer.stated(last.note) if signer is not None else None
+    except (KeyError, TypeError, ValueError):
+        stated, tree = None, CompactRange()
+    if stated == (last.tree_size, tree.root()) and tree.size == last.tree_size:
+        return tree
+    log.warning("audit checkpoint %s: stored frontier is not signed; recomputing", last.tree_size)
+    return CompactRange()
 
 
 def record_denial(
@@ -147,22 +234,78 @@ def seal(db: Database) -> int | None:
         last = store.last_sealed()
         if head is None or (last is not None and last.tree_size >= head.seq):
             return None
-        return _write_checkpoint(store, sealing.signer, head.seq)
+        return write_checkpoint(session, sealing.signer.sign_checkpoint, head.seq)
 
 
-def verify_audit(db: Database, *, signer: Signer | None = None) -> VerifyResult:
-    """Recompute every hash, link and checkpoint of the stored log."""
-    signer = signer or signer_of(db)
-    if signer is None:
-        raise InvalidInput("no audit public key configured")
+def latest_note(db: Database) -> str | None:
+    """The newest signed checkpoint note in the database (what witnesses catch up to)."""
     with db.read() as session:
-        store = SqlAuditStore(session)
-        entries = list(store.iter_records())
+        last = SqlAuditStore(session).last_sealed()
+    return None if last is None else last.note
+
+
+def _records(db: Database) -> Callable[[], Iterator[EntryRecord]]:
+    def stream() -> Iterator[EntryRecord]:
+        with db.read() as session:
+            yield from SqlAuditStore(session).iter_records()
+
+    return stream
+
+
+def verify_audit(
+    db: Database,
+    *,
+    keys: KeyRing | Signer | None = None,
+    origin: str | None = None,
+    witnessed: Sequence[str] = (),
+    policy: SealPolicy | None = None,
+) -> VerifyResult:
+    """Recompute every hash, link and checkpoint of the stored log, against the witnessed notes.
+
+    The log is streamed (memory does not grow with its length); nothing is written.
+    """
+    signer = keys if isinstance(keys, Signer) else signer_of(db)
+    ring = keys if isinstance(keys, KeyRing) else None
+    if ring is None:
+        if signer is None:
+            raise InvalidInput("no audit public key configured")
+        ring = KeyRing([(signer.origin, signer.public_key)])
+    name = origin or (signer.origin if signer is not None else "")
+    with db.read() as session:
         checkpoints = [
-            StoredCheckpoint(tree_size=c.tree_size, note=c.note) for c in store.checkpoints()
+            StoredCheckpoint(tree_size=c.tree_size, note=c.note)
+            for c in SqlAuditStore(session).checkpoints()
         ]
-    report = verify_log(entries, checkpoints, signer.public_key, origin=signer.origin)
+    report = verify_log(
+        _records(db),
+        checkpoints,
+        ring,
+        origin=name,
+        witnessed=witnessed,
+        policy=policy,
+        blob_ok=blob_checker(db),
+    )
+    _check_extends_witness(db, report)
     return VerifyResult.model_validate(report.to_dict())
+
+
+def _check_extends_witness(db: Database, report: VerifyReport) -> None:
+    # The newest stored checkpoint must extend the newest witnessed one: an RFC 6962
+    # consistency proof built from the stored entries, checked against both signed roots.
+    old, new = report.latest_witnessed, report.latest_stored
+    if old is None or new is None or new[0] < old[0] or report.entries < new[0]:
+        return
+    try:
+        with db.read() as session:
+            proof = consistency_proof(old[0], new[0], db_leaves(SqlAuditStore(session)))
+    except InvalidState:  # entries missing from the range: already reported entry by entry
+        return
+    if not verify_consistency(old[0], new[0], old[1], new[1], proof):
+        report.add(
+            FindingCategory.rewritten,
+            1,
+            f"the checkpoint at {new[0]} does not extend the witnessed checkpoint at {old[0]}",
+        )
 
 
 def _decode_cursor(cursor: str | None) -> int:
@@ -227,6 +370,9 @@ def export_audit(
                 json.dumps({"kind": "checkpoint", "tree_size": cp.tree_size, "note": cp.note})
                 + "\n"
             )
+        with db.read() as session:  # details stored apart, so the export verifies on its own
+            for digest, body in SqlAuditStore(session).iter_blobs():
+                yield json.dumps({"kind": "blob", "digest": digest, "body": body}) + "\n"
 
 
 def _csv_line(values: list[Any]) -> str:
@@ -235,50 +381,57 @@ def _csv_line(values: list[Any]) -> str:
     return buf.getvalue()
 
 
-def verify_export(lines: Iterator[str], *, signer_key: Any, origin: str) -> VerifyResult:
-    """Verify a JSONL export offline against a public key (no database needed)."""
-    entries: list[EntryRecord] = []
+def verify_export(
+    lines: Callable[[], Iterable[str]],
+    *,
+    keys: KeyRing | Ed25519PublicKey,
+    origin: str,
+    witnessed: Sequence[str] = (),
+    policy: SealPolicy | None = None,
+) -> VerifyResult:
+    """Verify a JSONL export offline (no database): ``lines`` re-reads the export each call."""
     checkpoints: list[StoredCheckpoint] = []
+    blobs: set[str] = set()  # references whose stored body hashes to them
+    for _number, data in _export_records(lines()):
+        if data.get("kind") == "checkpoint":
+            checkpoints.append(StoredCheckpoint(tree_size=data["tree_size"], note=data["note"]))
+        elif data.get("kind") == "blob" and blob_digest(str(data["body"])) == "sha256:" + str(
+            data["digest"]
+        ):
+            blobs.add(blob_digest(str(data["body"])))
+
+    def entries() -> Iterator[EntryRecord]:
+        for number, data in _export_records(lines()):
+            if data.pop("kind", None) in ("checkpoint", "blob"):
+                continue
+            try:
+                data["ts"] = datetime.fromisoformat(data["ts"])
+                yield EntryRecord(**data)
+            except (ValueError, KeyError, TypeError) as exc:
+                raise InvalidInput(f"line {number} is not an audit export record") from exc
+
+    report = verify_log(
+        entries,
+        checkpoints,
+        keys,
+        origin=origin,
+        witnessed=witnessed,
+        policy=policy,
+        blob_ok=blobs.__contains__,
+    )
+    return VerifyResult.model_validate(report.to_dict())
+
+
+def _export_records(lines: Iterable[str]) -> Iterator[tuple[int, dict[str, Any]]]:
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
             data = json.loads(line)
-            kind = data.pop("kind")
-            if kind == "checkpoint":
-                checkpoints.append(StoredCheckpoint(tree_size=data["tree_size"], note=data["note"]))
-            else:
-                data["ts"] = datetime.fromisoformat(data["ts"])
-                entries.append(EntryRecord(**data))
-        except (ValueError, KeyError, TypeError) as exc:
+        except ValueError as exc:
             raise InvalidInput(f"line {number} is not an audit export record") from exc
-    entries.sort(key=lambda e: e.seq)
-    return VerifyResult.model_validate(
-        verify_log(entries, checkpoints, signer_key, origin=origin).to_dict()
-    )
-
-
-class Sealer:
-    """Background thread that seals the log every few minutes (server and daemon)."""
-
-    def __init__(self, db: Database, *, interval: float) -> None:
-        self.db = db
-        self.interval = interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="audit-sealer", daemon=True)
-
-    def start(self) -> None:
-        """Start sealing in the background."""
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Stop and seal what is left."""
-        self._stop.set()
-        self._thread.join(timeout=5)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                seal(self.db)
-            except Exception:  # keep sealing on the next tick; the failure is logged
-                log.exception("audit seal failed")
+        needs = {"entry": set(), "checkpoint": {"tree_size", "note"}, "blob": {"digest", "body"}}
+        kind = data.get("kind") if isinstance(data, dict) else None
+        if kind not in needs or not needs[kind] <= data.keys():
+            raise InvalidInput(f"line {number} is not an audit export record")
+        yield number, data

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from governance.core.errors import InvalidInput
+from governance.core.files import private_dir
 
 _ED25519 = b"\x01"
 _DASH = "\u2014"
@@ -77,7 +79,7 @@ class Signer:
     def load_or_create(cls, path: Path, *, origin: str) -> Signer:
         """Load the PEM key at ``path``, creating it with mode 0600 when absent."""
         if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
+            private_dir(path.parent)  # 0700: the key's folder is Steward's alone
             pem = Ed25519PrivateKey.generate().private_bytes(
                 serialization.Encoding.PEM,
                 serialization.PrivateFormat.PKCS8,
@@ -91,15 +93,32 @@ class Signer:
             raise InvalidInput("audit signing key is not an Ed25519 key")
         return cls(key, origin=origin)
 
-    def sign(self, checkpoint: Checkpoint) -> str:
-        """Return the complete signed note."""
+    def sign(self, checkpoint: Checkpoint, *, cosigners: Iterable[Signer] = ()) -> str:
+        """Return the complete signed note (one signature line per signer, this one first)."""
+        lines = [s.signature_line(checkpoint) for s in (self, *cosigners)]
+        return f"{checkpoint.body()}\n" + "".join(lines)
+
+    def signature_line(self, checkpoint: Checkpoint) -> str:
+        """This key's signature line of a note stating ``checkpoint``."""
         sig = self._key.sign(checkpoint.body().encode())
         blob = base64.b64encode(key_id(checkpoint.origin, self.public_key) + sig).decode()
-        return f"{checkpoint.body()}\n{_DASH} {checkpoint.origin} {blob}\n"
+        return f"{_DASH} {checkpoint.origin} {blob}\n"
+
+    def sign_bytes(self, data: bytes) -> bytes:
+        """A raw Ed25519 signature (key rotation endorsements)."""
+        return self._key.sign(data)
 
     def sign_checkpoint(self, *, size: int, root: bytes) -> str:
         """The signed note stating that the log named ``origin`` had ``size`` entries."""
         return self.sign(Checkpoint(origin=self.origin, size=size, root=root))
+
+    def stated(self, note: str) -> tuple[int, bytes] | None:
+        """``(size, root)`` of a note this key signed for this log; None otherwise."""
+        try:
+            checkpoint = open_note(note, self.public_key, origin=self.origin)
+        except InvalidInput:
+            return None
+        return (checkpoint.size, checkpoint.root) if checkpoint.origin == self.origin else None
 
     def public_pem(self) -> str:
         """The public key in PEM form (for auditors)."""
@@ -112,35 +131,68 @@ class Signer:
         return verifier_key(self.origin, self.public_key)
 
 
-def open_note(note: str, public_key: Ed25519PublicKey) -> Checkpoint:
-    """Verify a signed note and return the checkpoint it states; raises InvalidInput if not."""
+class UnknownKey(InvalidInput):
+    """A note carries no signature by any key the verifier knows (it cannot be checked)."""
+
+
+class KeyRing:
+    """The public keys a verifier trusts, by signed-note key id (the audit key and its history)."""
+
+    def __init__(self, keys: Iterable[tuple[str, Ed25519PublicKey]] = ()) -> None:
+        self._keys: dict[bytes, Ed25519PublicKey] = {}
+        for name, key in keys:
+            self.add(name, key)
+
+    def add(self, name: str, public_key: Ed25519PublicKey) -> None:
+        """Trust ``public_key`` for notes from the log named ``name``."""
+        self._keys[key_id(name, public_key)] = public_key
+
+    def get(self, kid: bytes) -> Ed25519PublicKey | None:
+        """The key with this key id, if trusted."""
+        return self._keys.get(kid)
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+
+def open_note(note: str, keys: KeyRing | Ed25519PublicKey, *, origin: str = "") -> Checkpoint:
+    """Verify a signed note and return the checkpoint it states.
+
+    Raises ``UnknownKey`` when no signature is by a known key, ``InvalidInput`` when a known key's
+    signature does not verify or the note is malformed. With a bare key, ``origin`` names it.
+    """
     body, sep, sigs = note.partition("\n\n")
     if not sep:
         raise InvalidInput("note has no signature block")
     lines = body.split("\n")
     if len(lines) < 3:
         raise InvalidInput("checkpoint body is too short")
-    origin, size_text, root_b64 = lines[0], lines[1], lines[2]
+    name, size_text, root_b64 = lines[0], lines[1], lines[2]
     try:
         checkpoint = Checkpoint(
-            origin=origin, size=int(size_text), root=base64.b64decode(root_b64, validate=True)
+            origin=name, size=int(size_text), root=base64.b64decode(root_b64, validate=True)
         )
     except ValueError as exc:
         raise InvalidInput("checkpoint body is malformed") from exc
-    want = key_id(origin, public_key)
+    ring = keys if isinstance(keys, KeyRing) else KeyRing([(origin or name, keys)])
+    unknown: list[str] = []
     for line in sigs.strip("\n").split("\n"):
         parts = line.split(" ")
-        if len(parts) != 3 or parts[0] != _DASH or parts[1] != origin:
+        if len(parts) != 3 or parts[0] != _DASH or parts[1] != name:
             continue
         try:
             blob = base64.b64decode(parts[2], validate=True)
         except ValueError:
             continue
-        if blob[:4] != want:
+        public_key = ring.get(blob[:4])
+        if public_key is None:
+            unknown.append(blob[:4].hex())
             continue
         try:
             public_key.verify(blob[4:], (body + "\n").encode())
-        except InvalidSignature:
-            break
+        except InvalidSignature as exc:
+            raise InvalidInput("bad signature by the audit key") from exc
         return checkpoint
+    if unknown:
+        raise UnknownKey(f"signed by key {', '.join(unknown)}, which is not in the key history")
     raise InvalidInput("no valid signature from the audit key")

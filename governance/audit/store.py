@@ -10,7 +10,7 @@ from sqlalchemy import Select, func, select, text
 from sqlalchemy.orm import Session
 
 from governance.audit.chain import EntryRecord
-from governance.audit.models import AuditCheckpointRow, AuditEntryRow
+from governance.audit.models import AuditBlobRow, AuditCheckpointRow, AuditEntryRow
 from governance.audit.schemas import (
     AuditCheckpointInfo,
     AuditEntry,
@@ -68,6 +68,14 @@ class AuditStore(Protocol):
         """All checkpoints, smallest first."""
         ...
 
+    def iter_hashes(self, after: int, through: int, batch: int = 10_000) -> Iterator[str]:
+        """Entry hashes with ``after < seq <= through``, in order, streamed."""
+        ...
+
+    def page_from(self, seq: int, *, limit: int) -> list[AuditEntry]:
+        """Entries with ``seq >= seq``, oldest first, at most ``limit``."""
+        ...
+
     def iter_records(self, batch: int = 2000) -> Iterator[EntryRecord]:
         """Every entry in sequence order, streamed in batches of ``batch`` rows."""
         ...
@@ -78,6 +86,18 @@ class AuditStore(Protocol):
 
     def count(self) -> int:
         """Number of entries."""
+        ...
+
+    def put_blob(self, *, digest: str, body: str, created_at: datetime) -> None:
+        """Store large details under their digest (once: a digest already stored is kept)."""
+        ...
+
+    def blob(self, digest: str) -> str | None:
+        """The canonical JSON stored under ``digest``, if any."""
+        ...
+
+    def iter_blobs(self) -> Iterator[tuple[str, str]]:
+        """Every ``(digest, body)``, by digest."""
         ...
 
 
@@ -136,7 +156,11 @@ class SqlAuditStore:
         """The checkpoint covering the most entries, with its Merkle frontier."""
         stmt = select(AuditCheckpointRow).order_by(AuditCheckpointRow.tree_size.desc()).limit(1)
         row = self.session.scalars(stmt).first()
-        return None if row is None else SealedPrefix(tree_size=row.tree_size, frontier=row.frontier)
+        return (
+            None
+            if row is None
+            else SealedPrefix(tree_size=row.tree_size, frontier=row.frontier, note=row.note)
+        )
 
     def add_checkpoint(
         self,
@@ -169,6 +193,20 @@ class SqlAuditStore:
             for r in rows
         ]
 
+    def iter_hashes(self, after: int, through: int, batch: int = 10_000) -> Iterator[str]:
+        """Entry hashes with ``after < seq <= through``, in order, streamed."""
+        stmt = (
+            select(AuditEntryRow.hash)
+            .where(AuditEntryRow.seq > after, AuditEntryRow.seq <= through)
+            .order_by(AuditEntryRow.seq)
+            .execution_options(yield_per=batch)
+        )
+        yield from self.session.scalars(stmt)
+
+    def page_from(self, seq: int, *, limit: int) -> list[AuditEntry]:
+        """Entries with ``seq >= seq``, oldest first, at most ``limit``."""
+        return self.page(AuditFilter(), after=seq - 1, limit=limit)
+
     def iter_records(self, batch: int = 2000) -> Iterator[EntryRecord]:
         """Every entry in sequence order, streamed."""
         stmt = select(AuditEntryRow).order_by(AuditEntryRow.seq).execution_options(yield_per=batch)
@@ -182,6 +220,26 @@ class SqlAuditStore:
             self.session.scalars(stmt.order_by(AuditEntryRow.seq).limit(limit))
         )
         return [AuditEntry.model_validate(_record(r).to_dict() | {"ts": r.ts}) for r in rows]
+
+    def put_blob(self, *, digest: str, body: str, created_at: datetime) -> None:
+        """Store large details under their digest (once: a digest already stored is kept)."""
+        if self.session.get(AuditBlobRow, digest) is None:
+            self.session.add(
+                AuditBlobRow(
+                    digest=digest, size=len(body.encode()), body=body, created_at=created_at
+                )
+            )
+            self.session.flush()
+
+    def blob(self, digest: str) -> str | None:
+        """The canonical JSON stored under ``digest``, if any."""
+        return self.session.scalar(select(AuditBlobRow.body).where(AuditBlobRow.digest == digest))
+
+    def iter_blobs(self) -> Iterator[tuple[str, str]]:
+        """Every ``(digest, body)``, by digest."""
+        stmt = select(AuditBlobRow.digest, AuditBlobRow.body).order_by(AuditBlobRow.digest)
+        for digest, body in self.session.execute(stmt.execution_options(yield_per=100)):
+            yield str(digest), str(body)
 
     def count(self) -> int:
         """Number of entries."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,7 +28,7 @@ NAMING = {
 }
 
 # Tables whose writes are the audit trail itself, or bookkeeping that is not governed state.
-AUDIT_TABLES = frozenset({"audit_entries", "audit_checkpoints"})
+AUDIT_TABLES = frozenset({"audit_entries", "audit_checkpoints", "audit_blobs"})
 _DML = re.compile(r'^\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+"?(\w+)"?', re.IGNORECASE)
 
 
@@ -82,13 +82,30 @@ class CheckpointSigner(Protocol):
         """The signed note stating that the log had ``size`` entries with Merkle ``root``."""
         ...
 
+    def stated(self, note: str) -> tuple[int, bytes] | None:
+        """``(size, root)`` of a note this key signed; None if it did not sign it."""
+        ...
+
+
+class CheckpointWitness(Protocol):
+    """Keeps signed checkpoints outside the database (``governance.audit.witness.Witnesses``)."""
+
+    def published(self, notes: Iterable[str]) -> None:
+        """Checkpoints a transaction signed have just committed."""
+        ...
+
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class AuditSealing:
-    """How appends seal the audit log: who signs checkpoints, and at most how many entries apart."""
+    """How appends seal the audit log: who signs checkpoints, how often, and who witnesses them."""
 
     signer: CheckpointSigner
     checkpoint_every: int = 256
+    witness: CheckpointWitness | None = None
+
+
+# Session.info key under which a transaction collects the checkpoint notes it signed.
+SIGNED_NOTES = "steward_signed_notes"
 
 
 def _governed(table_name: str) -> bool:
@@ -216,8 +233,13 @@ class Database:
                 yield session
                 session.flush()
                 check_audited(session)
+            notes = session.info.pop(SIGNED_NOTES, None)
         finally:
+            session.info.pop(SIGNED_NOTES, None)
             session.close()
+        if notes and self.audit is not None and self.audit.witness is not None:
+            # Only after the commit: a witness must never hold a checkpoint the log never had.
+            self.audit.witness.published(notes)
 
     @contextmanager
     def read(self) -> Iterator[Session]:

@@ -22,6 +22,14 @@ class Settings(BaseSettings):
     audit_origin: str = "steward.local/audit"
     checkpoint_every: int = Field(default=256, ge=1)
     checkpoint_interval_seconds: float = Field(default=300.0, gt=0)
+    # Signed checkpoints are also appended here (default ``<home>/witness``) and POSTed to each
+    # URL (through the webhook SSRF guard and allowlist), so the log is anchored outside its DB.
+    audit_witness_dir: Path | None = None
+    audit_witness_urls: list[str] = Field(default_factory=list)
+    # What verify accepts after the last checkpoint: at most this many entries (default:
+    # checkpoint_every) and none older than this many minutes.
+    audit_max_unsealed_entries: int | None = Field(default=None, ge=1)
+    audit_max_unsealed_minutes: float = Field(default=60.0, gt=0)
     max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
     # Bulk inference and label uploads (Arrow/Parquet) may be far larger than other requests.
     max_ingest_body_bytes: int = Field(default=256 * 1024 * 1024, ge=1024)
@@ -52,6 +60,11 @@ class Settings(BaseSettings):
     # Folders dataset versions may be read from, each holding one sub-folder per project (a JSON
     # list); empty: ``<data_dir>/datasets``. A project's data is read only under its own folder.
     dataset_roots: list[Path] = Field(default_factory=list)
+    # The key sealing secrets at rest (webhook signing secrets); by default beside the audit key.
+    secrets_key_path: Path | None = None
+    # The PostgreSQL role `steward db upgrade` creates and grants the application's rights to
+    # (what serve and daemon connect as); empty: roles and grants are managed by hand.
+    db_app_role: str = Field(default="steward_app", pattern=r"^([a-z_][a-z0-9_]{0,62})?$")
 
     @model_validator(mode="after")
     def _derive_paths(self) -> Settings:
@@ -60,8 +73,12 @@ class Settings(BaseSettings):
             self.database_url = f"sqlite:///{self.home.resolve() / 'steward.db'}"
         if self.audit_key_path is None:
             self.audit_key_path = self.home / "keys" / "audit-ed25519.pem"
+        if self.secrets_key_path is None:
+            self.secrets_key_path = self.audit_key_path.parent / "secrets.key"
         if self.data_dir is None:
             self.data_dir = self.home / "data"
+        if self.audit_witness_dir is None:
+            self.audit_witness_dir = self.home / "witness"
         if self.artifact_dir is None:
             self.artifact_dir = self.home / "artifacts"
         bad = {"none", "HS256", "HS384", "HS512"} & set(self.oidc_algorithms)
@@ -75,13 +92,26 @@ class Settings(BaseSettings):
         assert self.audit_key_path is not None
         return self.audit_key_path
 
+    @property
+    def secrets_key(self) -> Path:
+        """The path of the key sealing secrets at rest (always set after validation)."""
+        assert self.secrets_key_path is not None
+        return self.secrets_key_path
+
+    @property
+    def witness_dir(self) -> Path:
+        """The file witness's directory (always set after validation)."""
+        assert self.audit_witness_dir is not None
+        return self.audit_witness_dir
+
     @model_validator(mode="after")
     def _derive_dataset_roots(self) -> Settings:
         """Default the dataset roots under the data dir; refuse one holding Steward's own files."""
         assert self.data_dir is not None and self.artifact_dir is not None
         if not self.dataset_roots:
             self.dataset_roots = [self.data_dir / "datasets"]
-        own = (self.home, self.data_dir, self.artifact_dir, self.key_path.parent)
+        own = (self.home, self.data_dir, self.artifact_dir, self.key_path.parent,
+               self.secrets_key.parent)  # fmt: skip
         for root in self.dataset_roots:
             if any(path.resolve().is_relative_to(root.resolve()) for path in own):
                 raise ValueError(f"dataset root {root} holds Steward's own storage")

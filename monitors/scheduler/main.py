@@ -8,11 +8,11 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from types import FrameType
 
-from governance.audit.service import Sealer
+from governance.audit.sealer import Sealer
 from governance.core.clock import Clock, SystemClock
 from governance.core.db import Database
 from governance.core.settings import Settings
-from monitors.capture.service import apply_retention, capture_files
+from monitors.capture.service import apply_retention, capture_files, clean_leftovers
 from monitors.runs.adapters import default_environment
 from monitors.scheduler.clock import AcceleratedClock
 from monitors.scheduler.daemon import Daemon, DaemonOptions
@@ -47,6 +47,7 @@ def build_daemon(
         options = replace(options, tick=accelerate.tick)
     env = default_environment(db, settings, clock=clock)
     files = capture_files(settings)
+    clean_leftovers(db, settings)  # files that writers killed mid-way left
     return Daemon(
         db,
         env=env,

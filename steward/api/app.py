@@ -12,11 +12,12 @@ from fastapi import FastAPI
 from governance.access.enforcer import PolicyEngine
 from governance.access.oidc import JwtVerifier
 from governance.access.service import sync_policy
-from governance.audit.service import Sealer, configure_audit
-from governance.audit.signing import Signer
+from governance.audit.runtime import open_audit
+from governance.audit.sealer import Sealer
 from governance.core.clock import Clock, SystemClock
 from governance.core.db import Database
 from governance.core.settings import Settings
+from monitors.capture.service import clean_leftovers
 from steward.api import docs, errors
 from steward.api.deps import Services
 from steward.api.middleware import (
@@ -29,8 +30,11 @@ from steward.api.routes import all_routers
 from steward.migrations import ensure_current
 
 log = logging.getLogger("steward")
-# Inference and label uploads: bulk Arrow/Parquet bodies get their own, larger limit.
-INGEST_PATHS = r"^/api/v1/projects/[^/]+/endpoints/[^/]+/(inferences|labels)$"
+# Inference and label uploads and dataset files: bulk bodies get their own, larger limit.
+INGEST_PATHS = (
+    r"^/api/v1/projects/[^/]+/(endpoints/[^/]+/(inferences|labels)"
+    r"|datasets/[^/]+/versions/[^/]+/file)$"
+)
 
 
 def build_services(
@@ -39,8 +43,8 @@ def build_services(
     """Wire the collaborators every request uses; refuses a schema that is behind."""
     db = db or Database(settings.database_url)
     ensure_current(db)
-    signer = Signer.load_or_create(settings.key_path, origin=settings.audit_origin)
-    configure_audit(db, signer=signer, checkpoint_every=settings.checkpoint_every)
+    clean_leftovers(db, settings)  # files that writers killed mid-way left
+    signer, witnesses = open_audit(db, settings)
     policy = PolicyEngine(settings.policy_dir, reload_seconds=settings.policy_reload_seconds)
     sync_policy(db, policy)
     return Services(
@@ -48,6 +52,7 @@ def build_services(
         db=db,
         policy=policy,
         signer=signer,
+        witnesses=witnesses,
         limiter=RateLimiter(
             per_minute=settings.rate_limit_per_minute, burst=settings.rate_limit_burst
         ),
@@ -69,6 +74,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         sealer = Sealer(svc.db, interval=svc.settings.checkpoint_interval_seconds)
+        svc.sealer = sealer
         if seal_in_background:
             sealer.start()
         yield

@@ -15,11 +15,14 @@ from governance.access.failures import FailureTally
 from governance.access.oidc import JwtVerifier
 from governance.access.schemas import SYSTEM_PROJECT, Authenticated
 from governance.access.service import authenticate_credential, sync_policy
+from governance.audit.sealer import Sealer
 from governance.audit.signing import Signer
+from governance.audit.witness import Witnesses
 from governance.core.clock import Clock, SystemClock
 from governance.core.db import Database
 from governance.core.errors import Unauthenticated
 from governance.core.principal import Principal
+from governance.core.secrets import SecretBox
 from governance.core.settings import Settings
 from monitors.capture.source import EndpointSchemaSource
 from steward.api.ratelimit import RateLimiter
@@ -37,6 +40,9 @@ class Services:
     policy: PolicyEngine
     signer: Signer
     limiter: RateLimiter
+    # Where signed checkpoints are copied outside the database; the sealer started by the app.
+    witnesses: Witnesses | None = None
+    sealer: Sealer | None = None
     jwt: JwtVerifier | None = None
     clock: Clock = field(default_factory=SystemClock)
     # OpenLineage job namespaces mapped to the projects their events belong to.
@@ -45,10 +51,13 @@ class Services:
     schema_source: EndpointSchemaSource | None = None
     # Failed authentications, audited per client and reason per interval; built from settings.
     auth_failures: FailureTally = field(init=False)
+    # Seals and opens secrets at rest (webhook signing secrets); built from settings.
+    secrets: SecretBox = field(init=False)
 
     def __post_init__(self) -> None:
         interval = timedelta(seconds=self.settings.auth_failure_interval_seconds)
         self.auth_failures = FailureTally(self.db, interval=interval)
+        self.secrets = SecretBox.from_settings(self.settings)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

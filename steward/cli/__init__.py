@@ -9,6 +9,7 @@ from rich.console import Console
 
 from governance.core.errors import StewardError
 from steward.cli import admin, audit, daemon, demo, lineage, monitor, server
+from steward.cli.context import seal_opened
 
 app = typer.Typer(
     name="steward",
@@ -35,7 +36,10 @@ def main() -> None:
     """Entry point of the ``steward`` script."""
     try:
         # Without standalone mode click returns (not raises) the code of ``typer.Exit``.
-        code = app(standalone_mode=False)
+        try:
+            code = app(standalone_mode=False)
+        finally:
+            seal_opened()
     except StewardError as exc:
         err.print(f"[red]error[/red] ({exc.code}): {exc.detail}", highlight=False)
         sys.exit(2)

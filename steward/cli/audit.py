@@ -1,4 +1,4 @@
-"""``steward audit verify|export|seal|public-key``."""
+"""``steward audit verify|export|seal|public-key|rotate-key``."""
 
 from __future__ import annotations
 
@@ -10,8 +10,19 @@ from rich.table import Table
 
 from governance.access.schemas import SYSTEM_PROJECT
 from governance.audit import service
+from governance.audit.keys import key_ring
+from governance.audit.proof_service import (
+    ConsistencyBundle,
+    InclusionBundle,
+    check_consistency,
+    check_inclusion,
+)
+from governance.audit.runtime import verify_configured, witnessed_notes, witnesses
 from governance.audit.schemas import VerifyResult
-from steward.cli.context import authorized, console, database, settings, signer
+from governance.audit.signing import Signer
+from governance.audit.witness import read_notes
+from governance.core.errors import InvalidInput, NotFound
+from steward.cli.context import authorized, console, database, read_database, settings
 
 audit_app = typer.Typer(name="audit", help="The tamper-evident audit log.", no_args_is_help=True)
 
@@ -24,31 +35,82 @@ def register(app: typer.Typer) -> None:
 @audit_app.command("verify")
 def verify(
     file: Path = typer.Option(None, help="verify a JSONL export offline instead of the database"),
-    key: Path = typer.Option(None, help="verifier key or PEM public key (default: local key)"),
+    key: list[Path] = typer.Option(
+        None, help="verifier key or PEM public key file (repeatable; default: the key history)"
+    ),
+    trusted_checkpoint: list[Path] = typer.Option(
+        None, help="a signed checkpoint kept elsewhere (a note, or a witness file); repeatable"
+    ),
+    entry: Path = typer.Option(
+        None, help="check one entry offline with its inclusion proof (GET /api/v1/audit/proof)"
+    ),
+    consistency: Path = typer.Option(
+        None,
+        help="check offline that a checkpoint extends --trusted-checkpoint "
+        "(GET /api/v1/audit/consistency)",
+    ),
 ) -> None:
-    """Recompute every hash, link and checkpoint; exits 1 on any finding."""
-    from governance.audit.signing import parse_verifier_key
-
+    """Check every hash, link, checkpoint and witness; exits 1 on any finding. Writes nothing."""
+    s = settings()
+    extra = [k.read_text() for k in key or []]
+    if entry is not None:
+        _verify_entry(entry, extra)
+        return
+    if consistency is not None:
+        _verify_consistency(consistency, trusted_checkpoint or [], extra)
+        return
     if file is not None:
-        name, public = parse_verifier_key(key.read_text()) if key else ("", signer().public_key)
+        ring = key_ring(s.key_path, origin=s.audit_origin, extra=extra)
         with file.open() as fh:
-            result = service.verify_export(
-                fh, signer_key=public, origin=name or settings().audit_origin
-            )
+            lines = fh.readlines() if file.stat().st_size < 2**20 else None
+        result = service.verify_export(
+            (lambda: lines) if lines is not None else (lambda: file.open()),
+            keys=ring,
+            origin=s.audit_origin,
+            witnessed=witnessed_notes(s, trusted_checkpoint or []),
+            policy=None,  # an export is a snapshot: how long ago it was sealed is not a finding
+        )
     else:
-        db = database()
+        db = read_database()
         authorized(db, project=SYSTEM_PROJECT, obj="audit", act="verify")
-        result = service.verify_audit(db, signer=signer())
+        result = verify_configured(db, s, trusted=trusted_checkpoint or [], extra_keys=extra)
     _show(result)
     if not result.ok:
         raise typer.Exit(1)
+
+
+def _verify_entry(bundle_path: Path, extra: list[str]) -> None:
+    s = settings()
+    ring = key_ring(s.key_path, origin=s.audit_origin, extra=extra)
+    bundle = InclusionBundle.model_validate_json(bundle_path.read_text())
+    check_inclusion(bundle, ring, origin=s.audit_origin)
+    console.print(
+        f"entry {bundle.entry.seq} [green]is included[/green] in the signed checkpoint of size "
+        f"{bundle.tree_size} (leaf {bundle.leaf_index}, {len(bundle.proof)} proof hashes)"
+    )
+
+
+def _verify_consistency(bundle_path: Path, trusted: list[Path], extra: list[str]) -> None:
+    s = settings()
+    if len(trusted) != 1:
+        raise InvalidInput("--consistency needs exactly one --trusted-checkpoint")
+    notes = read_notes(trusted[0])
+    if len(notes) != 1:
+        raise InvalidInput(f"{trusted[0]} must hold exactly one signed checkpoint")
+    ring = key_ring(s.key_path, origin=s.audit_origin, extra=extra)
+    bundle = ConsistencyBundle.model_validate_json(bundle_path.read_text())
+    check_consistency(bundle, notes[0], ring, origin=s.audit_origin)
+    console.print(
+        f"the checkpoint of size {bundle.tree_size} [green]extends[/green] the trusted "
+        f"checkpoint of size {bundle.first_size} ({len(bundle.proof)} proof hashes)"
+    )
 
 
 def _show(result: VerifyResult) -> None:
     status = "[green]clean[/green]" if result.ok else "[red]TAMPERED[/red]"
     console.print(
         f"audit log {status}: {result.entries} entries, {result.checkpoints} signed checkpoints, "
-        f"sealed through {result.sealed_through}"
+        f"sealed through {result.sealed_through}, witnessed through {result.witnessed_through}"
     )
     if result.ok:
         return
@@ -80,14 +142,39 @@ def export(
 
 @audit_app.command("seal")
 def seal() -> None:
-    """Sign a checkpoint over every entry not yet sealed."""
-    size = service.seal(database())
+    """Sign a checkpoint over every entry not yet sealed (and tell the witnesses)."""
+    db = database()
+    authorized(db, project=SYSTEM_PROJECT, obj="audit", act="seal")
+    size = service.seal(db)
     console.print("nothing to seal" if size is None else f"sealed through entry {size}")
 
 
 @audit_app.command("public-key")
 def public_key() -> None:
     """Print the verifier key and PEM public key auditors verify exports with."""
-    s = signer()
-    print(s.verifier_key())
-    print(s.public_pem(), end="")
+    s = settings()
+    if not s.key_path.is_file():
+        raise NotFound(f"no audit signing key at {s.key_path}")
+    signer = Signer.load_or_create(s.key_path, origin=s.audit_origin)
+    print(signer.verifier_key())
+    print(signer.public_pem(), end="")
+
+
+@audit_app.command("rotate-key")
+def rotate_key() -> None:
+    """Replace the signing key (or start a new one after it was lost); the log records it."""
+    from governance.audit.rotation import rotate_key as rotate
+
+    s = settings()
+    db = database(audit=False)
+    actor = authorized(db, project=SYSTEM_PROJECT, obj="audit", act="rotate")
+    done = rotate(db, key_path=s.key_path, origin=s.audit_origin, actor=actor,
+                  witness=witnesses(s))  # fmt: skip
+    how = (
+        "endorsed by the previous key"
+        if done.endorsed
+        else "[yellow]the previous key was missing[/yellow]"
+    )
+    console.print(
+        f"new audit key {done.next.split('+')[1]} ({how}); sealed through {done.sealed_through}"
+    )

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import getpass
 from functools import lru_cache
+from pathlib import Path
 
 from rich.console import Console
+from sqlalchemy.engine import make_url
 
 from governance.access.authorization import authorize
-from governance.audit.service import configure_audit
-from governance.audit.signing import Signer
+from governance.audit.runtime import open_audit
+from governance.audit.sealer import Sealer
 from governance.core.db import Database
+from governance.core.errors import NotFound
+from governance.core.files import private_sqlite
 from governance.core.principal import Principal, PrincipalKind
 from governance.core.settings import Settings
 
@@ -23,24 +27,54 @@ def settings() -> Settings:
     return Settings()
 
 
-def signer() -> Signer:
-    """The audit signing key (created on first use)."""
-    s = settings()
-    return Signer.load_or_create(s.key_path, origin=s.audit_origin)
+# Databases this command opened for writing: sealed when the command ends (``seal_opened``), so
+# that what a command logs is never left standing unsealed until a server happens to run.
+_opened: list[Database] = []
 
 
-def database(*, check_schema: bool = True) -> Database:
-    """The configured database, with audit sealing wired in."""
+def database(*, check_schema: bool = True, audit: bool = True) -> Database:
+    """The configured database, with audit sealing and witnesses wired in.
+
+    Refuses (one line) when the log has entries but the signing key is gone; ``audit=False``
+    leaves sealing to the caller (key rotation, which must work without the old key).
+    """
     from steward.migrations import ensure_current
 
     s = settings()
     if s.database_url.startswith("sqlite"):
-        s.home.mkdir(parents=True, exist_ok=True)
+        private_sqlite(s.database_url)  # home 0700, database file 0600 (SQLite would make 0644)
     db = Database(s.database_url)
     if check_schema:
         ensure_current(db)
-    configure_audit(db, signer=signer(), checkpoint_every=s.checkpoint_every)
+    if audit:
+        open_audit(db, s)
+        _opened.append(db)
     return db
+
+
+def read_database() -> Database:
+    """The configured database for reading only: creates no home, database file or key."""
+    from steward.migrations import ensure_current
+
+    s = settings()
+    url = make_url(s.database_url)
+    if url.get_backend_name() == "sqlite" and not Path(url.database or "").is_file():
+        raise NotFound(f"no Steward database at {url.database}")
+    db = Database(s.database_url)
+    ensure_current(db)
+    return db
+
+
+def seal_opened() -> None:
+    """Seal what the command logged and tell the witnesses (called when a command ends)."""
+    while _opened:
+        db = _opened.pop()
+        sealer = Sealer(db, interval=1.0)
+        if not sealer.seal_once():
+            console.print(
+                f"[yellow]warning[/yellow]: audit log not sealed: {sealer.status.last_error}"
+            )
+        db.dispose()
 
 
 def operator() -> Principal:

@@ -7,7 +7,8 @@ import time
 
 from fastapi.testclient import TestClient
 
-from governance.audit.service import Sealer, list_checkpoints, record_audit, verify_export
+from governance.audit.sealer import Sealer
+from governance.audit.service import list_checkpoints, record_audit, verify_export
 from steward.api.deps import Services
 from tests.builders import World
 
@@ -61,7 +62,7 @@ def test_export_verifies_offline(client: TestClient, world: World, services: Ser
     lines = r.text.splitlines()
     assert any(json.loads(line)["kind"] == "checkpoint" for line in lines) or len(lines) < 64
     report = verify_export(
-        iter(lines), signer_key=services.signer.public_key, origin=services.signer.origin
+        lambda: lines, keys=services.signer.public_key, origin=services.signer.origin
     )
     assert report.ok and report.entries == sum('"kind": "entry"' in line for line in lines)
     r = client.get("/api/v1/audit/export", params={"format": "csv"}, headers=world.headers("admin"))

@@ -41,7 +41,7 @@ def _stored(url: str, key: Path) -> tuple[dict[int, str], dict]:  # type: ignore
 
     with db.read() as session:
         rows = {r.seq: r.hash for r in SqlAuditStore(session).iter_records()}
-    report = verify_audit(db, signer=signer).model_dump()
+    report = verify_audit(db, keys=signer).model_dump()
     db.dispose()
     return rows, report
 

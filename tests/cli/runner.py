@@ -98,7 +98,12 @@ def run_steward(*args: str, env: Mapping[str, str | None]) -> CliResult:
     with (
         _closing_pools(),
         _wide(_consoles()),
-        runner.isolation(env={"COLUMNS": str(WIDTH), **env}) as (out, err, _),
+        # No application role unless a test asks: roles are cluster-wide and would outlive it.
+        runner.isolation(env={"COLUMNS": str(WIDTH), "STEWARD_DB_APP_ROLE": "", **env}) as (
+            out,
+            err,
+            _,
+        ),
     ):
         sys.argv = ["steward", *args]
         try:

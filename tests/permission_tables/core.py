@@ -27,6 +27,9 @@ ROUTES: dict[tuple[str, str], tuple[str, str, str]] = {
     ("GET", "/api/v1/audit/export"): ("audit", "export", "system"),
     ("GET", "/api/v1/audit/checkpoints"): ("audit", "read", "system"),
     ("GET", "/api/v1/audit/public-key"): ("audit", "read", "system"),
+    ("GET", "/api/v1/audit/proof"): ("audit", "read", "system"),
+    ("GET", "/api/v1/audit/blobs/{digest}"): ("audit", "read", "system"),
+    ("GET", "/api/v1/audit/consistency"): ("audit", "read", "system"),
     ("GET", "/api/v1/projects/{project}/audit"): ("audit", "read", "project"),
     ("GET", "/api/v1/projects/{project}/audit/export"): ("audit", "export", "project"),
 }

@@ -1,14 +1,16 @@
-"""The audit log for auditors and owners: query, verify, export, checkpoints, public key."""
+"""The audit log for auditors and owners: query, verify, proofs, export, checkpoints, key."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import PlainTextResponse, StreamingResponse
 
-from governance.audit import service
+from governance.audit import proof_service, service
+from governance.audit.proof_service import ConsistencyBundle, InclusionBundle
+from governance.audit.runtime import verify_configured
 from governance.audit.schemas import AuditCheckpointInfo, AuditFilter, AuditPage, VerifyResult
 from steward.api.deps import Caller, Cursor, Limit, ServicesDep, require
 from steward.api.errors import ERROR_RESPONSES
@@ -53,7 +55,43 @@ def verify_audit(
     svc: ServicesDep,
 ) -> VerifyResult:
     """Recompute every hash, link and signed checkpoint; findings by category."""
-    return service.verify_audit(svc.db, signer=svc.signer)
+    return verify_configured(svc.db, svc.settings)
+
+
+@router.get("/audit/blobs/{digest}", response_model=dict[str, Any])
+def details_blob(
+    caller: Annotated[Caller, Depends(require("audit", "read", scope="system"))],
+    svc: ServicesDep,
+    digest: Annotated[str, Path(pattern=r"^(sha256:)?[0-9a-f]{64}$")],
+) -> dict[str, Any]:
+    """Large details an entry references by digest (``{"$digest": "sha256:…"}``)."""
+    return service.details_blob(svc.db, digest)
+
+
+@router.get("/audit/proof", response_model=InclusionBundle)
+def inclusion_proof(
+    caller: Annotated[Caller, Depends(require("audit", "read", scope="system"))],
+    svc: ServicesDep,
+    seq: Annotated[int, Query(ge=1, le=2**62)],
+) -> InclusionBundle:
+    """Entry ``seq`` with its RFC 6962 inclusion proof against the latest signed checkpoint.
+
+    ``steward audit verify --entry FILE`` checks the answer offline with the public key.
+    """
+    return proof_service.inclusion(svc.db, seq)
+
+
+@router.get("/audit/consistency", response_model=ConsistencyBundle)
+def consistency_proof(
+    caller: Annotated[Caller, Depends(require("audit", "read", scope="system"))],
+    svc: ServicesDep,
+    first: Annotated[int, Query(ge=1, le=2**62)],
+) -> ConsistencyBundle:
+    """The latest signed checkpoint and the proof that it extends the tree of ``first`` entries.
+
+    ``steward audit verify --consistency FILE --trusted-checkpoint NOTE`` checks it offline.
+    """
+    return proof_service.consistency(svc.db, first)
 
 
 @router.get("/audit/export", response_class=StreamingResponse)

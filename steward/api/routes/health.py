@@ -23,6 +23,8 @@ class Health(BaseModel):
     version: str
     schema_revision: str | None
     database: str = "up"  # or "down"
+    # "failing" while the last checkpoint write, or a witness, failed (retried; details in log).
+    audit: str = "ok"
 
 
 def _version() -> str:
@@ -47,4 +49,18 @@ def health(svc: ServicesDep, response: Response) -> Health:
         response.status_code = 503
         response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return Health(status="degraded", version=_version(), schema_revision=None, database="down")
-    return Health(status="ok", version=_version(), schema_revision=revision)
+    audit = "failing" if _audit_failing(svc) else "ok"
+    return Health(
+        status="ok" if audit == "ok" else "degraded",
+        version=_version(),
+        schema_revision=revision,
+        audit=audit,
+    )
+
+
+def _audit_failing(svc: ServicesDep) -> bool:
+    sealer_error = svc.sealer is not None and svc.sealer.snapshot().last_error is not None
+    witness_error = svc.witnesses is not None and any(
+        w.last_error is not None for w in svc.witnesses.status()
+    )
+    return sealer_error or witness_error

@@ -327,7 +327,7 @@ def test_retention_deletes_old_partitions_and_audits_it(services, world: World) 
     )
     (entry,) = page.items
     assert entry.project == "short" and entry.details["inference"] == ["2026-03-01", "2026-03-02"]
-    assert verify_audit(services.db, signer=services.signer).ok
+    assert verify_audit(services.db, keys=services.signer).ok
     assert service.apply_retention(services.db, files=files, clock=clock).partitions == 0
 
 
