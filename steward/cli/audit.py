@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from governance.access.schemas import SYSTEM_PROJECT
+from governance.audit import export as audit_export
 from governance.audit import service
 from governance.audit.keys import key_ring
 from governance.audit.proof_service import (
@@ -63,7 +64,7 @@ def verify(
         ring = key_ring(s.key_path, origin=s.audit_origin, extra=extra)
         with file.open() as fh:
             lines = fh.readlines() if file.stat().st_size < 2**20 else None
-        result = service.verify_export(
+        result = audit_export.verify_export(
             (lambda: lines) if lines is not None else (lambda: file.open()),
             keys=ring,
             origin=s.audit_origin,
@@ -131,7 +132,7 @@ def export(
     """Export the whole log."""
     db = database()
     authorized(db, project=SYSTEM_PROJECT, obj="audit", act="export")
-    lines = service.export_audit(db, fmt=format)
+    lines = audit_export.export_audit(db, fmt=format)
     if output is None:
         sys.stdout.writelines(lines)
         return

@@ -7,8 +7,9 @@ import time
 
 from fastapi.testclient import TestClient
 
+from governance.audit.export import verify_export
 from governance.audit.sealer import Sealer
-from governance.audit.service import list_checkpoints, record_audit, verify_export
+from governance.audit.service import list_checkpoints, record_audit
 from steward.api.deps import Services
 from tests.builders import World
 

@@ -8,8 +8,9 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from governance.audit.chain import INLINE_DETAILS_BYTES
+from governance.audit.export import export_audit, verify_export
 from governance.audit.runtime import verify_configured
-from governance.audit.service import export_audit, record_audit, seal, verify_export
+from governance.audit.service import record_audit, seal
 from steward.api.deps import Services
 from tests.audit.test_anchoring import attacker
 from tests.builders import World

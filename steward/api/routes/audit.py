@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import PlainTextResponse, StreamingResponse
 
-from governance.audit import proof_service, service
+from governance.audit import export, proof_service, service
 from governance.audit.proof_service import ConsistencyBundle, InclusionBundle
 from governance.audit.runtime import verify_configured
 from governance.audit.schemas import AuditCheckpointInfo, AuditFilter, AuditPage, VerifyResult
@@ -102,7 +102,7 @@ def export_audit(
     format: Format = "jsonl",
 ) -> StreamingResponse:
     """The whole log as JSONL (with checkpoints, verifiable offline) or CSV."""
-    lines = service.export_audit(svc.db, fmt=format, flt=flt)
+    lines = export.export_audit(svc.db, fmt=format, flt=flt)
     return StreamingResponse(lines, media_type=_MEDIA[format])
 
 
@@ -148,5 +148,5 @@ def export_project_audit(
 ) -> StreamingResponse:
     """One project's entries as CSV or JSONL (a slice: verify the whole log offline)."""
     flt = flt.model_copy(update={"project": project})
-    lines = service.export_audit(svc.db, fmt=format, flt=flt, checkpoints=False)
+    lines = export.export_audit(svc.db, fmt=format, flt=flt, checkpoints=False)
     return StreamingResponse(lines, media_type=_MEDIA[format])
