@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from fastapi.testclient import TestClient
-from sqlalchemy import inspect, text
+from sqlalchemy import inspect
 
 from governance.audit.schemas import AuditFilter
 from governance.audit.service import list_audit
 from governance.core.clock import ManualClock
 from steward.api.deps import Services
 from tests.builders import World, make_principal, make_token
+from tests.dumps import dump
 
 
 def _bearer(token: str) -> dict[str, str]:
@@ -25,32 +24,10 @@ def _auth_failures(services: Services) -> list[dict[str, object]]:
     return [e.model_dump() for e in page.items]
 
 
-def _sqlite_dump(services: Services) -> str:
-    """Everything SQLite holds: the logical dump plus the raw bytes of the file and its WAL."""
-    path = Path(services.db.url.removeprefix("sqlite:///"))
-    conn = sqlite3.connect(path)
-    try:
-        logical = "\n".join(conn.iterdump())
-    finally:
-        conn.close()
-    raw = b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*") if p.is_file())
-    return logical + "\n" + raw.decode("latin-1")
-
-
-def _postgres_dump(services: Services) -> str:
-    """The text form of every row of every table."""
+def _dump(services: Services) -> str:
     names = inspect(services.db.engine).get_table_names()
     assert "access_tokens" in names and "audit_entries" in names
-    parts = []
-    with services.db.engine.connect() as conn:
-        for name in names:
-            rows = conn.execute(text(f'SELECT t::text FROM "{name}" AS t')).scalars()
-            parts.extend(rows)
-    return "\n".join(parts)
-
-
-def _dump(services: Services) -> str:
-    return _sqlite_dump(services) if services.db.is_sqlite else _postgres_dump(services)
+    return dump(services.db)
 
 
 def test_no_token_in_plain_text_anywhere_in_a_database_dump(

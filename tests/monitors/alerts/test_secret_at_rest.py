@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import sqlite3
 import stat
 import uuid
 from collections.abc import Iterator
@@ -12,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, insert, inspect, text
+from sqlalchemy import create_engine, insert, text
 
 from governance.audit.schemas import AuditFilter
 from governance.audit.service import list_audit
@@ -31,6 +30,7 @@ from steward.migrations import upgrade
 from tests.builders import World
 from tests.cli.runner import run_steward
 from tests.conftest import PG_URL, make_settings
+from tests.dumps import dump as database_dump
 from tests.monitors.alerts.conftest import SECRET, Hook
 
 NEW_SECRET = "n3w-s3cret-n3w-s3cret"
@@ -131,28 +131,6 @@ def test_a_channel_secret_is_stored_sealed_and_deliveries_are_signed_with_it(
     assert _signed_with(NEW_SECRET, hook, clock) and not _signed_with(SECRET, hook, clock)
 
 
-def _sqlite_dump(db: Database) -> str:
-    """Everything SQLite holds: the logical dump plus the raw bytes of the file and its WAL."""
-    path = Path(db.url.removeprefix("sqlite:///"))
-    conn = sqlite3.connect(path)
-    try:
-        logical = "\n".join(conn.iterdump())
-    finally:
-        conn.close()
-    raw = b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*") if p.is_file())
-    return logical + "\n" + raw.decode("latin-1")
-
-
-def _postgres_dump(db: Database) -> str:
-    """The text form of every row of every table."""
-    names = inspect(db.engine).get_table_names()
-    parts: list[str] = []
-    with db.engine.connect() as conn:
-        for name in names:
-            parts.extend(conn.execute(text(f'SELECT t::text FROM "{name}" AS t')).scalars())
-    return "\n".join(parts)
-
-
 def test_no_channel_secret_in_a_database_dump(
     client: TestClient, world: World, services: Services, hook: Hook, clock: ManualClock
 ) -> None:
@@ -165,7 +143,7 @@ def test_no_channel_secret_in_a_database_dump(
     _breach(services.db, clock)
     assert _deliver(services.db, services.secrets, clock) == (2, 0, 0)
     db = services.db
-    dump = _sqlite_dump(db) if db.is_sqlite else _postgres_dump(db)
+    dump = database_dump(db)
     assert "monitor_alert_channels" in dump or not db.is_sqlite
     assert all(value in dump for value in _stored(db).values())  # the dump does see the rows
     for secret in (SECRET, NEW_SECRET, SECRET + "-2"):
