@@ -141,6 +141,9 @@ class IngestResult(BaseModel):
     rows: int
     duplicate: bool
     days: list[str]
+    # Time values whose sub-microsecond digits were dropped (times are stored to the microsecond).
+    truncated_timestamps: int = 0
+    warnings: list[str] = Field(default_factory=list)
 
 
 class IngestCount(BaseModel):

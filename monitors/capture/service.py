@@ -172,11 +172,15 @@ class _Batch:
             return self._duplicate(earlier, digest)
         now = self.clock.now()
         try:
-            table = parse(body, media, schema, now)
+            table, truncated = validate.take_truncated(parse(body, media, schema, now))
         except (InvalidInput, TooLarge):
             self._count(refused=1)
             raise
-        return self._store(table, digest, key, now)
+        result = self._store(table, digest, key, now)
+        if not truncated or result.duplicate:
+            return result
+        note = f"{truncated} time value(s) had sub-microsecond digits; truncated to microseconds"
+        return result.model_copy(update={"truncated_timestamps": truncated, "warnings": [note]})
 
     def _store(self, table: pa.Table, digest: str, key: str | None, now: datetime) -> IngestResult:
         batch_id = new_id()

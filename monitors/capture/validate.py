@@ -40,6 +40,11 @@ _RECORD_FIELDS = frozenset({CORRELATION_ID, TIMESTAMP, "features", PREDICTION, P
 _LABEL_FIELDS = frozenset({CORRELATION_ID, LABEL})
 _NUMBER = frozenset({float, int})
 _UTC_US = pa.timestamp("us", tz="UTC")
+# Fractional seconds past the sixth digit: kept to microseconds (what is stored), counted when
+# a dropped digit is not zero so the answer can say how many times lost precision.
+_PAST_MICROS = r"(:\d\d[.,]\d{6})\d+"
+_LOST_DIGITS = r":\d\d[.,]\d{6}\d*[1-9]"
+TRUNCATED_KEY = b"steward.truncated_timestamps"
 
 
 class Problems:
@@ -47,6 +52,8 @@ class Problems:
 
     def __init__(self) -> None:
         self.items: list[dict[str, Any]] = []
+        # Not a reason to refuse: time values cut to microseconds, reported in the answer.
+        self.truncated = 0
 
     def add(self, loc: list[Any], msg: str) -> None:
         """Note one reason (beyond the cap only the count grows)."""
@@ -201,9 +208,16 @@ def _column(
 
 def _timestamps(values: list[Any], name: str, problems: Problems, loc: str) -> pa.Array:
     try:
-        return pc.cast(pa.array(values, pa.string()), _UTC_US)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        pass
+        text = pa.array(values, pa.string())
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        text = None
+    if text is not None:
+        problems.truncated += pc.sum(pc.match_substring_regex(text, _LOST_DIGITS)).as_py() or 0
+        text = pc.replace_substring_regex(text, _PAST_MICROS, r"\1")
+        try:
+            return pc.cast(text, _UTC_US)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            values = text.to_pylist()
     # Slow path: naive times (taken as UTC) mixed with offsets, or a bad value to point at.
     parsed: list[datetime | None] = []
     for i, value in enumerate(values):
@@ -213,6 +227,22 @@ def _timestamps(values: list[Any], name: str, problems: Problems, loc: str) -> p
             problems.add([loc, i, name], f"{name}: expected an ISO-8601 date-time")
             parsed.append(None)
     return pa.array(parsed, type=_UTC_US)
+
+
+def _noted(table: pa.Table, problems: Problems) -> pa.Table:
+    """``table`` carrying the count of truncated time values (see ``take_truncated``)."""
+    if not problems.truncated:
+        return table
+    return table.replace_schema_metadata({TRUNCATED_KEY: str(problems.truncated).encode()})
+
+
+def take_truncated(table: pa.Table) -> tuple[pa.Table, int]:
+    """A checked table without its note, and how many time values lost sub-microsecond digits."""
+    meta = table.schema.metadata or {}
+    if TRUNCATED_KEY not in meta:
+        return table, 0
+    rest = {k: v for k, v in meta.items() if k != TRUNCATED_KEY}
+    return table.replace_schema_metadata(rest or None), int(meta[TRUNCATED_KEY])
 
 
 def load_items(body: bytes, key: str, allowed: frozenset[str], problems: Problems) -> list[Any]:
@@ -313,7 +343,7 @@ def inferences_from_json(
     _check_times(table, problems)
     check_days(table, TIMESTAMP, problems, limits)
     problems.raise_if_any("batch")
-    return table.cast(schema.inference_arrow())
+    return _noted(table.cast(schema.inference_arrow()), problems)
 
 
 def labels_from_json(
@@ -359,13 +389,28 @@ def _cast(table: pa.Table, target: pa.Schema, problems: Problems) -> Iterator[pa
         if pa.types.is_timestamp(column.type) and column.type.tz is None:
             column = pc.assume_timezone(column, "UTC")
         try:
-            yield column.cast(field.type, safe=True)
+            yield _cut_to_micros(column, field.type, problems).cast(field.type, safe=True)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
             problems.add([field.name], f"{field.name}: cannot store {column.type} as {field.type}")
             yield pa.nulls(len(table), field.type)
 
 
-def _conform(table: pa.Table, target: pa.Schema, *, extra_ok: bool, what: str) -> pa.Table:
+def _cut_to_micros(
+    column: pa.ChunkedArray, target: pa.DataType, problems: Problems
+) -> pa.ChunkedArray:
+    """Nanosecond times truncated to the microseconds stored, counting those that lost digits."""
+    kind = column.type
+    if not (pa.types.is_timestamp(kind) and kind.unit == "ns" and pa.types.is_timestamp(target)):
+        return column
+    nanos = pc.cast(column, pa.int64())
+    problems.truncated += pc.sum(pc.not_equal(pc.remainder(nanos, 1000), 0)).as_py() or 0
+    micros = pa.timestamp("us", tz=kind.tz)
+    return pc.cast(column, options=pc.CastOptions(micros, allow_time_truncate=True))
+
+
+def _conform(
+    table: pa.Table, target: pa.Schema, *, extra_ok: bool, what: str
+) -> tuple[pa.Table, Problems]:
     problems = Problems()
     names = set(table.column_names)
     missing = [f.name for f in target if f.name not in names]
@@ -378,7 +423,7 @@ def _conform(table: pa.Table, target: pa.Schema, *, extra_ok: bool, what: str) -
     conformed = pa.Table.from_arrays(list(_cast(table, target, problems)), schema=target)
     _check_keys(conformed, problems)
     problems.raise_if_any(what)
-    return conformed
+    return conformed, problems
 
 
 def inferences_from_table(
@@ -390,14 +435,13 @@ def inferences_from_table(
     if not schema.probabilities and PROBABILITIES in table.column_names:
         table = table.drop_columns([PROBABILITIES])
     target = schema.inference_arrow()
-    conformed = _conform(table, target, extra_ok=schema.allow_extra, what="batch")
-    problems = Problems()
+    conformed, problems = _conform(table, target, extra_ok=schema.allow_extra, what="batch")
     _check_times(conformed, problems)
     check_days(conformed, TIMESTAMP, problems, limits)
     problems.raise_if_any("batch")
     if schema.classes:
         _check_probability_lengths(conformed, len(schema.classes))
-    return conformed
+    return _noted(conformed, problems)
 
 
 def _check_probability_lengths(table: pa.Table, width: int) -> None:
@@ -413,4 +457,5 @@ def labels_from_table(table: pa.Table, schema: ExpectedSchema, *, now: datetime)
     """Check a bulk label table and conform its types."""
     table = table.drop_columns([c for c in (RECEIVED_AT,) if c in table.column_names])
     table = table.append_column(RECEIVED_AT, pa.array([now] * len(table), type=_UTC_US))
-    return _conform(table, schema.label_arrow(), extra_ok=False, what="labels")
+    conformed, _ = _conform(table, schema.label_arrow(), extra_ok=False, what="labels")
+    return conformed

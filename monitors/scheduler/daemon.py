@@ -43,6 +43,9 @@ class DaemonOptions:
     # Separate fleets (e.g. the demo's own daemon) elect their leader under their own lease.
     lease_name: str = DEFAULT_LEASE
     project: str | None = None
+    # On stop, running jobs get this long to finish; a job still running after it is abandoned
+    # (its window has no run yet, so the next leader runs it again).
+    stop_grace: float = 20.0
 
 
 class Daemon:
@@ -70,6 +73,7 @@ class Daemon:
         self.on_run = on_run
         self.retention = retention
         self.leading = False
+        self._standby = False  # logged once per spell on standby
         self._jobs: dict[UUID, str] = {}
         # Per monitor, a window end up to which every window is known to have run.
         self._watermark: dict[UUID, datetime] = {}
@@ -110,25 +114,38 @@ class Daemon:
             )
         self._scheduler.start()
 
-    def stop(self, *, release: bool = True) -> None:
-        """Stop scheduling, wait for running jobs, and hand the lease on."""
+    def stop(self, *, release: bool = True) -> bool:
+        """Stop scheduling, wait up to ``stop_grace`` for running jobs, and hand the lease on.
+
+        Returns False when jobs were still running after the grace period: they are left to
+        their (non-daemon) threads, so the caller must end the process with ``os._exit``.
+        """
         self._stopped.set()
+        finished = True
         if self._scheduler is not None:
-            self._scheduler.shutdown(wait=True)
+            finished = _shutdown(self._scheduler, self.options.stop_grace)
+            if not finished:
+                log.warning(
+                    "%s: jobs still running %.0f s after stop; abandoning them",
+                    self.holder,
+                    self.options.stop_grace,
+                )
         if release and self.leading:
             self.lease.release()
+            log.info("%s released the lease", self.holder)
         self.leading = False
+        return finished
 
     def request_stop(self) -> None:
         """Ask ``run_forever`` to stop (safe in a signal handler)."""
         self._stopped.set()
 
-    def run_forever(self) -> None:
-        """Start and block until ``request_stop``; then stop cleanly."""
+    def run_forever(self) -> bool:
+        """Start and block until ``request_stop``; then stop (see ``stop`` for the result)."""
         self.start()
         while not self._stopped.wait(0.5):
             pass
-        self.stop()
+        return self.stop()
 
     def heartbeat(self) -> None:
         """Renew or take the lease; start or stop leading accordingly."""
@@ -140,17 +157,28 @@ class Daemon:
             log.exception("lease renewal failed")
             held = False
         if held and not self.leading:
-            self.leading = True
+            self.leading, self._standby = True, False
             info = self.lease.current()
             if info is not None:
                 self.lease.record_takeover(info)
-            log.info("%s leads (epoch %s)", self.holder, info.epoch if info else "?")
+            epoch = info.epoch if info else "?"
+            log.info("%s is the leader (lease %s, epoch %s)", self.holder, self.lease.name, epoch)
             self.sync()
         elif not held and self.leading:
-            log.warning("%s lost the lease", self.holder)
-            self.leading = False
+            log.warning("%s lost the lease %s; on standby", self.holder, self.lease.name)
+            self.leading, self._standby = False, True
             with self._sync_lock:
                 self._drop_jobs(set(self._jobs))
+        elif not held and not self._standby:
+            self._standby = True
+            log.info("%s on standby (%s)", self.holder, self._leader_text())
+
+    def _leader_text(self) -> str:
+        try:
+            info = self.lease.current()
+        except Exception:  # only a log line depends on it
+            return "leader unknown"
+        return "no leader yet" if info is None else f"leader {info.holder}, epoch {info.epoch}"
 
     def deliver(self) -> None:
         """Send alert notifications whose retry is due (leader only)."""
@@ -230,6 +258,7 @@ class Daemon:
             )
             ran += int(report.created)
             self._watermark[monitor.id] = end
+            _log_run(monitor, report)
             if self.on_run is not None:
                 self.on_run(monitor, report)
         return ran
@@ -242,3 +271,31 @@ class Daemon:
         since = max(to_utc(schedule.start or monitor.created_at) - timedelta(seconds=1), horizon)
         since = max(since, self._watermark.get(monitor.id, since))
         return pending_windows(self.db, monitor=monitor, since=since, until=now)
+
+
+def _log_run(monitor: Monitor, report: RunReport) -> None:
+    """One INFO line per run this daemon stored (DEBUG when another one had run the window)."""
+    run = report.run
+    log.log(
+        logging.INFO if report.created else logging.DEBUG,
+        "monitor %s/%s window %s..%s: %s in %.3f s%s",
+        monitor.project,
+        monitor.name,
+        run.window_start.isoformat(),
+        run.window_end.isoformat(),
+        run.status,
+        run.duration_seconds,
+        "" if report.created else " (ran earlier)",
+    )
+
+
+def _shutdown(scheduler: Any, grace: float) -> bool:
+    """Shut the scheduler down, waiting at most ``grace`` seconds for running jobs."""
+    # shutdown(wait=True) joins the worker threads with no timeout: run it aside and give up on
+    # it after the grace period, so a hung job cannot keep the process from stopping.
+    waiter = threading.Thread(
+        target=scheduler.shutdown, kwargs={"wait": True}, name="scheduler-shutdown", daemon=True
+    )
+    waiter.start()
+    waiter.join(grace)
+    return not waiter.is_alive()

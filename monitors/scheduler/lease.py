@@ -19,6 +19,12 @@ from monitors.scheduler.store import LeaseStore, SqlLeaseStore
 DEFAULT_LEASE = "monitor-daemon"
 
 
+def list_leases(db: Database) -> dict[str, LeaseInfo]:
+    """Every lease as stored (held or expired), by name: who leads each fleet of daemons."""
+    with db.read() as session:
+        return SqlLeaseStore(session).all()
+
+
 def new_holder_id() -> str:
     """A holder id naming the host and process, unique per daemon start."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"

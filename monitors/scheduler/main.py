@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
+import sys
 from dataclasses import dataclass, replace
 from datetime import datetime
 from types import FrameType
@@ -57,18 +59,40 @@ def build_daemon(
     )
 
 
+def configure_logging(*, verbose: bool = False) -> None:
+    """Log INFO (DEBUG when ``verbose``) to stderr; APScheduler's own loggers WARNING and up."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    # APScheduler logs every job it adds, runs and finishes at INFO: noise next to our lines.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+
+
 def main(db: Database, settings: Settings, daemon: Daemon) -> None:
-    """Run until SIGTERM or SIGINT; seal the audit log meanwhile; hand the lease on at exit."""
+    """Run until SIGTERM or SIGINT; seal the audit log meanwhile; hand the lease on at exit.
+
+    Exits the process itself (``os._exit``) once the audit log is sealed when a job is still
+    stuck after the daemon's grace period: a hung job thread would otherwise block exit forever.
+    """
     sealer = Sealer(db, interval=settings.checkpoint_interval_seconds)
 
     def _stop(signum: int, frame: FrameType | None) -> None:
+        log.info("daemon %s: %s received, stopping", daemon.holder, signal.Signals(signum).name)
         daemon.request_stop()
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     sealer.start()
     log.info("daemon %s started", daemon.holder)
+    finished = False
     try:
-        daemon.run_forever()
+        finished = daemon.run_forever()
     finally:
         sealer.stop()
+    if not finished:
+        log.warning("daemon %s stopped; abandoned jobs end with the process", daemon.holder)
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)

@@ -38,6 +38,10 @@ class LeaseStore(Protocol):
         """The lease as stored (held or expired), or None before anyone took it."""
         ...
 
+    def all(self) -> dict[str, LeaseInfo]:
+        """Every lease as stored, by name."""
+        ...
+
 
 class SqlLeaseStore:
     """LeaseStore on SQLAlchemy (SQLite and PostgreSQL)."""
@@ -80,11 +84,18 @@ class SqlLeaseStore:
     def find(self, name: str) -> LeaseInfo | None:
         """The lease as stored (held or expired), or None before anyone took it."""
         row = self.session.scalars(select(LeaseRow).where(LeaseRow.name == name)).first()
-        if row is None:
-            return None
-        return LeaseInfo(
-            holder=row.holder,
-            expires_at=row.expires_at,
-            acquired_at=row.acquired_at,
-            epoch=row.epoch,
-        )
+        return None if row is None else _info(row)
+
+    def all(self) -> dict[str, LeaseInfo]:
+        """Every lease as stored, by name."""
+        rows = self.session.scalars(select(LeaseRow).order_by(LeaseRow.name))
+        return {row.name: _info(row) for row in rows}
+
+
+def _info(row: LeaseRow) -> LeaseInfo:
+    return LeaseInfo(
+        holder=row.holder,
+        expires_at=row.expires_at,
+        acquired_at=row.acquired_at,
+        epoch=row.epoch,
+    )

@@ -22,11 +22,13 @@ from steward.api import docs, errors
 from steward.api.deps import Services
 from steward.api.middleware import (
     BodyLimitMiddleware,
+    HttpMetricsMiddleware,
     InputGuardMiddleware,
     RequestContextMiddleware,
 )
 from steward.api.ratelimit import RateLimiter
 from steward.api.routes import all_routers
+from steward.metrics import HttpMetrics
 from steward.migrations import ensure_current
 
 log = logging.getLogger("steward")
@@ -92,6 +94,7 @@ def create_app(
         redoc_url=None,
     )
     app.state.services = svc
+    app.state.http_metrics = HttpMetrics()  # this app's own registry: apps never share series
     errors.install(app)
     docs.install_docs(app)
 
@@ -110,4 +113,7 @@ def create_app(
         overrides=[(INGEST_PATHS, svc.settings.max_ingest_body_bytes)],
     )
     app.add_middleware(RequestContextMiddleware)
+    app.add_middleware(
+        HttpMetricsMiddleware, metrics=app.state.http_metrics, routes=app.router.routes
+    )
     return app

@@ -1,4 +1,5 @@
-"""ASGI middleware: request ids, client address for audit, the body limit, unusable input."""
+"""ASGI middleware: request ids, client address for audit, the body limit, unusable input,
+HTTP request metrics."""
 
 from __future__ import annotations
 
@@ -13,12 +14,14 @@ from email.message import Message as MimeHeader
 from typing import Any
 from urllib.parse import parse_qsl
 
+from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from governance.core.context import client_request_id_var, client_var, request_id_var
 from governance.core.errors import TooLarge
 from governance.core.ids import new_request_id
 from steward.api.errors import error_response, internal_error_response, invalid_input_response
+from steward.metrics import UNMATCHED, HttpMetrics
 
 log = logging.getLogger("steward.access")
 MAX_CLIENT_REQUEST_ID = 128
@@ -82,6 +85,63 @@ class RequestContextMiddleware:
             request_id_var.reset(token_rid)
             client_request_id_var.reset(token_given)
             client_var.reset(token_client)
+
+
+class HttpMetricsMiddleware:
+    """Count and time every HTTP request by method, route template (never the raw path) and status.
+
+    Outermost, so it sees what the client got: 413s of the body limit, the 500s the request
+    context answers. ``routes`` (the app's) name the template of requests refused before routing.
+    """
+
+    def __init__(self, app: ASGIApp, *, metrics: HttpMetrics, routes: Sequence[BaseRoute]) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.routes = routes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Handle one ASGI call."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status: dict[str, int] = {}
+
+        async def send_noting_status(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_noting_status)
+        finally:
+            self.metrics.observe(
+                method=str(scope.get("method", "")),
+                route=self.route_of(scope),
+                status=status.get("code", 500),
+                seconds=time.perf_counter() - started,
+            )
+
+    def route_of(self, scope: Scope) -> str:
+        """The path template of the route that took (or would have taken) the request."""
+        route = scope.get("route")  # set by the router on the shared scope when it matched
+        if isinstance(getattr(route, "path", None), str):
+            return str(route.path)  # type: ignore[union-attr]
+        for candidate in _flat(self.routes):
+            match, _ = candidate.matches(scope)
+            if match is not Match.NONE and isinstance(getattr(candidate, "path", None), str):
+                return str(candidate.path)  # type: ignore[attr-defined]
+        return UNMATCHED
+
+
+def _flat(routes: Sequence[BaseRoute]) -> Iterator[BaseRoute]:
+    # FastAPI >= 0.160 keeps included routers whole (their routes carry the router's prefix).
+    for route in routes:
+        included = getattr(route, "original_router", None)
+        if included is not None:
+            yield from _flat(included.routes)
+        else:
+            yield route
 
 
 class BodyLimitMiddleware:

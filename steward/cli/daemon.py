@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime
 
 import typer
@@ -22,16 +21,16 @@ def daemon(
     speed: float = typer.Option(None, help="accelerate: simulated seconds per wall second"),
     clock_start: datetime = typer.Option(None, help="accelerate: simulated time at start"),
     wall_start: float = typer.Option(None, help="accelerate: wall epoch seconds of clock_start"),
-    verbose: bool = typer.Option(False, "--verbose", "-v", help="log every run"),
+    stop_grace: float = typer.Option(
+        20.0, help="seconds running jobs get to finish on SIGTERM before they are abandoned"
+    ),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="log at DEBUG"),
 ) -> None:
     """Run monitors on schedule; several daemons may run, one leads (takeover < 30 s)."""
     from monitors.scheduler.daemon import DaemonOptions
-    from monitors.scheduler.main import Acceleration, build_daemon, main
+    from monitors.scheduler.main import Acceleration, build_daemon, configure_logging, main
 
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(verbose=verbose)
     if renew_every * 2 > lease_ttl:
         raise typer.BadParameter("renew at least twice per lease (renew_every <= lease_ttl / 2)")
     accelerate = None
@@ -40,7 +39,9 @@ def daemon(
         accelerate = Acceleration(origin=origin, speed=speed, wall_start=wall_start)
     db = database()
     warn_at_start(db)
-    options = DaemonOptions(lease_ttl=lease_ttl, renew_every=renew_every)
+    options = DaemonOptions(
+        lease_ttl=lease_ttl, renew_every=renew_every, stop_grace=max(stop_grace, 0.0)
+    )
     worker = build_daemon(db, settings(), options=options, accelerate=accelerate)
     console.print(f"daemon {worker.holder}: waiting for the lease (Ctrl-C stops)")
     main(db, settings(), worker)

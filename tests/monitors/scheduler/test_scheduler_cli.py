@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -63,6 +64,15 @@ def test_daemon_command_runs_windows_and_hands_the_lease_back(
         out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
     assert b"daemon stopped" in out
+    log = err.decode()
+    assert log.count("is the leader (lease monitor-daemon, epoch 1)") == 1
+    # One INFO line per run: monitor, window, status and duration.
+    line = r"INFO monitors\.scheduler\.daemon: monitor alpha/cli window (\S+)\.\.(\S+): "
+    run_lines = re.findall(line + r"failed in [0-9.]+ s", log)
+    assert len(run_lines) == WINDOWS
+    assert run_lines[0] == ((origin - minute).isoformat(), origin.isoformat())
+    assert " INFO apscheduler" not in log  # APScheduler logs WARNING and up only
+    assert "released the lease" in log
     runs = list_runs(db, project="alpha", name="cli", limit=100)
     assert sorted(r.window_end for r in runs) == [origin + i * minute for i in range(WINDOWS)]
     assert {r.status for r in runs} == {"failed"}  # the endpoint does not exist: kept as failures

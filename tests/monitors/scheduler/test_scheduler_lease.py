@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
+
+import pytest
 
 from governance.core.clock import ManualClock
 from governance.core.db import Database
@@ -59,3 +62,24 @@ def test_retention_runs_on_the_leader_only(db: Database, env: RunEnvironment) ->
     daemon.leading = True
     daemon.apply_retention()
     assert calls == ["swept"]
+
+
+def test_daemons_log_leading_standby_and_a_lost_lease_once_each(
+    db: Database, env: RunEnvironment, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="monitors.scheduler.daemon")
+    one = Daemon(db, env=env, options=DaemonOptions(tick=60), holder="one")
+    two = Daemon(db, env=env, options=DaemonOptions(tick=60), holder="two")
+    for _ in range(3):  # renewals and repeated refusals add no lines
+        one.heartbeat()
+        two.heartbeat()
+    one.lease.release()  # as if one had stalled past its lease
+    two.heartbeat()
+    one.heartbeat()
+    lines = [(r.levelname, r.getMessage()) for r in caplog.records]
+    assert lines == [
+        ("INFO", "one is the leader (lease monitor-daemon, epoch 1)"),
+        ("INFO", "two on standby (leader one, epoch 1)"),
+        ("INFO", "two is the leader (lease monitor-daemon, epoch 2)"),
+        ("WARNING", "one lost the lease monitor-daemon; on standby"),
+    ]
