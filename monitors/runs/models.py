@@ -13,10 +13,14 @@ from governance.core.db import Base, CanonicalJSON, UTCDateTime
 
 
 class RunRow(Base):
-    """A monitor run; the unique (monitor, window end) key makes every window run once."""
+    """A monitor run; the unique (monitor, window end, attempt) key makes every window run once.
+
+    A rerun of a window is the next attempt: the earlier run stays, its ``superseded_by``
+    naming the rerun. The run of a window that counts is the one nobody superseded.
+    """
 
     __tablename__ = "monitor_runs"
-    __table_args__ = (UniqueConstraint("monitor_id", "window_end"),)
+    __table_args__ = (UniqueConstraint("monitor_id", "window_end", "attempt"),)
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     monitor_id: Mapped[uuid.UUID] = mapped_column(
@@ -38,6 +42,10 @@ class RunRow(Base):
     error: Mapped[str | None] = mapped_column(Text)
     summary: Mapped[dict[str, Any]] = mapped_column(CanonicalJSON, default=dict)
     holder: Mapped[str] = mapped_column(String(200), default="")
+    attempt: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    superseded_by: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("monitor_runs.id", ondelete="SET NULL")
+    )
 
 
 class ResultRow(Base):

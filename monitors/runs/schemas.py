@@ -8,15 +8,32 @@ from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class RunStatus(StrEnum):
     """How a run ended."""
 
     succeeded = "succeeded"
+    partial = "partial"  # some signals failed; the others' results are stored
     no_data = "no_data"
     failed = "failed"
+
+
+class RerunScope(StrEnum):
+    """Which windows that already ran a backfill runs again."""
+
+    failed = "failed"  # runs that failed, wholly or in part
+    no_data = "no-data"
+    all = "all"
+
+    def covers(self, status: RunStatus) -> bool:
+        """Whether a window whose latest run ended with ``status`` runs again."""
+        if self is RerunScope.all:
+            return True
+        if self is RerunScope.no_data:
+            return status is RunStatus.no_data
+        return status in (RunStatus.failed, RunStatus.partial)
 
 
 class RunTrigger(StrEnum):
@@ -51,6 +68,8 @@ class MonitorRun(_Frozen):
     lineage_ref: str | None
     error: str | None
     summary: dict[str, Any]
+    attempt: int = 0
+    superseded_by: UUID | None = None
 
 
 class ResultPoint(_Frozen):
@@ -79,12 +98,19 @@ class BackfillRequest(_Frozen):
 
     since: datetime
     until: datetime | None = None
+    rerun: RerunScope | None = Field(
+        default=None,
+        description="also run again the windows whose latest run ended so (superseding it)",
+    )
 
 
 class RunRequest(_Frozen):
     """Run one window now (default: the newest window that has ended)."""
 
     window_end: datetime | None = None
+    rerun: bool = Field(
+        default=False, description="run a window that ran again; its earlier run is kept"
+    )
 
 
 class RunReport(_Frozen):
@@ -93,6 +119,7 @@ class RunReport(_Frozen):
     run: MonitorRun
     created: bool
     alerts: list[str] = []
+    superseded: UUID | None = None  # the earlier run of the window this call replaced
 
 
 class BackfillReport(_Frozen):
@@ -102,6 +129,7 @@ class BackfillReport(_Frozen):
     created: int
     existing: int
     runs: list[RunReport]
+    rerun: int = 0  # of ``created``: windows that ran again, superseding a run
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -125,6 +153,7 @@ class RunCreate:
     error: str | None
     summary: dict[str, Any]
     holder: str = ""
+    attempt: int = 0
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -147,3 +176,4 @@ class SignalOutcome:
     breached: bool
     metrics: tuple[Metric, ...]
     summary: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None  # the signal failed: no metrics, the others still count

@@ -1,97 +1,45 @@
-"""Use cases of monitor runs: run one window exactly once, backfill, read the time series."""
+"""Use cases of monitor runs: run one window exactly once (or rerun it), backfill, read results.
+
+A window runs once unless asked to rerun: a rerun is the window's next attempt, stored beside
+the earlier run, which is linked to it (``superseded_by``) and stops counting for results,
+latest values and alerts. A signal that raises fails alone: the run keeps the others.
+"""
 
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-import pyarrow as pa
 from sqlalchemy.exc import IntegrityError
 
 from governance.audit.service import record_audit
 from governance.core.clock import Clock, SystemClock, to_utc
 from governance.core.cursor import decode_cursor, encode_cursor
 from governance.core.db import Database
-from governance.core.errors import InvalidInput, InvalidState, NotFound, StewardError
+from governance.core.errors import InvalidInput, InvalidState, NotFound
 from governance.core.principal import SYSTEM, Principal
+from monitors.runs.compute import Computed, compute_window, run_summary
 from monitors.runs.schemas import (
     BackfillReport,
     MonitorRun,
+    RerunScope,
     ResultPage,
     ResultPoint,
     RunCreate,
     RunReport,
-    RunStatus,
     RunTrigger,
-    SignalOutcome,
 )
-from monitors.runs.signals import SignalInput, compute_signal, summary_of
-from monitors.runs.sources import LoadedReference, RunEnvironment, RunRecord
+from monitors.runs.sources import RunEnvironment, RunRecord
 from monitors.runs.store import RunStore, SqlRunStore
-from monitors.specs.schemas import Monitor, SignalKind
+from monitors.specs.schemas import Monitor
 from monitors.specs.service import get_monitor
-from monitors.specs.windows import WindowPlan, latest_window_end, plan_window, window_ends
+from monitors.specs.windows import latest_window_end, plan_window, window_ends
 
 log = logging.getLogger(__name__)
 _WALL = SystemClock()
 MAX_BACKFILL = 2000
-LABELLED = frozenset({SignalKind.performance, SignalKind.fairness})
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class _Computed:
-    """Everything a run produced before it is stored."""
-
-    plan: WindowPlan
-    reference: LoadedReference
-    rows: int
-    status: RunStatus
-    outcomes: tuple[SignalOutcome, ...]
-    error: str | None
-    seconds: float
-
-
-def _compute(monitor: Monitor, plan: WindowPlan, env: RunEnvironment) -> _Computed:
-    started = time.perf_counter()
-    spec = monitor.spec
-    empty = LoadedReference(key="", table=pa.table({}))
-    reference, rows, error = empty, 0, None
-    outcomes: tuple[SignalOutcome, ...] = ()
-    try:
-        reference = env.references.load(
-            project=monitor.project, spec=spec, span=plan.reference, windows=env.windows
-        )
-        labels = any(s.kind in LABELLED for s in spec.signals)
-        current = env.windows.read(
-            project=monitor.project, target=spec.target, span=plan.production, labels=labels
-        )
-        rows = current.num_rows
-        if rows and reference.table.num_rows:
-            data = SignalInput(
-                profile=env.profiles.profile(reference), reference=reference.table, current=current
-            )
-            outcomes = tuple(compute_signal(s, data) for s in spec.signals)
-    except StewardError as exc:
-        # A missing endpoint, reference or schema is the run's outcome, kept like any other.
-        error = f"{exc.code}: {exc.detail}"
-    except (ArithmeticError, LookupError, TypeError, ValueError, pa.ArrowException) as exc:
-        # Data the statistics cannot digest fails this window only (logged in full here, kept
-        # as a failed run without its text, which may quote data): later windows still run.
-        log.exception("monitor %s/%s failed on its window", monitor.project, monitor.name)
-        error = f"internal: {type(exc).__name__}"
-    status = RunStatus.failed if error else RunStatus.succeeded if outcomes else RunStatus.no_data
-    return _Computed(
-        plan=plan,
-        reference=reference,
-        rows=rows,
-        status=status,
-        outcomes=outcomes,
-        error=error,
-        seconds=time.perf_counter() - started,
-    )
 
 
 def run_window(
@@ -104,27 +52,33 @@ def run_window(
     actor: Principal = SYSTEM,
     clock: Clock = _WALL,
     holder: str = "",
+    rerun: bool = False,
 ) -> RunReport:
-    """Run the window ending at ``window_end`` unless it already ran (then return that run)."""
+    """Run the window ending at ``window_end`` unless it already ran (then return that run).
+
+    With ``rerun`` a window that ran runs again and supersedes its current run; of reruns
+    racing for one window, one is stored and the others return it.
+    """
     window_end = to_utc(window_end)
     with db.read() as session:
         existing = SqlRunStore(session).find(monitor.id, window_end, name=monitor.name)
-        if existing is not None:
-            return RunReport(run=existing, created=False)
+    if existing is not None and not rerun:
+        return RunReport(run=existing, created=False)
     ctx = _Context(trigger=trigger, actor=actor, started_at=clock.now(), clock=clock, holder=holder)
-    computed = _compute(monitor, plan_window(monitor.spec, window_end), env)
+    computed = compute_window(monitor, plan_window(monitor.spec, window_end), env)
     try:
-        run, alerts = _store(db, monitor, computed, ctx, env)
+        run, alerts = _store(db, monitor, computed, ctx, env, replaces=existing)
     except IntegrityError:
         # Another daemon or request took the key first: its run stands, ours is discarded.
         with db.read() as session:
             taken = SqlRunStore(session).find(monitor.id, window_end, name=monitor.name)
-        if taken is None:
+        if taken is None or (existing is not None and taken.id == existing.id):
             raise
         return RunReport(run=taken, created=False)
     if alerts:
         _deliver(db, env, alerts)
-    return RunReport(run=run, created=True, alerts=alerts)
+    superseded = existing.id if existing is not None else None
+    return RunReport(run=run, created=True, alerts=alerts, superseded=superseded)
 
 
 def _deliver(db: Database, env: RunEnvironment, alerts: list[str]) -> None:
@@ -145,7 +99,7 @@ class _Context:
     holder: str
 
 
-def _draft(monitor: Monitor, computed: _Computed, ctx: _Context) -> RunCreate:
+def _draft(monitor: Monitor, computed: Computed, ctx: _Context, attempt: int) -> RunCreate:
     return RunCreate(
         monitor_id=monitor.id,
         monitor=monitor.name,
@@ -162,18 +116,28 @@ def _draft(monitor: Monitor, computed: _Computed, ctx: _Context) -> RunCreate:
         duration_seconds=computed.seconds,
         reference=computed.reference.key,
         error=computed.error,
-        summary=summary_of(computed.outcomes),
+        summary=run_summary(computed.outcomes),
         holder=ctx.holder,
+        attempt=attempt,
     )
 
 
 def _store(
-    db: Database, monitor: Monitor, computed: _Computed, ctx: _Context, env: RunEnvironment
+    db: Database,
+    monitor: Monitor,
+    computed: Computed,
+    ctx: _Context,
+    env: RunEnvironment,
+    *,
+    replaces: MonitorRun | None,
 ) -> tuple[MonitorRun, list[str]]:
-    draft = _draft(monitor, computed, ctx)
+    attempt = replaces.attempt + 1 if replaces is not None else 0
+    draft = _draft(monitor, computed, ctx, attempt)
     with db.transaction() as session:
         store: RunStore = SqlRunStore(session)
         run = store.add_run(draft)  # first statement: a taken key fails before anything else
+        if replaces is not None:
+            store.supersede(replaces.id, run.id)
         store.add_results(run.id, [(o.key, m) for o in computed.outcomes for m in o.metrics])
         record = RunRecord(
             run_id=run.id,
@@ -194,10 +158,12 @@ def _store(
             "rows": run.row_count,
             "alerts": alerts,
         }
+        if replaces is not None:
+            details |= {"supersedes": str(replaces.id), "superseded_status": replaces.status.value}
         record_audit(
             session,
             actor=ctx.actor,
-            action="monitor.run",
+            action="monitor.rerun" if replaces is not None else "monitor.run",
             project=monitor.project,
             target=f"monitor:{monitor.name}",
             details=details,
@@ -214,6 +180,7 @@ def run_now(
     window_end: datetime | None = None,
     actor: Principal = SYSTEM,
     clock: Clock = _WALL,
+    rerun: bool = False,
 ) -> RunReport:
     """Run one window of a monitor now (default: the newest window that has ended)."""
     monitor = get_monitor(db, project=project, name=name)
@@ -231,6 +198,7 @@ def run_now(
         trigger=RunTrigger.manual,
         actor=actor,
         clock=clock,
+        rerun=rerun,
     )
 
 
@@ -256,8 +224,12 @@ def backfill(
     env: RunEnvironment,
     actor: Principal = SYSTEM,
     clock: Clock = _WALL,
+    rerun: RerunScope | None = None,
 ) -> BackfillReport:
-    """Run every window ending in ``(since, until]`` that has not run yet, oldest first."""
+    """Run every window ending in ``(since, until]`` that has not run yet, oldest first.
+
+    With ``rerun``, windows whose current run is in that scope run again (superseding it).
+    """
     monitor = get_monitor(db, project=project, name=name)
     now = clock.now()
     until = min(to_utc(until), now) if until else now
@@ -266,6 +238,8 @@ def backfill(
     ends = list(window_ends(monitor.spec.schedule, after=since, until=until))
     if len(ends) > MAX_BACKFILL:
         raise InvalidInput(f"at most {MAX_BACKFILL} windows at once", field="since")
+    with db.read() as session:
+        statuses = SqlRunStore(session).statuses(monitor.id, to_utc(since)) if rerun else {}
     reports = [
         run_window(
             db,
@@ -275,19 +249,24 @@ def backfill(
             trigger=RunTrigger.backfill,
             actor=actor,
             clock=clock,
+            rerun=rerun is not None and end in statuses and rerun.covers(statuses[end]),
         )
         for end in ends
     ]
     created = sum(1 for r in reports if r.created)
     return BackfillReport(
-        monitor=name, created=created, existing=len(reports) - created, runs=reports
+        monitor=name,
+        created=created,
+        existing=len(reports) - created,
+        runs=reports,
+        rerun=sum(1 for r in reports if r.superseded is not None),
     )
 
 
 def list_runs(
     db: Database, *, project: str, name: str, since: datetime | None = None, limit: int = 100
 ) -> list[MonitorRun]:
-    """Runs of a monitor, newest window first."""
+    """Runs of a monitor, newest window first; a window's superseded runs follow its current."""
     monitor = get_monitor(db, project=project, name=name)
     with db.read() as session:
         return SqlRunStore(session).runs(monitor.id, name=name, since=since, limit=limit)
@@ -336,7 +315,7 @@ def list_results(
 
 
 def get_run(db: Database, *, project: str, name: str, window_end: datetime) -> MonitorRun:
-    """The run of a monitor for one window end."""
+    """The current run of a monitor for one window end."""
     monitor = get_monitor(db, project=project, name=name)
     with db.read() as session:
         found = SqlRunStore(session).find(monitor.id, to_utc(window_end), name=name)

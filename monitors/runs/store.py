@@ -23,6 +23,9 @@ from monitors.runs.schemas import (
 )
 from monitors.specs.models import MonitorRow
 
+# Runs whose results make a series' newest value (a partial run stores its working signals).
+_WITH_VALUES = (RunStatus.succeeded.value, RunStatus.partial.value)
+
 
 def _run(row: RunRow, monitor: str) -> MonitorRun:
     """The schema of a stored run."""
@@ -44,6 +47,8 @@ def _run(row: RunRow, monitor: str) -> MonitorRun:
         lineage_ref=row.lineage_ref,
         error=row.error,
         summary=row.summary,
+        attempt=row.attempt,
+        superseded_by=row.superseded_by,
     )
 
 
@@ -64,14 +69,24 @@ class RunStore(Protocol):
     """Storage of monitor runs and of the results time series.
 
     Methods work inside the caller's transaction and never commit. A run is keyed by
-    (monitor, window end): ``add_run`` raises IntegrityError when the key is taken, which is
-    how two daemons racing for one window learn that the other won. Runs are returned as
+    (monitor, window end, attempt): ``add_run`` raises IntegrityError when the key is taken,
+    which is how two daemons (or two reruns) racing for one window learn that the other won.
+    A window's current run is the one no rerun superseded; results and latest values come
+    from current runs only, while ``runs`` lists every attempt. Runs are returned as
     ``MonitorRun`` under the monitor name the caller passes (``name``), results as
     ``ResultPoint``; nothing returned is an ORM row.
     """
 
     def find(self, monitor_id: uuid.UUID, window_end: datetime, *, name: str) -> MonitorRun | None:
-        """The run of a monitor (called ``name``) for one window end, if any."""
+        """The current run of a monitor (called ``name``) for one window end, if any."""
+        ...
+
+    def statuses(self, monitor_id: uuid.UUID, since: datetime) -> dict[datetime, RunStatus]:
+        """Status of the current run of every window ending after ``since``."""
+        ...
+
+    def supersede(self, old: uuid.UUID, new: uuid.UUID) -> None:
+        """Mark run ``old`` as replaced by run ``new``."""
         ...
 
     def done_ends(self, monitor_id: uuid.UUID, since: datetime) -> set[datetime]:
@@ -79,7 +94,7 @@ class RunStore(Protocol):
         ...
 
     def add_run(self, run: RunCreate) -> MonitorRun:
-        """Insert a run; raises IntegrityError when its (monitor, window end) is taken."""
+        """Insert a run; raises IntegrityError when its (monitor, window end, attempt) is taken."""
         ...
 
     def add_results(self, run_id: uuid.UUID, metrics: Sequence[tuple[str, Metric]]) -> None:
@@ -93,7 +108,7 @@ class RunStore(Protocol):
     def runs(
         self, monitor_id: uuid.UUID, *, name: str, since: datetime | None, limit: int
     ) -> list[MonitorRun]:
-        """Runs of a monitor (called ``name``), newest window first."""
+        """Runs of a monitor (called ``name``), newest window first, newest attempt first."""
         ...
 
     def results(
@@ -125,12 +140,29 @@ class SqlRunStore:
         self.session = session
 
     def find(self, monitor_id: uuid.UUID, window_end: datetime, *, name: str) -> MonitorRun | None:
-        """The run of a monitor (called ``name``) for one window end, if any."""
+        """The current run of a monitor (called ``name``) for one window end, if any."""
         query = select(RunRow).where(
-            RunRow.monitor_id == monitor_id, RunRow.window_end == window_end
+            RunRow.monitor_id == monitor_id,
+            RunRow.window_end == window_end,
+            RunRow.superseded_by.is_(None),
         )
-        row = self.session.scalars(query).one_or_none()
+        # Newest attempt first: between a rerun's insert and its link both rows are current.
+        row = self.session.scalars(query.order_by(RunRow.attempt.desc()).limit(1)).first()
         return None if row is None else _run(row, name)
+
+    def statuses(self, monitor_id: uuid.UUID, since: datetime) -> dict[datetime, RunStatus]:
+        """Status of the current run of every window ending after ``since``."""
+        query = select(RunRow.window_end, RunRow.status).where(
+            RunRow.monitor_id == monitor_id,
+            RunRow.window_end > since,
+            RunRow.superseded_by.is_(None),
+        )
+        return {end: RunStatus(status) for end, status in self.session.execute(query)}
+
+    def supersede(self, old: uuid.UUID, new: uuid.UUID) -> None:
+        """Mark run ``old`` as replaced by run ``new``."""
+        self._row(old).superseded_by = new
+        self.session.flush()
 
     def done_ends(self, monitor_id: uuid.UUID, since: datetime) -> set[datetime]:
         """Window ends after ``since`` that already have a run."""
@@ -140,7 +172,7 @@ class SqlRunStore:
         return set(self.session.scalars(query))
 
     def add_run(self, run: RunCreate) -> MonitorRun:
-        """Insert a run; raises IntegrityError when its (monitor, window end) is taken."""
+        """Insert a run; raises IntegrityError when its (monitor, window end, attempt) is taken."""
         row = RunRow(
             id=new_id(),
             monitor_id=run.monitor_id,
@@ -160,6 +192,7 @@ class SqlRunStore:
             error=run.error,
             summary=run.summary,
             holder=run.holder,
+            attempt=run.attempt,
         )
         self.session.add(row)
         self.session.flush()
@@ -201,11 +234,11 @@ class SqlRunStore:
     def runs(
         self, monitor_id: uuid.UUID, *, name: str, since: datetime | None, limit: int
     ) -> list[MonitorRun]:
-        """Runs of a monitor (called ``name``), newest window first."""
+        """Runs of a monitor (called ``name``), newest window first, newest attempt first."""
         query = select(RunRow).where(RunRow.monitor_id == monitor_id)
         if since is not None:
             query = query.where(RunRow.window_end >= since)
-        query = query.order_by(RunRow.window_end.desc()).limit(limit)
+        query = query.order_by(RunRow.window_end.desc(), RunRow.attempt.desc()).limit(limit)
         return [_run(r, name) for r in self.session.scalars(query)]
 
     def results(
@@ -219,7 +252,11 @@ class SqlRunStore:
         limit: int,
     ) -> list[tuple[ResultPoint, uuid.UUID]]:
         """Values of a monitor, oldest window first, each with its id as a cursor."""
-        query = select(ResultRow).where(ResultRow.monitor_id == monitor_id)
+        query = (
+            select(ResultRow)
+            .join(RunRow, RunRow.id == ResultRow.run_id)
+            .where(ResultRow.monitor_id == monitor_id, RunRow.superseded_by.is_(None))
+        )
         if since is not None:
             query = query.where(ResultRow.window_end >= since)
         if until is not None:
@@ -233,9 +270,10 @@ class SqlRunStore:
 
     def latest(self, project: str | None) -> list[tuple[str, str, ResultPoint]]:
         """The newest value of every series, as (project, monitor, point)."""
+        current = RunRow.superseded_by.is_(None)
         newest = (
             select(RunRow.monitor_id, func.max(RunRow.window_end).label("end"))
-            .where(RunRow.status == RunStatus.succeeded.value)
+            .where(RunRow.status.in_(_WITH_VALUES), current)
             .group_by(RunRow.monitor_id)
             .subquery()
         )
@@ -243,7 +281,8 @@ class SqlRunStore:
             select(MonitorRow.project, MonitorRow.name, ResultRow)
             .join(newest, (newest.c.monitor_id == ResultRow.monitor_id))
             .join(MonitorRow, MonitorRow.id == ResultRow.monitor_id)
-            .where(ResultRow.window_end == newest.c.end)
+            .join(RunRow, RunRow.id == ResultRow.run_id)
+            .where(ResultRow.window_end == newest.c.end, current)
         )
         if project is not None:
             query = query.where(MonitorRow.project == project)

@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from governance.core.db import Database
+from monitors.runs.schemas import RerunScope
 from monitors.runs.sources import RunEnvironment
 from steward.cli.context import authorized, console, database, settings
 
@@ -74,21 +75,27 @@ def monitor_run(
     name: str,
     project: str = typer.Option("default", "--project", "-p"),
     window_end: datetime = typer.Option(None, help="window end (default: newest ended window)"),
+    rerun: bool = typer.Option(False, "--rerun", help="run again a window that already ran"),
 ) -> None:
-    """Run one window of a monitor now (a window that already ran is shown, not rerun)."""
+    """Run one window of a monitor now (a window that already ran is shown unless --rerun)."""
     from monitors.runs.service import run_now
 
     db = database()
     actor = authorized(db, project=project, obj="monitor", act="run")
     report = run_now(
-        db, project=project, name=name, env=_env(db), window_end=window_end, actor=actor
-    )
+        db, project=project, name=name, env=_env(db), window_end=window_end, actor=actor,
+        rerun=rerun,
+    )  # fmt: skip
     run = report.run
-    verb = "ran" if report.created else "already ran"
+    verb = "reran" if report.superseded else "ran" if report.created else "already ran"
     console.print(
         f"{verb} {name} window {run.window_start} .. {run.window_end}: {run.status}, "
         f"{run.row_count} rows, breached={run.breached}, alerts={len(report.alerts)}"
     )
+    if report.superseded:
+        console.print(f"run {run.id} supersedes run {report.superseded}")
+    if run.error:
+        console.print(f"error: {run.error}")
 
 
 @monitor_app.command("backfill")
@@ -97,6 +104,9 @@ def monitor_backfill(
     since: datetime = typer.Option(..., help="run windows ending after this"),
     until: datetime = typer.Option(None, help="and at or before this (default: now)"),
     project: str = typer.Option("default", "--project", "-p"),
+    rerun: RerunScope | None = typer.Option(
+        None, "--rerun", help="also run again windows whose latest run ended this way"
+    ),
 ) -> None:
     """Run every past window of a monitor that has not run yet, oldest first."""
     from monitors.runs.service import backfill
@@ -104,12 +114,44 @@ def monitor_backfill(
     db = database()
     actor = authorized(db, project=project, obj="monitor", act="run")
     report = backfill(
-        db, project=project, name=name, since=since, until=until, env=_env(db), actor=actor
-    )
+        db, project=project, name=name, since=since, until=until, env=_env(db), actor=actor,
+        rerun=rerun,
+    )  # fmt: skip
     breached = sum(1 for r in report.runs if r.run.breached)
+    again = f" ({report.rerun} rerun)" if rerun else ""
     console.print(
-        f"{name}: {report.created} windows run, {report.existing} already done, {breached} breached"
+        f"{name}: {report.created} windows run{again}, "
+        f"{report.existing} already done, {breached} breached"
     )
+
+
+@monitor_app.command("runs")
+def monitor_runs(
+    name: str,
+    project: str = typer.Option("default", "--project", "-p"),
+    since: datetime = typer.Option(None, help="windows ending at or after this"),
+    limit: int = typer.Option(100, min=1, max=1000),
+) -> None:
+    """List a monitor's runs, newest window first, superseded runs with their rerun."""
+    from monitors.runs.service import list_runs
+
+    db = database()
+    authorized(db, project=project, obj="monitor", act="read")
+    table = Table(
+        "window end", "attempt", "status", "trigger", "rows", "breached", "run", "superseded by"
+    )
+    for run in list_runs(db, project=project, name=name, since=since, limit=limit):
+        table.add_row(
+            str(run.window_end),
+            str(run.attempt),
+            str(run.status),
+            str(run.trigger),
+            str(run.row_count),
+            "yes" if run.breached else "",
+            str(run.id),
+            str(run.superseded_by or ""),
+        )
+    console.print(table)
 
 
 @monitor_app.command("results")

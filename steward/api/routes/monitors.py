@@ -154,7 +154,7 @@ def run_monitor(
     """Run one window now (default: the newest that has ended); a window runs only once."""
     return runs.run_now(
         svc.db, project=project, name=monitor, env=_env(svc), window_end=body.window_end,
-        actor=caller.principal, clock=svc.clock,
+        actor=caller.principal, clock=svc.clock, rerun=body.rerun,
     )  # fmt: skip
 
 
@@ -169,5 +169,5 @@ def backfill(
     """Run every past window ending in ``(since, until]`` that has not run yet."""
     return runs.backfill(
         svc.db, project=project, name=monitor, since=body.since, until=body.until,
-        env=_env(svc), actor=caller.principal, clock=svc.clock,
+        env=_env(svc), actor=caller.principal, clock=svc.clock, rerun=body.rerun,
     )  # fmt: skip

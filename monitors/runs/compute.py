@@ -1,0 +1,119 @@
+"""Computing one window of a monitor: every signal, each failing alone, and the run's status."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+
+from governance.core.errors import StewardError
+from monitors.runs.schemas import RunStatus, SignalOutcome
+from monitors.runs.signals import SignalInput, compute_signal, summary_of
+from monitors.runs.sources import LoadedReference, RunEnvironment
+from monitors.specs.schemas import Monitor, Signal, SignalKind
+from monitors.specs.windows import WindowPlan
+
+log = logging.getLogger(__name__)
+LABELLED = frozenset({SignalKind.performance, SignalKind.fairness})
+# Data the statistics cannot digest: fails the window (or the one signal) it happens in only.
+_DATA_ERRORS = (ArithmeticError, LookupError, TypeError, ValueError, pa.ArrowException)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Computed:
+    """Everything a run produced before it is stored."""
+
+    plan: WindowPlan
+    reference: LoadedReference
+    rows: int
+    status: RunStatus
+    outcomes: tuple[SignalOutcome, ...]
+    error: str | None
+    seconds: float
+
+
+def compute_window(monitor: Monitor, plan: WindowPlan, env: RunEnvironment) -> Computed:
+    """Load the window and the reference and compute every signal; never raises on data."""
+    started = time.perf_counter()
+    spec = monitor.spec
+    empty = LoadedReference(key="", table=pa.table({}))
+    reference, rows, error = empty, 0, None
+    outcomes: tuple[SignalOutcome, ...] = ()
+    try:
+        reference = env.references.load(
+            project=monitor.project, spec=spec, span=plan.reference, windows=env.windows
+        )
+        labels = any(s.kind in LABELLED for s in spec.signals)
+        current = env.windows.read(
+            project=monitor.project, target=spec.target, span=plan.production, labels=labels
+        )
+        rows = current.num_rows
+        if rows and reference.table.num_rows:
+            data = SignalInput(
+                profile=env.profiles.profile(reference), reference=reference.table, current=current
+            )
+            outcomes = tuple(_signal(monitor, s, data) for s in spec.signals)
+    except StewardError as exc:
+        # A missing endpoint, reference or schema is the run's outcome, kept like any other.
+        error = f"{exc.code}: {exc.detail}"
+    except _DATA_ERRORS as exc:
+        # Data the statistics cannot digest fails this window only (logged in full here, kept
+        # as a failed run without its text, which may quote data): later windows still run.
+        log.exception("monitor %s/%s failed on its window", monitor.project, monitor.name)
+        error = f"internal: {type(exc).__name__}"
+    status, error = _status(outcomes, error)
+    return Computed(
+        plan=plan,
+        reference=reference,
+        rows=rows,
+        status=status,
+        outcomes=outcomes,
+        error=error,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _signal(monitor: Monitor, signal: Signal, data: SignalInput) -> SignalOutcome:
+    """One signal's outcome; a signal that raises is a failed outcome, not a failed run."""
+    try:
+        return compute_signal(signal, data)
+    except StewardError as exc:
+        error = f"{exc.code}: {exc.detail}"
+    except _DATA_ERRORS as exc:
+        # As for a window: the text may quote data, so it goes to the log, not the run.
+        log.exception(
+            "signal %s of monitor %s/%s failed", signal.key, monitor.project, monitor.name
+        )
+        error = f"internal: {type(exc).__name__}"
+    return SignalOutcome(
+        key=signal.key,
+        kind=str(signal.kind),
+        breached=False,
+        metrics=(),
+        summary={"error": error},
+        error=error,
+    )
+
+
+def _status(outcomes: tuple[SignalOutcome, ...], error: str | None) -> tuple[RunStatus, str | None]:
+    """The run's status and error from its window's error and its signals' outcomes."""
+    if error:
+        return RunStatus.failed, error
+    if not outcomes:
+        return RunStatus.no_data, None
+    failed = [o for o in outcomes if o.error]
+    if not failed:
+        return RunStatus.succeeded, None
+    text = "; ".join(f"{o.key}: {o.error}" for o in failed)
+    return (RunStatus.failed if len(failed) == len(outcomes) else RunStatus.partial), text
+
+
+def run_summary(outcomes: tuple[SignalOutcome, ...]) -> dict[str, Any]:
+    """The run's summary, each signal with its status (``failed`` ones with their error)."""
+    return {
+        key: {"status": "failed" if "error" in item else "succeeded", **item}
+        for key, item in summary_of(outcomes).items()
+    }
