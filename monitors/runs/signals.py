@@ -10,11 +10,20 @@ import pyarrow as pa
 
 from monitors.runs import quality
 from monitors.runs.schemas import Metric, SignalOutcome
-from monitors.specs.options import PredictionDriftOptions
+from monitors.specs.options import DataDriftOptions, PredictionDriftOptions
 from monitors.specs.schemas import Signal, SignalKind
-from monitors.stats.drift import compute_data_drift, compute_prediction_drift
+from monitors.stats.presets import compute_drift
 from monitors.stats.reference import ReferenceProfile
-from monitors.stats.schemas import ColumnDrift, DriftConfig, Preset, StatTestName, Verdict
+from monitors.stats.schemas import (
+    ColumnDrift,
+    Correction,
+    DataDriftResult,
+    DriftConfig,
+    Preset,
+    StatTestName,
+    Verdict,
+)
+from monitors.stats.steward_preset import DEFAULT_ALPHA, default_correction
 
 PREDICTION = "prediction"
 LABEL = "label"
@@ -25,6 +34,8 @@ NOT_FEATURES = frozenset(
 # Share of drifted features at which the data drift signal fires when no threshold is given:
 # evidently's dataset-drift default; the per-feature thresholds are the preset's.
 DEFAULT_DRIFT_SHARE = 0.5
+# Values a column needs to be tested with the evidently and azure presets (the engine's default).
+MIN_SAMPLE_SIZE = 30
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -46,23 +57,55 @@ def feature_columns(profile: ReferenceProfile, signal: Signal) -> tuple[str, ...
     return tuple(c for c in profile.columns if c not in NOT_FEATURES)
 
 
+CORRECTIONS = {
+    "none": Correction.none,
+    "bonferroni": Correction.bonferroni,
+    "holm": Correction.holm,
+    "bh": Correction.benjamini_hochberg,
+}
+
+
 def _config(signal: Signal, columns: Sequence[str]) -> DriftConfig:
-    method = StatTestName(signal.method) if signal.method else None
+    preset = Preset(signal.preset)
+    options = signal.options
+    assert isinstance(options, DataDriftOptions | PredictionDriftOptions)
+    chosen = options.correction if isinstance(options, DataDriftOptions) else None
+    correction = CORRECTIONS[chosen] if chosen else default_correction(preset)
+    steward = preset is Preset.steward
+    # steward breaches on any drifted feature unless a share is given; the others at 0.5
+    default_share = 0.0 if steward else DEFAULT_DRIFT_SHARE
     return DriftConfig(
-        preset=Preset(signal.preset),
-        method=method,
-        threshold=signal.feature_threshold,
-        drift_share=signal.threshold if signal.threshold is not None else DEFAULT_DRIFT_SHARE,
+        preset=preset,
+        method=StatTestName(signal.method) if signal.method else None,
+        threshold=None if steward else signal.feature_threshold,
+        drift_share=signal.threshold if signal.threshold is not None else default_share,
+        correction=correction,
+        alpha=signal.feature_threshold if steward and signal.feature_threshold else DEFAULT_ALPHA,
+        min_window_rows=options.min_window_rows,
+        min_sample_size=options.min_window_rows or MIN_SAMPLE_SIZE,
         columns=tuple(columns),
         max_workers=1,
     )
 
 
+def _window(result: DataDriftResult) -> dict[str, Any]:
+    """Whether the window had the rows its tests need (every drift result says so)."""
+    return {
+        "window_rows": result.window_rows,
+        "min_window_rows": result.min_window_rows,
+        "window_large_enough": result.window_large_enough,
+        "correction": str(result.correction),
+        **({} if result.window_large_enough else {"reason": "window too small"}),
+    }
+
+
 def _column_metric(column: ColumnDrift) -> Metric:
+    # a corrected p-value is what the threshold judged
+    value = column.score if column.adjusted_p_value is None else column.adjusted_p_value
     return Metric(
         metric=f"{column.test}_{column.score_kind}",
         feature=column.column,
-        value=column.score,
+        value=value,
         threshold=column.threshold,
         breached=column.verdict is Verdict.drift,
     )
@@ -72,7 +115,7 @@ def data_drift(signal: Signal, data: SignalInput) -> SignalOutcome:
     """Per-feature drift and the share of drifted features (the signal's breach metric)."""
     columns = feature_columns(data.profile, signal)
     config = _config(signal, columns)
-    result = compute_data_drift(data.profile, data.current, config)
+    result = compute_drift(data.profile, data.current, config)
     share = Metric(
         metric="share_of_drifted_columns",
         value=result.share_of_drifted_columns,
@@ -86,7 +129,11 @@ def data_drift(signal: Signal, data: SignalInput) -> SignalOutcome:
         kind=str(signal.kind),
         breached=result.dataset_drift,
         metrics=metrics,
-        summary={"drifted": drifted, "insufficient": list(result.insufficient_columns)},
+        summary={
+            "drifted": drifted,
+            "insufficient": list(result.insufficient_columns),
+            **_window(result),
+        },
     )
 
 
@@ -102,17 +149,16 @@ def prediction_drift(signal: Signal, data: SignalInput) -> SignalOutcome:
             summary={"reason": f"no {column!r} column in the reference or the window"},
         )
     config = _config(signal, (column,))
-    method = StatTestName(signal.method) if signal.method else None
-    (drift,) = compute_prediction_drift(
-        data.profile, data.current, column=column, methods=(method,), config=config
-    )
+    # the same engine as data drift, on one column (one test: nothing to correct)
+    result = compute_drift(data.profile, data.current.select([column]), config)
+    (drift,) = result.columns
     metric = _column_metric(drift)
     return SignalOutcome(
         key=signal.key,
         kind=str(signal.kind),
         breached=metric.breached,
         metrics=(metric,),
-        summary={"verdict": str(drift.verdict)},
+        summary={"verdict": str(drift.verdict), **_window(result)},
     )
 
 
@@ -138,7 +184,7 @@ def performance(signal: Signal, data: SignalInput) -> SignalOutcome:
 
 def fairness(signal: Signal, data: SignalInput) -> SignalOutcome:
     """Group disparities on the window's labelled rows."""
-    return quality.fairness(signal, data.current)
+    return quality.fairness(signal, data.current, data.reference)
 
 
 COMPUTERS: dict[SignalKind, Computer] = {

@@ -48,29 +48,61 @@ Column = Annotated[str, Field(min_length=1, max_length=MAX_NAME)]
 Rate = Annotated[float, Field(ge=0, le=1)]
 Label = Annotated[bool | int | str, BeforeValidator(_label)]
 Task = Literal["classification", "regression"]
-# The metrics a run computes from labels and predictions (no scores: no roc_auc, log_loss).
-CLASSIFICATION_METRICS = ("accuracy", "precision", "recall", "f1")
+# The metrics a run computes from labels and predictions; the last three of a classifier need
+# the logged probabilities (``SCORE_METRICS``).
+SCORE_METRICS = ("roc_auc", "log_loss", "calibration_error")
+CLASSIFICATION_METRICS = ("accuracy", "precision", "recall", "f1", *SCORE_METRICS)
 REGRESSION_METRICS = ("rmse", "mae", "mse", "r2")
 METRICS_OF: dict[str, tuple[str, ...]] = {
     "classification": CLASSIFICATION_METRICS,
     "regression": REGRESSION_METRICS,
 }
-Metric = Literal["accuracy", "precision", "recall", "f1", "rmse", "mae", "mse", "r2"]
-LOWER_IS_BETTER = frozenset({"rmse", "mae", "mse"})
+Metric = Literal[
+    "accuracy",
+    "precision",
+    "recall",
+    "f1",
+    "roc_auc",
+    "log_loss",
+    "calibration_error",
+    "rmse",
+    "mae",
+    "mse",
+    "r2",
+]
+LOWER_IS_BETTER = frozenset({"rmse", "mae", "mse", "log_loss", "calibration_error"})
+MAX_BINS = 1000
 
 
 class _Options(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
+# Multiple-testing corrections across the features of one signal (bh: Benjamini-Hochberg).
+Correction = Literal["none", "bonferroni", "holm", "bh"]
+MAX_WINDOW_ROWS = 1_000_000_000
+
+
+# None: the preset's minimum (steward: 30 rows, 2 per test beyond 15 tests; others: 30).
+WindowRows = Annotated[int | None, Field(ge=1, le=MAX_WINDOW_ROWS)]
+
+
 class DataDriftOptions(_Options):
-    """None: ``preset``, ``method``, ``feature_threshold`` and ``threshold`` tune data drift."""
+    """The correction of the features' p-values and the smallest window tested.
+
+    ``preset``, ``method``, ``feature_threshold`` and ``threshold`` are the signal's fields.
+    """
+
+    # None: the preset's (steward: holm; evidently and azure: none, as those tools do)
+    correction: Correction | None = None
+    min_window_rows: WindowRows = None
 
 
 class PredictionDriftOptions(_Options):
     """The column of the window (and the reference) that holds the prediction."""
 
     column: Column = "prediction"
+    min_window_rows: WindowRows = None
 
 
 class DataQualityOptions(_Options):
@@ -89,6 +121,10 @@ class PerformanceOptions(_Options):
     # None: accuracy (classification) or rmse (regression).
     metric: Metric | None = None
     pos_label: Label | None = None
+    # The classes in the order of the logged probabilities; None: sorted, as sklearn's classes_.
+    classes: tuple[Label, ...] | None = Field(default=None, min_length=2, max_length=MAX_NAME)
+    # Equal-width bins of the expected calibration error (sklearn's calibration_curve).
+    calibration_bins: int = Field(default=10, ge=2, le=MAX_BINS)
 
     @property
     def headline(self) -> str:
@@ -101,8 +137,14 @@ class PerformanceOptions(_Options):
         if self.metric is not None and self.metric not in METRICS_OF[self.task]:
             allowed = ", ".join(METRICS_OF[self.task])
             found.append((("metric",), f"{self.metric} is not a {self.task} metric ({allowed})"))
-        if self.pos_label is not None and self.task == "regression":
-            found.append((("pos_label",), "pos_label applies to classification only"))
+        if self.task == "regression":
+            found += [
+                ((name,), f"{name} applies to classification only")
+                for name in ("pos_label", "classes")
+                if getattr(self, name) is not None
+            ]
+        if self.classes is not None and len(set(self.classes)) != len(self.classes):
+            found.append((("classes",), "classes are distinct"))
         return found
 
 
@@ -118,6 +160,11 @@ class FairnessOptions(_Options):
     demographic_parity_difference: Rate | None = None
     equalized_odds_ratio: Rate | None = None
     equalized_odds_difference: Rate | None = None
+    # absolute: alert when the window crosses a limit; reference: when a watched disparity (one
+    # with a limit) is worse than the reference's by more than its sampling error.
+    compare: Literal["absolute", "reference"] = "absolute"
+    # One-sided significance of "worse than the reference" (compare: reference).
+    significance: float = Field(default=0.05, gt=0, lt=0.5)
 
 
 class AttributionDriftOptions(_Options):

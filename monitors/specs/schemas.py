@@ -170,7 +170,9 @@ class Signal(_Frozen):
 
     kind: SignalKind
     name: str | None = Field(default=None, pattern=NAME)
-    preset: str = Field(default="azure", pattern=r"^(azure|evidently)$")
+    # steward (default): two-sample tests with corrected p-values, calibrated to at most 5%
+    # false alarms; azure and evidently reproduce those tools' defaults
+    preset: str = Field(default="steward", pattern=r"^(steward|azure|evidently)$")
     features: tuple[Column, ...] | None = Field(default=None, max_length=MAX_FEATURES)
     threshold: float | None = Field(default=None, ge=0)
     feature_threshold: float | None = Field(default=None, ge=0)
@@ -238,6 +240,8 @@ def signal_problems(signal: Signal) -> list[InitErrorDetails]:
     if signal.kind is SignalKind.data_drift and (signal.threshold or 0) > 1:
         message = "threshold is the share of drifted features that breaches: at most 1"
         found.append(problem(("threshold",), message, signal.threshold))
+    if signal.kind in DRIFT_KINDS and signal.preset == "steward":
+        found += _steward_problems(signal)
     if signal.kind is SignalKind.performance:
         found += _performance_problems(signal, signal.options_as(PerformanceOptions))
     if signal.kind is SignalKind.fairness:
@@ -249,6 +253,23 @@ def _unused(kind: SignalKind, name: str) -> str:
     used = sorted(SETTINGS_USED[kind])
     reads = f"they read {', '.join(used)}" if used else "they read none of these fields"
     return f"{kind} signals do not use {name}: " + _INSTEAD.get(kind, reads)
+
+
+DRIFT_KINDS = frozenset({SignalKind.data_drift, SignalKind.prediction_drift})
+
+
+def _steward_problems(signal: Signal) -> list[InitErrorDetails]:
+    found = []
+    if signal.method is not None:
+        text = (
+            "the steward preset chooses its two-sample tests (ks, chi2_contingency): "
+            "choose a method with preset evidently or azure"
+        )
+        found.append(problem(("method",), text, signal.method))
+    if signal.feature_threshold is not None and not 0 < signal.feature_threshold < 1:
+        text = "with the steward preset feature_threshold is the significance level: 0 to 1"
+        found.append(problem(("feature_threshold",), text, signal.feature_threshold))
+    return found
 
 
 def _performance_problems(signal: Signal, options: PerformanceOptions) -> list[InitErrorDetails]:

@@ -15,11 +15,19 @@ Public API (import from the submodules)::
         config=None) -> tuple[ColumnDrift, ...]
 
     from monitors.stats.schemas import DriftConfig, Preset, StatTestName, Correction, Verdict
-    DriftConfig(preset=Preset.evidently | Preset.azure, method=, num_method=, cat_method=,
-        per_column_method={}, threshold=, num_threshold=, cat_threshold=,
+    DriftConfig(preset=Preset.evidently | Preset.azure | Preset.steward, method=, num_method=,
+        cat_method=, per_column_method={}, threshold=, num_threshold=, cat_threshold=,
         per_column_threshold={}, drift_share=0.5, min_sample_size=30,
-        correction=Correction.none | bonferroni | benjamini_hochberg,
+        correction=Correction.none | bonferroni | holm | benjamini_hochberg,
+        alpha=0.05, min_window_rows=None,          # the last two: steward preset only
         chunk_thresholds={}, columns=None, max_workers=1)
+
+    from monitors.stats.presets import compute_drift     # any preset; monitors call this
+    compute_drift(reference, current, config) -> DataDriftResult
+    from monitors.stats.steward_preset import compute_steward_drift, default_min_window_rows
+    compute_steward_drift(reference, current, config=None) -> DataDriftResult
+        # KS / contingency chi-square, corrected p-values against alpha, too-small windows
+        # reported and never drifting (compute_data_drift refuses Preset.steward)
 
     from monitors.stats.correction import adjust_p_values
     from monitors.stats.thresholds import reference_chunk_thresholds

@@ -127,3 +127,49 @@ def tvd_p_value(pair: CountPair) -> float:
         present = (ref_counts + cur_counts) > 0
         statistics[i] = _tvd(ref_counts[present], cur_counts[present])
     return float(np.sum(observed <= np.abs(statistics)) / TVD_ITERATIONS)
+
+
+# Cells with a smaller expected count make the chi-square approximation unreliable.
+MIN_EXPECTED = 5.0
+
+
+def pooled_table(pair: CountPair) -> tuple[np.ndarray, int]:
+    """The 2-by-k table of reference and current counts, rare categories pooled into one.
+
+    A category is rare when its expected count in either row (under no drift) is below 5;
+    rare categories become one "other" column, which takes the next smallest categories
+    while it is itself below 5. Returns the table and how many categories were pooled.
+    """
+    table = np.vstack((pair.reference, pair.current)).astype(np.float64)
+    table = table[:, table.sum(axis=0) > 0]
+    totals = table.sum(axis=0)
+    # expected counts are row_total * column_total / n: the smaller row decides
+    smaller_row = table.sum(axis=1).min() / max(totals.sum(), 1.0)
+    order = np.argsort(totals, kind="stable")
+    rare = min(int(np.sum(totals[order] * smaller_row < MIN_EXPECTED)), order.size - 1)
+    if rare:
+        while rare < order.size - 1 and totals[order[:rare]].sum() * smaller_row < MIN_EXPECTED:
+            rare += 1
+    if rare < 2:  # pooling one category into "other" changes nothing
+        return table, 0
+    pooled = table[:, order[:rare]].sum(axis=1, keepdims=True)
+    return np.hstack((table[:, order[rare:]], pooled)), rare
+
+
+def chi2_contingency_p_value(pair: CountPair) -> float:
+    """Two-sample chi-square p-value (reference vs current) after pooling rare categories.
+
+    Unlike the goodness-of-fit test against the reference's proportions, the contingency
+    test counts the reference's own sampling noise, so a category seen once there does not
+    make any window that shows it drift.
+    """
+    from scipy.stats import chi2_contingency, fisher_exact
+
+    table, _ = pooled_table(pair)
+    if table.shape[1] < 2 or table.sum(axis=1).min() == 0:
+        return 1.0
+    result = chi2_contingency(table)
+    if table.shape[1] == 2 and result.expected_freq.min() < MIN_EXPECTED:
+        # two small cells: the exact test instead of the approximation
+        return float(fisher_exact(table.astype(np.int64)).pvalue)
+    return float(result.pvalue)

@@ -32,6 +32,7 @@ from monitors.stats.schemas import (
     Correction,
     DataDriftResult,
     DriftConfig,
+    Preset,
     ScoreKind,
     StatTestName,
     Verdict,
@@ -217,6 +218,9 @@ def compute_data_drift(
 ) -> DataDriftResult:
     """Test every reference column of ``current`` and summarise the dataset drift share."""
     config = config or DriftConfig()
+    if config.preset is Preset.steward:
+        # the steward preset builds on this module's column tests; it lives above them
+        raise ValueError("the steward preset: use monitors.stats.presets.compute_drift")
     table = as_columns(current)
     names = [n for n in (config.columns or tuple(reference.columns)) if n in reference.columns]
     tested = [n for n in names if n in table]
@@ -226,12 +230,18 @@ def compute_data_drift(
             results = list(pool.map(lambda job: compute_column_drift(*job), jobs))
     else:
         results = [compute_column_drift(*job) for job in jobs]
-    missing = [_missing(n, reference, config) for n in names if n not in table]
+    missing = [missing_drift(n, reference, config) for n in names if n not in table]
     columns = apply_chunk_thresholds(correct_p_values(results, config.correction), config)
-    return summarise(tuple(columns) + tuple(missing), config)
+    result = summarise(tuple(columns) + tuple(missing), config)
+    rows = max((len(column) for column in table.values()), default=0)
+    needed = max(config.min_sample_size, 1)
+    return replace(
+        result, window_rows=rows, min_window_rows=needed, window_large_enough=rows >= needed
+    )
 
 
-def _missing(name: str, reference: ReferenceProfile, config: DriftConfig) -> ColumnDrift:
+def missing_drift(name: str, reference: ReferenceProfile, config: DriftConfig) -> ColumnDrift:
+    """Return the result of a reference column the window does not have."""
     kind = reference.kinds[name]
     base: dict[str, object] = {
         "column": name,

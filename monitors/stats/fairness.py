@@ -40,6 +40,9 @@ class GroupMetrics(Serializable):
     group: tuple[str, ...]
     count: int
     small: bool
+    # rows whose label is the positive class (the denominator of the TPR; count - positives of
+    # the FPR)
+    positives: int = 0
     selection_rate: float
     accuracy: float
     true_positive_rate: float
@@ -216,6 +219,7 @@ def compute_fairness(
             group=labels[i],
             count=int(counts["count"][i]),
             small=bool(counts["count"][i] < limits.min_group_size),
+            positives=int(counts["positives"][i]),
             **{name: float(rates[name][i]) for name in GROUP_METRICS},
         )
         for i in observed
@@ -265,3 +269,110 @@ def _verdict(alerts: tuple[str, ...], large_groups: np.ndarray) -> Verdict:
     if large_groups.size < 2:
         return Verdict.insufficient_data
     return Verdict.drift if alerts else Verdict.no_drift
+
+
+DISPARITIES = (
+    "demographic_parity_ratio",
+    "demographic_parity_difference",
+    "equalized_odds_ratio",
+    "equalized_odds_difference",
+)
+# The per-group rate behind each disparity, and its denominator.
+_RATES = {
+    "demographic_parity": (("selection_rate", "count"),),
+    "equalized_odds": (
+        ("true_positive_rate", "positives"),
+        ("false_positive_rate", "negatives"),
+    ),
+}
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class DisparityChange(Serializable):
+    """A disparity of the window against the reference's, in units of its sampling error."""
+
+    name: str
+    window: float
+    reference: float
+    standard_error: float
+    z: float
+    worse: bool
+    reference_breaches_limit: bool
+
+
+def standard_error(result: FairnessResult, name: str, min_group_size: int) -> float:
+    """Delta-method standard error of one disparity, from its two extreme groups.
+
+    A difference p_hi - p_lo has variance p(1-p)/n summed over the two groups; a ratio
+    p_lo / p_hi has r^2 times the summed (1-p)/(n p). Rates use (x + 0.5)/(n + 1) so that a
+    rate of 0 or 1 still has a finite, non-zero error. Equalized odds use the rate (TPR or
+    FPR) that sets the disparity.
+    """
+    base, kind = name.rsplit("_", 1)
+    large = [g for g in result.groups if not g.small and g.count >= min_group_size]
+    candidates = []
+    for rate, denominator in _RATES[base]:
+        values = np.array([getattr(g, rate) for g in large])
+        sizes = np.array([_denominator(g, denominator) for g in large], dtype=np.float64)
+        if values.size < 2:
+            return float("nan")
+        lo, hi = int(np.argmin(values)), int(np.argmax(values))
+        spread = values[hi] - values[lo] if kind == "difference" else _ratio(values)
+        candidates.append((spread, _variance(kind, values[[lo, hi]], sizes[[lo, hi]])))
+    # the binding component: the largest difference, or the smallest ratio
+    pick = max if kind == "difference" else min
+    _, variance = pick(candidates, key=lambda c: c[0])
+    return float(np.sqrt(variance))
+
+
+def _denominator(group: GroupMetrics, name: str) -> int:
+    if name == "negatives":
+        return group.count - group.positives
+    return int(getattr(group, name))
+
+
+def _variance(kind: str, rates: np.ndarray, sizes: np.ndarray) -> float:
+    n = np.maximum(sizes, 1.0)
+    p = (rates * sizes + 0.5) / (n + 1.0)
+    if kind == "difference":
+        return float(np.sum(p * (1 - p) / n))
+    ratio = p[0] / p[1]
+    return float(ratio**2 * np.sum((1 - p) / (n * p)))
+
+
+def compare_with_reference(
+    window: FairnessResult,
+    reference: FairnessResult,
+    *,
+    names: tuple[str, ...],
+    limits: FairnessThresholds,
+    z: float,
+) -> tuple[DisparityChange, ...]:
+    """Each named disparity: worse than the reference's by more than ``z`` standard errors?
+
+    The standard error of the change combines the window's and the reference's (independent
+    samples). A ratio is worse when lower, a difference when higher.
+    """
+    changes = []
+    for name in names:
+        now, before = getattr(window, name), getattr(reference, name)
+        error = np.hypot(
+            standard_error(window, name, limits.min_group_size),
+            standard_error(reference, name, limits.min_group_size),
+        )
+        sign = -1.0 if name.endswith("ratio") else 1.0
+        score = sign * (now - before) / error if error > 0 else float("nan")
+        limit = getattr(limits, name)
+        breaches = limit is not None and (before < limit if sign < 0 else before > limit)
+        changes.append(
+            DisparityChange(
+                name=name,
+                window=float(now),
+                reference=float(before),
+                standard_error=float(error),
+                z=float(score),
+                worse=bool(np.isfinite(score) and score > z),
+                reference_breaches_limit=bool(breaches),
+            )
+        )
+    return tuple(changes)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -11,6 +13,7 @@ import numpy as np
 
 from monitors.stats.schemas import Serializable, Verdict
 
+CALIBRATION_BINS = 10
 HIGHER_IS_BETTER = {
     "accuracy": True,
     "precision": True,
@@ -18,6 +21,7 @@ HIGHER_IS_BETTER = {
     "f1": True,
     "roc_auc": True,
     "log_loss": False,
+    "calibration_error": False,
     "mae": False,
     "mse": False,
     "rmse": False,
@@ -115,8 +119,11 @@ def classification_metrics(
     *,
     y_score: np.ndarray | None = None,
     pos_label: Any = 1,
+    score_classes: list[Any] | None = None,
+    calibration_bins: int = CALIBRATION_BINS,
 ) -> tuple[dict[str, float], list[Any], np.ndarray]:
-    """Accuracy, precision, recall and F1 (binary, or macro over labels), ROC AUC, log loss."""
+    """Accuracy, precision, recall, F1 (binary, or macro over labels); with scores ROC AUC,
+    log loss and expected calibration error."""
     labels, matrix = confusion_matrix(y_true, y_pred)
     tp = np.diag(matrix).astype(np.float64)
     predicted, actual = matrix.sum(axis=0), matrix.sum(axis=1)
@@ -138,38 +145,89 @@ def classification_metrics(
         "f1": pick(f1),
     }
     if y_score is not None:
-        metrics.update(_score_metrics(y_true, y_score, labels, pos_label, binary))
+        classes = score_classes if score_classes is not None else sorted(set(labels), key=str)
+        metrics.update(score_metrics(y_true, y_score, classes, pos_label, calibration_bins))
     return metrics, labels, matrix
 
 
-def _score_metrics(
-    y_true: np.ndarray, y_score: np.ndarray, labels: list[Any], pos_label: Any, binary: bool
+def expected_calibration_error(
+    correct: np.ndarray, confidence: np.ndarray, bins: int = CALIBRATION_BINS
+) -> float:
+    """Sum over equal-width bins of |observed rate - mean probability| weighted by bin share.
+
+    Bins are those of sklearn's ``calibration_curve(strategy="uniform")``: ``bins`` equal
+    intervals of [0, 1], each closed on the right (the first also holds 0); empty bins count 0.
+    """
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    ids = np.searchsorted(edges[1:-1], confidence)
+    counts = np.bincount(ids, minlength=bins)
+    observed = np.bincount(ids, weights=correct.astype(np.float64), minlength=bins)
+    predicted = np.bincount(ids, weights=confidence, minlength=bins)
+    filled = counts > 0
+    gaps = np.abs(observed[filled] - predicted[filled])  # count * |rate - mean probability|
+    return float(gaps.sum() / confidence.size)
+
+
+def score_metrics(
+    y_true: np.ndarray,
+    y_score: np.ndarray,
+    classes: list[Any],
+    pos_label: Any,
+    bins: int = CALIBRATION_BINS,
 ) -> dict[str, float]:
+    """ROC AUC, log loss and calibration error from probabilities (sklearn's definitions).
+
+    ``y_score`` is the positive class's probability (1-D), or one column per class in the
+    order of ``classes``. Two classes are scored on the positive class (calibration of its
+    probability); more are one-vs-rest ROC AUC and top-label calibration. A metric sklearn
+    cannot define on these rows (one class only) is NaN.
+    """
     from sklearn import metrics
 
-    if binary and y_score.ndim == 1:
+    scores = np.asarray(y_score, dtype=np.float64)
+    if scores.ndim == 2 and scores.shape[1] == 2 and pos_label in classes:
+        scores = scores[:, classes.index(pos_label)]
+    if scores.ndim == 1:
         positive = (y_true == pos_label).astype(int)
         return {
-            "roc_auc": float(metrics.roc_auc_score(positive, y_score)),
-            "log_loss": float(metrics.log_loss(positive, y_score, labels=[0, 1])),
+            "roc_auc": _defined(metrics.roc_auc_score, positive, scores),
+            "log_loss": float(metrics.log_loss(positive, scores, labels=[0, 1])),
+            "calibration_error": expected_calibration_error(positive, scores, bins),
         }
+    top = np.asarray(classes, dtype=object)[np.argmax(scores, axis=1)]
     return {
-        "roc_auc": float(metrics.roc_auc_score(y_true, y_score, multi_class="ovr", labels=labels)),
-        "log_loss": float(metrics.log_loss(y_true, y_score, labels=labels)),
+        "roc_auc": _defined(
+            metrics.roc_auc_score, y_true, scores, multi_class="ovr", labels=classes
+        ),
+        "log_loss": float(metrics.log_loss(y_true, scores, labels=classes)),
+        "calibration_error": expected_calibration_error(top == y_true, scores.max(axis=1), bins),
     }
 
 
+def _defined(function: Any, *args: Any, **kwargs: Any) -> float:
+    from sklearn.exceptions import UndefinedMetricWarning
+
+    # one class only in the labels: ROC AUC is undefined (sklearn warns or raises, by version)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UndefinedMetricWarning)
+        try:
+            return float(function(*args, **kwargs))
+        except ValueError:
+            return float("nan")
+
+
 def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
-    """MAE, MSE, RMSE and R-squared (sklearn's r2_score, finite when the target is constant)."""
-    errors = y_true - y_pred
-    mse = float(np.mean(errors**2))
-    residual = float(np.sum(errors**2))
-    total = float(np.sum((y_true - np.mean(y_true)) ** 2))
-    if total == 0:
-        r2 = 1.0 if residual == 0 else 0.0
-    else:
-        r2 = 1 - residual / total
-    return {"mae": float(np.mean(np.abs(errors))), "mse": mse, "rmse": mse**0.5, "r2": r2}
+    """MAE, MSE, RMSE and R-squared with sklearn.metrics (R-squared is finite on a constant
+    target: 1 when every prediction is exact, else 0)."""
+    from sklearn import metrics
+
+    mse = float(metrics.mean_squared_error(y_true, y_pred))
+    return {
+        "mae": float(metrics.mean_absolute_error(y_true, y_pred)),
+        "mse": mse,
+        "rmse": float(metrics.root_mean_squared_error(y_true, y_pred)),
+        "r2": float(metrics.r2_score(y_true, y_pred)),
+    }
 
 
 def compute_performance(
@@ -182,6 +240,8 @@ def compute_performance(
     baseline: Mapping[str, float] | None = None,
     thresholds: Mapping[str, MetricThreshold] | None = None,
     min_sample_size: int = 30,
+    score_classes: list[Any] | None = None,
+    calibration_bins: int = CALIBRATION_BINS,
 ) -> PerformanceResult:
     """Compute a window's metrics and check each against its baseline and threshold."""
     truth, predicted = np.asarray(y_true), np.asarray(y_pred)
@@ -194,7 +254,12 @@ def compute_performance(
     if task is TaskType.classification:
         score = None if y_score is None else np.asarray(y_score, dtype=np.float64)
         values, labels, matrix = classification_metrics(
-            truth, predicted, y_score=score, pos_label=pos_label
+            truth,
+            predicted,
+            y_score=score,
+            pos_label=pos_label,
+            score_classes=score_classes,
+            calibration_bins=calibration_bins,
         )
     else:
         values = regression_metrics(truth.astype(np.float64), predicted.astype(np.float64))
@@ -216,7 +281,8 @@ def compute_performance(
 def _judge(
     name: str, value: float, baseline: float | None, threshold: MetricThreshold | None
 ) -> MetricResult:
-    failed = threshold.failures(value, baseline) if threshold else ()
+    # an undefined metric (ROC AUC of one class) is reported, not judged
+    failed = threshold.failures(value, baseline) if threshold and math.isfinite(value) else ()
     return MetricResult(
         name=name, value=value, baseline=baseline, failed_checks=failed, degraded=bool(failed)
     )

@@ -7,8 +7,10 @@ from typing import Any
 from monitors.stats.columns import TableLike, as_columns
 from monitors.stats.schemas import ColumnKind, DataDriftResult, StatTestName
 
-# tests evidently does not know (Chebyshev) are left to its own choice in the report
-EVIDENTLY_NAMES = {test: test.value for test in StatTestName if test is not StatTestName.chebyshev}
+# tests evidently does not know (Chebyshev, the contingency chi-square) are left to its own
+# choice in the report
+UNKNOWN_TO_EVIDENTLY = {StatTestName.chebyshev, StatTestName.chi2_contingency}
+EVIDENTLY_NAMES = {test: test.value for test in StatTestName if test not in UNKNOWN_TO_EVIDENTLY}
 EVIDENTLY_NAMES[StatTestName.tvd] = "TVD"
 
 

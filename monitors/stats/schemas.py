@@ -33,6 +33,8 @@ class StatTestName(StrEnum):
     z = "z"
     tvd = "tvd"
     chebyshev = "chebyshev"
+    # two-sample chi-square on the reference-by-window contingency table (the steward preset)
+    chi2_contingency = "chi2_contingency"
 
 
 class ScoreKind(StrEnum):
@@ -53,6 +55,7 @@ class Verdict(StrEnum):
 class Preset(StrEnum):
     """Family of default tests and thresholds."""
 
+    steward = "steward"
     evidently = "evidently"
     azure = "azure"
 
@@ -62,6 +65,7 @@ class Correction(StrEnum):
 
     none = "none"
     bonferroni = "bonferroni"
+    holm = "holm"
     benjamini_hochberg = "benjamini_hochberg"
 
 
@@ -124,6 +128,10 @@ class DriftConfig(Serializable):
     drift_share: float = 0.5
     min_sample_size: int = 30
     correction: Correction = Correction.none
+    # steward preset: significance level of the corrected p-values, and the smallest window
+    # tested (None: scales with the number of tests, see monitors.stats.steward_preset)
+    alpha: float = 0.05
+    min_window_rows: int | None = None
     chunk_thresholds: Mapping[str, ChunkThreshold] = field(default_factory=dict)
     columns: tuple[str, ...] | None = None
     max_workers: int = 1
@@ -165,6 +173,10 @@ class DataDriftResult(Serializable):
     dataset_drift: bool
     correction: Correction
     insufficient_columns: tuple[str, ...] = ()
+    # rows of the window, the fewest it needed, and whether it had them
+    window_rows: int | None = None
+    min_window_rows: int | None = None
+    window_large_enough: bool = True
 
     def column(self, name: str) -> ColumnDrift:
         """Return the drift of one column by name."""

@@ -49,13 +49,18 @@ SPECS: dict[StatTestName, TestSpec] = {
     T.z: TestSpec(default_threshold=0.05, score_kind=_P, inclusive=False, kinds=_CAT),
     T.tvd: TestSpec(default_threshold=0.1, score_kind=_P, inclusive=False, kinds=_CAT),
     T.chebyshev: TestSpec(default_threshold=0.1, score_kind=_D, inclusive=True, kinds=_BOTH),
+    T.chi2_contingency: TestSpec(
+        default_threshold=0.05, score_kind=_P, inclusive=False, kinds=_CAT
+    ),
 }
 
 
 def default_test(
     kind: ColumnKind, reference_size: int, n_values: int, preset: Preset = Preset.evidently
 ) -> StatTestName:
-    """Choose a test as evidently's ``_get_default_stattest`` (or Azure ML's defaults)."""
+    """Choose a test as evidently's ``_get_default_stattest`` (or Azure ML's, or steward's)."""
+    if preset is Preset.steward:
+        return T.ks if kind is ColumnKind.numerical else T.chi2_contingency
     if preset is Preset.azure:
         return T.wasserstein if kind is ColumnKind.numerical else T.jensenshannon
     if reference_size <= 1000:
@@ -107,6 +112,7 @@ NUMERIC_TESTS: dict[StatTestName, Callable[[NumericPair], float]] = {
     T.chisquare: lambda pair: categorical.chisquare_p_value(counts_of(pair)),
     T.z: lambda pair: categorical.z_p_value(counts_of(pair)),
     T.tvd: lambda pair: categorical.tvd_p_value(counts_of(pair)),
+    T.chi2_contingency: lambda pair: categorical.chi2_contingency_p_value(counts_of(pair)),
 }
 
 CATEGORICAL_TESTS: dict[StatTestName, Callable[[CountPair], float]] = {
@@ -117,4 +123,5 @@ CATEGORICAL_TESTS: dict[StatTestName, Callable[[CountPair], float]] = {
     T.hellinger: categorical.hellinger,
     T.tvd: categorical.tvd_p_value,
     T.chebyshev: _cat_binned(categorical.chebyshev, False),
+    T.chi2_contingency: categorical.chi2_contingency_p_value,
 }

@@ -204,8 +204,8 @@ def _features(client: TestClient, world: World, signal: str, metric: str) -> set
 def test_prediction_drift_column(client: TestClient, world: World, ran: dict[str, Any]) -> None:
     assert ran["pd-default"]["breached"] is False
     assert ran["pd-job"]["breached"] is True
-    assert _features(client, world, "pd-job", "jensenshannon_distance") == {"job"}
-    assert _features(client, world, "pd-default", "jensenshannon_distance") == {"prediction"}
+    assert _features(client, world, "pd-job", "chi2_contingency_p_value") == {"job"}
+    assert _features(client, world, "pd-default", "chi2_contingency_p_value") == {"prediction"}
 
 
 def test_data_quality_rates(ran: dict[str, Any]) -> None:

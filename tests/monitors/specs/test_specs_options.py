@@ -26,8 +26,8 @@ ROOT = Path(__file__).resolve().parents[3]
 
 # Every option of every kind with a value that is not its default (with the fields it needs).
 SAMPLES: dict[SignalKind, tuple[dict[str, Any], dict[str, Any]]] = {
-    SignalKind.data_drift: ({}, {}),
-    SignalKind.prediction_drift: ({}, {"column": "score"}),
+    SignalKind.data_drift: ({}, {"correction": "bh", "min_window_rows": 50}),
+    SignalKind.prediction_drift: ({}, {"column": "score", "min_window_rows": 50}),
     SignalKind.data_quality: (
         {},
         {
@@ -39,7 +39,13 @@ SAMPLES: dict[SignalKind, tuple[dict[str, Any], dict[str, Any]]] = {
     ),
     SignalKind.performance: (
         {"threshold": 0.7},
-        {"task": "classification", "metric": "f1", "pos_label": ">50K"},
+        {
+            "task": "classification",
+            "metric": "f1",
+            "pos_label": ">50K",
+            "classes": ["<=50K", ">50K"],
+            "calibration_bins": 15,
+        },
     ),
     SignalKind.fairness: (
         {},
@@ -51,6 +57,8 @@ SAMPLES: dict[SignalKind, tuple[dict[str, Any], dict[str, Any]]] = {
             "demographic_parity_difference": 0.1,
             "equalized_odds_ratio": 0.7,
             "equalized_odds_difference": 0.2,
+            "compare": "reference",
+            "significance": 0.01,
         },
     ),
     SignalKind.attribution_drift: ({}, {}),
@@ -101,14 +109,15 @@ REFUSED: list[tuple[str, dict[str, Any], list[str], str]] = [
         "another kind's",
         {"kind": "data_drift", "options": {"pos_label": 1}},
         ["options", "pos_label"],
-        "for data_drift signals: they take no options ('pos_label' is an option of "
-        "performance, fairness)",
+        "for data_drift signals: their options are correction, min_window_rows ('pos_label' is "
+        "an option of performance, fairness)",
     ),
     (
-        "not computed",
-        {"kind": "performance", "threshold": 0.8, "options": {"metric": "roc_auc"}},
+        "not a metric",
+        {"kind": "performance", "threshold": 0.8, "options": {"metric": "auc"}},
         ["options", "metric"],
-        "Input should be 'accuracy', 'precision', 'recall', 'f1', 'rmse', 'mae', 'mse' or 'r2'",
+        "Input should be 'accuracy', 'precision', 'recall', 'f1', 'roc_auc', 'log_loss', "
+        "'calibration_error', 'rmse', 'mae', 'mse' or 'r2'",
     ),
     (
         "regression_tolerance (needs a baseline)",

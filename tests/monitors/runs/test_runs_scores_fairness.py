@@ -1,0 +1,267 @@
+"""Through the app: logged probabilities give ROC AUC and log loss equal to sklearn's on the
+same rows; a signal that needs probabilities fails alone on an endpoint that logs none; a
+fairness signal comparing with a reference that already breaches the four-fifths rule pages
+only when a window is worse than the reference, and says the reference breaches."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from fastapi.testclient import TestClient
+
+from governance.core.settings import Settings
+from lineage import service as lineage
+from lineage.schemas import ColumnSpec, EndpointCreate, ModelCreate, Signature
+from steward.api.deps import Services
+from tests.builders import OPERATOR, World
+
+T0 = datetime(2026, 3, 1, tzinfo=UTC)
+ROWS = 1000
+DAYS = 3
+CLASSES = ["<=50K", ">50K"]
+PROJECT = "/api/v1/projects/alpha"
+MONITOR = """
+name: scores
+target: {name: scorer}
+reference: {dataset: ref}
+schedule: {interval: P1D, start: "2026-03-01T00:00:00Z"}
+signals:
+  - {kind: performance, name: auc, threshold: 0.99, options: {metric: roc_auc, pos_label: ">50K"}}
+  - {kind: performance, name: loss, threshold: 0.3, options: {metric: log_loss, pos_label: ">50K"}}
+  - kind: performance
+    name: calibration
+    threshold: 0.5
+    options: {metric: calibration_error, pos_label: ">50K", calibration_bins: 5}
+  - {kind: fairness, name: fair-absolute, options: {sensitive_features: [sex], pos_label: ">50K"}}
+  - kind: fairness
+    name: fair-reference
+    options: {sensitive_features: [sex], pos_label: ">50K", compare: reference}
+"""
+PLAIN = """
+name: plain
+target: {name: plain}
+reference: {dataset: ref}
+schedule: {interval: P1D, start: "2026-03-01T00:00:00Z"}
+signals:
+  - {kind: performance, name: auc, threshold: 0.7, options: {metric: roc_auc, pos_label: ">50K"}}
+  - {kind: performance, name: accuracy, threshold: 0.7}
+"""
+
+
+def _high(k: int, women_every: int) -> bool:
+    # Men (odd k) are predicted >50K half the time, women one in ``women_every``.
+    return (k // 2) % 2 == 0 if k % 2 else (k // 2) % women_every == 0
+
+
+def _label(k: int, women_every: int) -> str:
+    high = _high(k, women_every)
+    return CLASSES[high] if k % 5 != 4 else CLASSES[not high]
+
+
+def _reference() -> pa.Table:
+    """The reference: women selected at 0.2, men at 0.5 (ratio 0.4, below four fifths)."""
+    return pa.table(
+        {
+            "age": [20.0 + k % 50 for k in range(ROWS)],
+            "sex": ["M" if k % 2 else "F" for k in range(ROWS)],
+            "prediction": [CLASSES[_high(k, 5)] for k in range(ROWS)],
+            "label": [_label(k, 5) for k in range(ROWS)],
+        }
+    )
+
+
+def _day(day: int, rng: np.random.Generator) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """A day's records and labels: as the reference, except the last day (women at 0.05)."""
+    every = 20 if day == DAYS - 1 else 5
+    records, labels = [], []
+    for k in range(ROWS):
+        label = _label(k, every)
+        p = float(np.clip(rng.normal(0.65 if label == CLASSES[1] else 0.35, 0.2), 0.01, 0.99))
+        records.append(
+            {
+                "correlation_id": f"d{day}c{k}",
+                "timestamp": (T0 + timedelta(days=day, minutes=k)).isoformat(),
+                "features": {"age": 20.0 + k % 50, "sex": "M" if k % 2 else "F"},
+                "prediction": CLASSES[_high(k, every)],
+                "probabilities": [1 - p, p],
+            }
+        )
+        labels.append({"correlation_id": f"d{day}c{k}", "label": label})
+    return records, labels
+
+
+def _deploy(services: Services, *, endpoint: str, probabilities: bool) -> None:
+    signature = Signature(
+        inputs=[ColumnSpec(name="age", type="float"), ColumnSpec(name="sex", type="str")],
+        outputs=[ColumnSpec(name="prediction", type="str")],
+        task="binary",
+        probabilities=probabilities,
+        classes=CLASSES,
+    )
+    data = ModelCreate(sha256=hashlib.sha256(endpoint.encode()).hexdigest(), signature=signature)
+    db = services.db
+    lineage.register_model_version(db, project="alpha", name=endpoint, data=data, actor=OPERATOR)
+    lineage.create_endpoint(db, project="alpha", data=EndpointCreate(name=endpoint), actor=OPERATOR)
+    lineage.deploy(db, project="alpha", endpoint=endpoint, model=endpoint, actor=OPERATOR)
+
+
+def _register_reference(client: TestClient, world: World, settings: Settings) -> None:
+    path = settings.dataset_roots[0] / "alpha" / "ref.parquet"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(_reference(), path)
+    body = {
+        "name": "ref",
+        "uri": str(path),
+        "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+    }
+    r = client.post(f"{PROJECT}/datasets", json=body, headers=world.headers("data-scientist"))
+    assert r.status_code == 201, r.text
+
+
+def _post(client: TestClient, world: World, endpoint: str, records: Any, labels: Any) -> None:
+    app = world.headers("app-developer")
+    base = f"{PROJECT}/endpoints/{endpoint}"
+    r = client.post(f"{base}/inferences", content=json.dumps({"records": records}), headers=app)
+    assert r.status_code == 201, r.text
+    r = client.post(f"{base}/labels", json={"labels": labels}, headers=app)
+    assert r.status_code == 201, r.text
+
+
+def _apply(client: TestClient, world: World, text: str) -> None:
+    headers = world.headers("data-scientist") | {"Content-Type": "application/yaml"}
+    r = client.post(f"{PROJECT}/monitors/apply", content=text, headers=headers)
+    assert r.status_code == 200, r.text
+
+
+def _run(client: TestClient, world: World, monitor: str, day: int) -> dict[str, Any]:
+    end = (T0 + timedelta(days=day + 1)).isoformat()
+    r = client.post(
+        f"{PROJECT}/monitors/{monitor}/run",
+        json={"window_end": end},
+        headers=world.headers("ml-engineer"),
+    )
+    assert r.status_code == 200, r.text
+    return dict(r.json()["run"])
+
+
+@pytest.fixture
+def staged(
+    client: TestClient, world: World, services: Services, settings: Settings
+) -> dict[str, Any]:
+    """Three days captured on both endpoints; the monitors run on each day: their runs."""
+    _deploy(services, endpoint="scorer", probabilities=True)
+    _deploy(services, endpoint="plain", probabilities=False)
+    _register_reference(client, world, settings)
+    rng = np.random.default_rng(11)
+    days = []
+    for day in range(DAYS):
+        records, labels = _day(day, rng)
+        _post(client, world, "scorer", records, labels)
+        bare = [{k: v for k, v in r.items() if k != "probabilities"} for r in records]
+        _post(client, world, "plain", bare, labels)
+        days.append((records, labels))
+    _apply(client, world, MONITOR)
+    _apply(client, world, PLAIN)
+    return {
+        "days": days,
+        "scores": [_run(client, world, "scores", d) for d in range(DAYS)],
+        "plain": _run(client, world, "plain", 0),
+    }
+
+
+def _results(client: TestClient, world: World, signal: str) -> list[dict[str, Any]]:
+    r = client.get(
+        f"{PROJECT}/monitors/scores/results",
+        params={"signal": signal, "limit": 500},
+        headers=world.headers("viewer"),
+    )
+    assert r.status_code == 200, r.text
+    return list(r.json()["items"])
+
+
+def test_roc_auc_and_log_loss_equal_sklearn_on_the_same_rows(
+    client: TestClient, world: World, staged: dict[str, Any]
+) -> None:
+    from sklearn import metrics
+
+    records, labels = staged["days"][0]
+    truth = np.array([item["label"] == CLASSES[1] for item in labels], dtype=int)
+    score = np.array([r["probabilities"][1] for r in records])
+    first = str(staged["scores"][0]["window_end"])
+
+    def stored(signal: str, metric: str) -> float:
+        [point] = [
+            p
+            for p in _results(client, world, signal)
+            if p["metric"] == metric and p["window_end"] == first
+        ]
+        return float(point["value"])
+
+    assert stored("auc", "roc_auc") == pytest.approx(metrics.roc_auc_score(truth, score), 1e-12)
+    assert stored("loss", "log_loss") == pytest.approx(metrics.log_loss(truth, score), 1e-12)
+    summary = staged["scores"][0]["summary"]
+    assert summary["auc"]["breached"] is True  # far below 0.99
+    assert summary["auc"]["scored_rows"] == ROWS
+    assert summary["loss"]["breached"] is True  # log loss above 0.3
+    assert summary["calibration"]["calibration_error"] < 0.5
+    assert summary["calibration"]["breached"] is False
+
+
+def test_a_score_metric_without_probabilities_fails_alone(staged: dict[str, Any]) -> None:
+    run = staged["plain"]
+    assert run["status"] == "partial", run
+    auc, accuracy = run["summary"]["auc"], run["summary"]["accuracy"]
+    assert auc["status"] == "failed"
+    assert (
+        "roc_auc needs the logged probabilities: the endpoint logs no probabilities"
+        in (auc["error"])
+    )
+    assert accuracy["status"] == "succeeded" and accuracy["accuracy"] == pytest.approx(0.8)
+
+
+def test_fairness_against_a_breaching_reference_pages_only_when_worse(
+    staged: dict[str, Any],
+) -> None:
+    absolute = [run["summary"]["fair-absolute"] for run in staged["scores"]]
+    reference = [run["summary"]["fair-reference"] for run in staged["scores"]]
+    # The absolute four-fifths limit pages every window, the reference's too, and says so.
+    assert [s["breached"] for s in absolute] == [True, True, True]
+    assert absolute[0]["reference_breaches"] == ["demographic_parity_ratio"]
+    assert "compare: reference" in absolute[0]["note"]
+    # Compared with the reference: the two days like it do not page; the worse one does.
+    assert [s["breached"] for s in reference] == [False, False, True]
+    assert reference[0]["reference_breaches"] == ["demographic_parity_ratio"]
+    assert "already breaches demographic_parity_ratio" in reference[0]["note"]
+    assert reference[0]["demographic_parity_ratio"] == pytest.approx(0.4)
+    assert reference[0]["demographic_parity_ratio_reference"] == pytest.approx(0.4)
+    assert reference[0]["demographic_parity_ratio_z"] == pytest.approx(0.0, abs=1e-12)
+    assert reference[2]["alerts"] == ["demographic_parity_ratio"]
+    assert reference[2]["demographic_parity_ratio"] == pytest.approx(0.1)
+    assert reference[2]["demographic_parity_ratio_z"] > 3
+
+
+def test_fairness_results_carry_every_group_metric(
+    client: TestClient, world: World, staged: dict[str, Any]
+) -> None:
+    first = str(staged["scores"][0]["window_end"])
+    points = [p for p in _results(client, world, "fair-reference") if p["window_end"] == first]
+    by = {(p["metric"], p["feature"]): p["value"] for p in points}
+    assert by[("group_count", "sex=F")] == by[("group_count", "sex=M")] == ROWS / 2
+    assert by[("small_group", "sex=F")] == 0.0
+    assert by[("selection_rate", "sex=F")] == pytest.approx(0.2)
+    assert by[("selection_rate", "sex=M")] == pytest.approx(0.5)
+    for metric in ("accuracy", "true_positive_rate", "false_positive_rate", "precision"):
+        assert (metric, "sex=F") in by, metric
+    assert by[("accuracy", "sex=M")] == pytest.approx(0.8)
+    groups = staged["scores"][0]["summary"]["fair-reference"]["groups"]
+    assert [(g["group"], g["count"], g["small"]) for g in groups] == [
+        (["F"], 500, False),
+        (["M"], 500, False),
+    ]
