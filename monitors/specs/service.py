@@ -67,6 +67,12 @@ def _audit(session: Session, actor: Principal, action: str, monitor: Monitor) ->
     )
 
 
+def check_specs(db: Database, *, project: str, specs: list[MonitorSpec]) -> None:
+    """The checks apply makes beyond a spec's own fields: the project exists, its channels do."""
+    get_project(db, name=project)
+    _check_channels(db, project, specs)
+
+
 def create_monitor(
     db: Database, *, project: str, spec: MonitorSpec, actor: Principal, clock: Clock = _WALL
 ) -> Monitor:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
@@ -12,6 +13,9 @@ from governance.core.db import Database
 from monitors.runs.schemas import RerunScope
 from monitors.runs.sources import RunEnvironment
 from steward.cli.context import authorized, console, database, settings
+
+if TYPE_CHECKING:
+    from monitors.specs.schemas import MonitorSpec
 
 monitor_app = typer.Typer(name="monitor", help="Scheduled monitors.", no_args_is_help=True)
 
@@ -56,6 +60,10 @@ def monitor_list(project: str = typer.Option("default", "--project", "-p")) -> N
 def monitor_apply(
     file: Path = typer.Option(..., "--file", "-f", exists=True, dir_okay=False, readable=True),
     project: str = typer.Option("default", "--project", "-p"),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="compute the monitors on one window instead; store nothing"
+    ),
+    window_end: datetime = typer.Option(None, help="with --dry-run: the window (default: newest)"),
 ) -> None:
     """Create or update the monitors of a YAML file (all or none)."""
     from monitors.specs.document import load_file
@@ -63,11 +71,45 @@ def monitor_apply(
 
     db = database()
     actor = authorized(db, project=project, obj="monitor", act="write")
-    applied = apply_monitors(db, project=project, specs=load_file(file), actor=actor)
+    specs = load_file(file)
+    if dry_run:
+        _dry_run(db, project, specs, window_end)
+        return
+    applied = apply_monitors(db, project=project, specs=specs, actor=actor)
     for item in applied:
         console.print(
             f"{item.action:9} {project}/{item.monitor.name} (rev {item.monitor.revision})"
         )
+
+
+def _dry_run(
+    db: Database, project: str, specs: list[MonitorSpec], window_end: datetime | None
+) -> None:
+    """Print what each spec would compute, one table per monitor."""
+    from monitors.runs.dryrun import validate_specs
+
+    for check in validate_specs(
+        db, project=project, specs=specs, env=_env(db), window_end=window_end
+    ):
+        console.print(
+            f"dry run {project}/{check.monitor} window {check.window_start} .. "
+            f"{check.window_end}: {check.status}, {check.rows} rows, "
+            f"reference {check.reference or '-'} ({check.reference_rows} rows), "
+            f"breached={check.breached}"
+        )
+        if check.error:
+            console.print(f"error: {check.error}")
+        table = Table("signal", "kind", "status", "columns", "feature", "metric", "value",
+                      "threshold", "breached")  # fmt: skip
+        for sig in check.signals:
+            head = (sig.key, sig.kind, sig.status, ",".join(sig.columns))
+            if sig.error:
+                table.add_row(*head, "", f"error: {sig.error}", "", "", "")
+            for v in sig.values:
+                value = "-" if v.value is None else f"{v.value:.4f}"
+                limit = "-" if v.threshold is None else f"{v.threshold:g}"
+                table.add_row(*head, v.feature, v.metric, value, limit, "yes" if v.breached else "")
+        console.print(table)
 
 
 @monitor_app.command("run")

@@ -9,6 +9,7 @@ ROUTES: dict[tuple[str, str], tuple[str, str, str]] = {
     ("GET", _BASE): ("monitor", "read", "project"),
     ("POST", _BASE): ("monitor", "write", "project"),
     ("POST", f"{_BASE}/apply"): ("monitor", "write", "project"),
+    ("POST", f"{_BASE}/validate"): ("monitor", "write", "project"),
     ("GET", _ONE): ("monitor", "read", "project"),
     ("PATCH", _ONE): ("monitor", "write", "project"),
     ("DELETE", _ONE): ("monitor", "delete", "project"),

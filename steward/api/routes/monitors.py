@@ -6,9 +6,11 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
 
 from monitors.runs import service as runs
 from monitors.runs.adapters import default_environment
+from monitors.runs.dryrun import SpecCheck, validate_specs
 from monitors.runs.schemas import (
     BackfillReport,
     BackfillRequest,
@@ -73,6 +75,25 @@ async def apply_monitors(
         svc.db, project=project, specs=specs, actor=caller.principal, clock=svc.clock
     )
     return [a.monitor for a in applied]
+
+
+@router.post(_BASE + "/validate", response_model=list[SpecCheck])
+async def validate_monitors(
+    project: ProjectName,
+    request: Request,
+    caller: Annotated[Caller, Depends(require("monitor", "write"))],
+    svc: ServicesDep,
+    window_end: Annotated[
+        datetime | None, Query(description="the window to compute (default: newest ended)")
+    ] = None,
+) -> list[SpecCheck]:
+    """Compute a YAML (or JSON) document's monitors on one window, storing nothing."""
+    specs = load_specs((await request.body()).decode("utf-8", errors="replace"))
+    # The statistics take a while: off the event loop, like a sync route.
+    return await run_in_threadpool(
+        validate_specs, svc.db, project=project, specs=specs, env=_env(svc),
+        window_end=window_end, clock=svc.clock,
+    )  # fmt: skip
 
 
 @router.get(_ONE, response_model=Monitor)
