@@ -8,7 +8,16 @@ from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, SecretStr, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    SecretStr,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,127}$"
 
@@ -121,14 +130,89 @@ class Alert(BaseModel):
         return f"alert:{self.id}"
 
 
-class AlertOutcome(BaseModel):
-    """What ``raise_or_update_alert`` did."""
+MAX_RULE_WINDOWS = 100
+
+
+class AlertRule(BaseModel):
+    """When a monitor's breaches open an alert: ``breaches`` of the latest ``of`` windows of a
+    signal; repeats of an open alert notify at most once per ``cooldown``.
+
+    The default (1 of 1) opens an alert on every breach, as monitors did before the rule.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    breaches: int = Field(default=1, ge=1, le=MAX_RULE_WINDOWS)
+    of: int = Field(default=1, ge=1, le=MAX_RULE_WINDOWS)
+    # None: the server's alert policy (one hour).
+    cooldown: timedelta | None = None
+
+    @field_validator("cooldown")
+    @classmethod
+    def _whole_seconds(cls, value: timedelta | None) -> timedelta | None:
+        if value is not None and (value.total_seconds() < 0 or value.microseconds):
+            raise ValueError("the cooldown is whole seconds and not negative")
+        return value
+
+    @model_validator(mode="after")
+    def _n_of_m(self) -> AlertRule:
+        if self.breaches > self.of:
+            raise ValueError(f"breaches ({self.breaches}) cannot exceed of ({self.of})")
+        return self
+
+    @field_serializer("cooldown")
+    def _iso(self, value: timedelta | None) -> str | None:
+        return None if value is None else iso_seconds(value)
+
+
+def iso_seconds(value: timedelta) -> str:
+    """A whole-second duration as ISO-8601 (``PT1H``, ``P1DT30M``)."""
+    days, rest = divmod(int(value.total_seconds()), 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    time = "".join(f"{n}{u}" for n, u in ((hours, "H"), (minutes, "M"), (secs, "S")) if n)
+    text = "P" + (f"{days}D" if days else "") + (f"T{time}" if time else "")
+    return text if text != "P" else "PT0S"
+
+
+class RuleVerdict(BaseModel):
+    """How a breach fared against its monitor's rule: ``breached`` of the last ``windows``."""
 
     model_config = ConfigDict(frozen=True)
 
-    alert: Alert
+    breaches: int
+    of: int
+    breached: int
+    windows: int
+
+    @property
+    def met(self) -> bool:
+        """Enough of the latest windows breached to open an alert."""
+        return self.breached >= self.breaches
+
+    @property
+    def message(self) -> str:
+        """What the alert says, e.g. ``3 of the last 5 windows breached``."""
+        return f"{self.breached} of the last {self.windows} windows breached"
+
+    def details(self) -> dict[str, Any]:
+        """The verdict as stored in the alert's details and sent in its notifications."""
+        return {
+            "breaches": self.breaches, "of": self.of, "breached": self.breached,
+            "windows": self.windows, "message": self.message,
+        }  # fmt: skip
+
+
+class AlertOutcome(BaseModel):
+    """What ``raise_or_update_alert`` did; ``alert`` is None when the monitor's rule held the
+    breach back (too few of the latest windows breached)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    alert: Alert | None
     opened: bool
     notified: int
+    verdict: RuleVerdict | None = None
 
 
 class AlertChange(BaseModel):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Final
 from uuid import UUID
 
@@ -18,11 +18,13 @@ from governance.core.ids import new_id
 from governance.core.principal import SYSTEM, Principal
 from governance.core.secrets import SecretBox, SecretUnreadable, is_sealed
 from governance.core.urlguard import Allowlist, check_static
+from monitors.alerts.rules import evaluate, monitor_rule
 from monitors.alerts.schemas import (
     Alert,
     AlertEvent,
     AlertOutcome,
     AlertPolicy,
+    AlertRule,
     AlertState,
     Breach,
     Channel,
@@ -30,6 +32,7 @@ from monitors.alerts.schemas import (
     ChannelTarget,
     ChannelUpdate,
     Delivery,
+    RuleVerdict,
     SealedChannel,
     Severity,
 )
@@ -39,6 +42,7 @@ log = logging.getLogger(__name__)
 _WALL: Final = SystemClock()
 _DEFAULT_POLICY: Final = AlertPolicy()
 _CHANNELS = "channels"  # key in an alert's details: the channel names chosen by its monitor
+_RULE = "rule"  # key in an alert's details: how the latest windows fared against the rule
 _LEGACY = "plain:"  # how migration 0006 marked the secrets stored in plain text before it
 
 
@@ -49,42 +53,54 @@ def raise_or_update_alert(
     breach: Breach,
     channels: Sequence[str] | None = None,
     policy: AlertPolicy = _DEFAULT_POLICY,
+    rule: AlertRule | None = None,
     actor: Principal = SYSTEM,
     clock: Clock = _WALL,
 ) -> AlertOutcome:
     """Open an alert for a breach, or update the signal's unresolved one (inside the caller's
     transaction, with its audit entry); queue notifications unless the alert is cooling down.
 
-    ``channels`` names the project's channels to notify (None: every enabled channel).
+    ``rule`` (default: the rule in the spec of the monitor whose run breached) opens an alert
+    only when enough of the signal's latest windows breached; else nothing is stored and the
+    outcome's alert is None. ``channels`` names the project's channels to notify (None: every
+    enabled channel).
     """
     store: AlertStore = SqlAlertStore(session)
     now = clock.now()
+    rule = rule or monitor_rule(session, breach)
+    verdict = evaluate(session, breach, rule)
     alert = store.active_alert(project, breach.monitor, breach.signal)
     if alert is None:
+        if not verdict.met:
+            return AlertOutcome(alert=None, opened=False, notified=0, verdict=verdict)
         chosen = None if channels is None else list(channels)
-        opened = store.open_alert(
-            project, breach, details={**breach.details, _CHANNELS: chosen}, when=now
-        )
+        details = {**breach.details, _CHANNELS: chosen, _RULE: verdict.details()}
+        opened = store.open_alert(project, breach, details=details, when=now)
         if opened is not None:
             opened, notified = _notify(store, opened, AlertEvent.opened, now)
             _audit(session, actor, "alert.open", opened, breach)
-            return AlertOutcome(alert=opened, opened=True, notified=notified)
+            return AlertOutcome(alert=opened, opened=True, notified=notified, verdict=verdict)
         # Another transaction opened it a moment ago: update that one instead.
         alert = store.active_alert(project, breach.monitor, breach.signal)
         assert alert is not None
     escalated = Severity(breach.severity).rank > alert.severity.rank
-    updated = _record_breach(store, alert, breach, escalated, now)
+    updated = _record_breach(store, alert, breach, verdict, escalated, now)
     notified = 0
-    if _should_notify(updated, escalated, policy, now):
+    if _should_notify(updated, escalated, rule.cooldown or policy.cooldown, now):
         updated, notified = _notify(store, updated, AlertEvent.updated, now)
     _audit(session, actor, "alert.update", updated, breach)
-    return AlertOutcome(alert=updated, opened=False, notified=notified)
+    return AlertOutcome(alert=updated, opened=False, notified=notified, verdict=verdict)
 
 
 def _record_breach(
-    store: AlertStore, alert: Alert, breach: Breach, escalated: bool, now: datetime
+    store: AlertStore,
+    alert: Alert,
+    breach: Breach,
+    verdict: RuleVerdict,
+    escalated: bool,
+    now: datetime,
 ) -> Alert:
-    keep = {_CHANNELS: alert.details.get(_CHANNELS)}
+    keep = {_CHANNELS: alert.details.get(_CHANNELS), _RULE: verdict.details()}
     return store.record_breach(
         alert.id,
         breach,
@@ -94,13 +110,13 @@ def _record_breach(
     )
 
 
-def _should_notify(alert: Alert, escalated: bool, policy: AlertPolicy, now: datetime) -> bool:
+def _should_notify(alert: Alert, escalated: bool, cooldown: timedelta, now: datetime) -> bool:
     if escalated:
         return True
     if alert.state == AlertState.acknowledged:
         return False  # someone is on it; only a worse breach is news
     last = alert.last_notified_at
-    return last is None or now - last >= policy.cooldown
+    return last is None or now - last >= cooldown
 
 
 def _audit(session: Session, actor: Principal, action: str, alert: Alert, breach: Breach) -> None:
@@ -123,6 +139,7 @@ def payload(alert: Alert, event: AlertEvent) -> dict[str, Any]:
         "signal": alert.signal, "severity": str(alert.severity), "state": str(alert.state),
         "value": alert.value, "threshold": alert.threshold, "breach_count": alert.breach_count,
         **when,
+        "rule": alert.details.get(_RULE),
     }  # fmt: skip
     return {"event": str(event), "alert": body}
 

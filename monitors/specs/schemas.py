@@ -20,7 +20,7 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails
 
-from monitors.alerts.schemas import Severity
+from monitors.alerts.schemas import AlertRule, Severity
 from monitors.specs.cron import crontab_trigger
 from monitors.specs.options import (
     LOWER_IS_BETTER,
@@ -311,6 +311,8 @@ class MonitorSpec(_Frozen):
     severity: Severity = Severity.warning
     # Names of the project's alert channels; None notifies every enabled channel.
     channels: tuple[ChannelName, ...] | None = Field(default=None, max_length=MAX_CHANNELS)
+    # Alert when `breaches` of a signal's latest `of` windows breached (default 1 of 1).
+    alert: AlertRule = AlertRule()
     enabled: bool = True
 
     @field_validator("signals")
@@ -334,6 +336,7 @@ class MonitorUpdate(_Frozen):
     schedule: Schedule | None = None
     severity: Severity | None = None
     channels: tuple[ChannelName, ...] | None = Field(default=None, max_length=MAX_CHANNELS)
+    alert: AlertRule | None = None
     enabled: bool | None = None
 
 
