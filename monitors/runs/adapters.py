@@ -17,13 +17,18 @@ from governance.core.principal import SYSTEM
 from governance.core.secrets import SecretBox
 from governance.core.settings import Settings
 from lineage import service as lineage
-from lineage.schemas import DatasetVersion, NodeKind, NodeRef, RunState
+from lineage.schemas import DatasetVersion, ModelVersion, NodeKind, NodeRef, RunState
 from monitors.alerts.schemas import Breach
 from monitors.alerts.service import raise_or_update_alert
 from monitors.capture.service import read_window
 from monitors.runs.schemas import RunStatus
-from monitors.runs.signals import PREDICTION
-from monitors.runs.sources import LoadedReference, RunEnvironment, RunRecord, WindowReader
+from monitors.runs.sources import (
+    LoadedReference,
+    RunEnvironment,
+    RunRecord,
+    WindowReader,
+    column_roles,
+)
 from monitors.specs.schemas import MonitorSpec, Target, TargetKind
 from monitors.specs.windows import Span
 
@@ -83,30 +88,34 @@ class LineageReferenceLoader:
     def load(
         self, *, project: str, spec: MonitorSpec, span: Span | None, windows: WindowReader
     ) -> LoadedReference:
-        """The reference table, its target column renamed to ``prediction``."""
+        """The reference table, its columns' roles from the deployed model's signature."""
+        model = self._served(project, spec, missing_ok=span is not None)
+        roles = column_roles(spec, model.signature if model is not None else None)
         if span is not None:
             table = windows.read(project=project, target=spec.target, span=span)
             key = f"window:{project}/{spec.target.name}@{span.start.isoformat()}"
-            return LoadedReference(key=key, table=table)
-        output = None
+            return LoadedReference(key=key, table=table, roles=roles)
         name, version = spec.reference.dataset, spec.reference.version
-        if spec.target.kind is TargetKind.endpoint:
-            endpoint = lineage.get_endpoint(self.db, project=project, name=spec.target.name)
-            model = endpoint.model_version
-            if model is not None:
-                output = model.signature.outputs[0].name if model.signature.outputs else None
-                if name is None:
-                    name, version = self._training_data(project, model.id)
+        if name is None and model is not None:
+            name, version = self._training_data(project, model.id)
         if name is None:
             raise NotFound("no reference dataset: name one, or link the model's training data")
         found = lineage.get_dataset_version(self.db, project=project, name=name, version=version)
         table = read_dataset_version(found, roots=self.settings.dataset_roots)
-        if output and output != PREDICTION and output in table.column_names:
-            table = table.rename_columns(
-                [PREDICTION if c == output else c for c in table.column_names]
-            )
         key = f"dataset:{project}/{found.namespace}/{found.name}@{found.version}"
-        return LoadedReference(key=key, table=table, dataset=found.name, version=found.version)
+        return LoadedReference(
+            key=key, table=table, dataset=found.name, version=found.version, roles=roles
+        )
+
+    def _served(self, project: str, spec: MonitorSpec, *, missing_ok: bool) -> ModelVersion | None:
+        """The model version the target endpoint serves; NotFound unless ``missing_ok``."""
+        # A missing endpoint fails a run against a dataset; a past window of it is just empty.
+        if spec.target.kind is not TargetKind.endpoint:
+            return None
+        if missing_ok:
+            found = lineage.find_endpoint(self.db, project=project, name=spec.target.name)
+            return None if found is None else found.model_version
+        return lineage.get_endpoint(self.db, project=project, name=spec.target.name).model_version
 
     def _training_data(self, project: str, model_version_id: Any) -> tuple[str | None, str | None]:
         from lineage.query import upstream
@@ -215,7 +224,7 @@ class AlertsSink:
                 channels=list(spec.channels) if spec.channels is not None else None,
                 clock=self.clock,
             )
-            ids.append(str(result.alert.id))
+            ids += [str(result.alert.id)] if result.alert is not None else []  # held by the rule
         return ids
 
     def deliver(self, db: Database, alert_ids: Sequence[str]) -> None:

@@ -53,7 +53,10 @@ def compute_window(monitor: Monitor, plan: WindowPlan, env: RunEnvironment) -> C
         rows = current.num_rows
         if rows and reference.table.num_rows:
             data = SignalInput(
-                profile=env.profiles.profile(reference), reference=reference.table, current=current
+                profile=env.profiles.profile(reference),
+                reference=reference.table,
+                current=current,
+                roles=reference.roles,
             )
             outcomes = tuple(_signal(monitor, s, data) for s in spec.signals)
     except StewardError as exc:

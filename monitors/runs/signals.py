@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pyarrow as pa
@@ -12,6 +12,7 @@ from monitors.runs import quality
 from monitors.runs.schemas import Metric, SignalOutcome
 from monitors.specs.options import DataDriftOptions, PredictionDriftOptions
 from monitors.specs.schemas import Signal, SignalKind
+from monitors.stats.columns import DEFAULT_ROLES, LABEL, PREDICTION, ColumnRoles
 from monitors.stats.presets import compute_drift
 from monitors.stats.reference import ReferenceProfile
 from monitors.stats.schemas import (
@@ -25,12 +26,8 @@ from monitors.stats.schemas import (
 )
 from monitors.stats.steward_preset import DEFAULT_ALPHA, default_correction
 
-PREDICTION = "prediction"
-LABEL = "label"
-# Columns of captured windows that are bookkeeping, not model inputs.
-NOT_FEATURES = frozenset(
-    {"correlation_id", "timestamp", "received_at", "probabilities", PREDICTION, LABEL}
-)
+# At most this many non-feature columns are named in a drift result's summary.
+MAX_LISTED = 50
 # Share of drifted features at which the data drift signal fires when no threshold is given:
 # evidently's dataset-drift default; the per-feature thresholds are the preset's.
 DEFAULT_DRIFT_SHARE = 0.5
@@ -40,21 +37,29 @@ MIN_SAMPLE_SIZE = 30
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class SignalInput:
-    """What a signal sees: the reference profile and table, and the current window."""
+    """What a signal sees: the reference profile and table, the current window, columns' roles."""
 
     profile: ReferenceProfile
     reference: pa.Table
     current: pa.Table
+    roles: ColumnRoles = DEFAULT_ROLES
 
 
 Computer = Callable[[Signal, SignalInput], SignalOutcome]
 
 
-def feature_columns(profile: ReferenceProfile, signal: Signal) -> tuple[str, ...]:
-    """The features a signal covers: its list, or every profiled non-bookkeeping column."""
+def feature_columns(data: SignalInput, signal: Signal) -> tuple[str, ...]:
+    """The signal's features, else the signature's inputs, else the columns with no other role."""
+    # predictions, labels, ids, timestamps and scores are never features, even when listed
     if signal.features:
-        return tuple(signal.features)
-    return tuple(c for c in profile.columns if c not in NOT_FEATURES)
+        return tuple(c for c in signal.features if not data.roles.is_bookkeeping(c))
+    return data.roles.features_among(data.profile.columns)
+
+
+def _not_features(data: SignalInput, features: Sequence[str]) -> list[str]:
+    """The reference's profiled columns left out as not features (named in the summary)."""
+    chosen = set(features)
+    return [c for c in data.profile.columns if c not in chosen][:MAX_LISTED]
 
 
 CORRECTIONS = {
@@ -113,7 +118,7 @@ def _column_metric(column: ColumnDrift) -> Metric:
 
 def data_drift(signal: Signal, data: SignalInput) -> SignalOutcome:
     """Per-feature drift and the share of drifted features (the signal's breach metric)."""
-    columns = feature_columns(data.profile, signal)
+    columns = feature_columns(data, signal)
     config = _config(signal, columns)
     result = compute_drift(data.profile, data.current, config)
     share = Metric(
@@ -132,33 +137,54 @@ def data_drift(signal: Signal, data: SignalInput) -> SignalOutcome:
         summary={
             "drifted": drifted,
             "insufficient": list(result.insufficient_columns),
+            "not_features": _not_features(data, columns),
             **_window(result),
         },
     )
 
 
+def _compared_with(data: SignalInput, column: str) -> tuple[str, str] | None:
+    """The reference column production predictions are compared with, and what it holds."""
+    if column in data.profile.columns:
+        return column, "reference_predictions"
+    label = data.roles.label_in(data.profile.columns)
+    return None if label is None else (label, "reference_labels")
+
+
 def prediction_drift(signal: Signal, data: SignalInput) -> SignalOutcome:
-    """Drift of the prediction column against the reference's target (or predictions)."""
+    """Drift of the window's predictions from the reference's predictions, else its labels."""
     column = signal.options_as(PredictionDriftOptions).column
-    if column not in data.profile.columns or column not in data.current.column_names:
+    against = _compared_with(data, column)
+    if against is None or column not in data.current.column_names:
         return SignalOutcome(
             key=signal.key,
             kind=str(signal.kind),
             breached=False,
             metrics=(Metric(metric="unavailable", value=None, feature=column),),
-            summary={"reason": f"no {column!r} column in the reference or the window"},
+            summary={
+                "reason": f"no {column!r} column in the window, or no predictions or "
+                "labels in the reference"
+            },
         )
-    config = _config(signal, (column,))
-    # the same engine as data drift, on one column (one test: nothing to correct)
-    result = compute_drift(data.profile, data.current.select([column]), config)
+    reference_column, compared_with = against
+    config = _config(signal, (reference_column,))
+    # the same engine as data drift, on one column (one test: nothing to correct); the
+    # window's predictions take the reference column's name to be tested against it
+    window = data.current.select([column]).rename_columns([reference_column])
+    result = compute_drift(data.profile, window, config)
     (drift,) = result.columns
-    metric = _column_metric(drift)
+    metric = replace(_column_metric(drift), feature=column)
     return SignalOutcome(
         key=signal.key,
         kind=str(signal.kind),
         breached=metric.breached,
         metrics=(metric,),
-        summary={"verdict": str(drift.verdict), **_window(result)},
+        summary={
+            "verdict": str(drift.verdict),
+            "compared_with": compared_with,
+            "reference_column": reference_column,
+            **_window(result),
+        },
     )
 
 
@@ -174,7 +200,10 @@ def _unavailable(signal: Signal, data: SignalInput) -> SignalOutcome:
 
 def data_quality(signal: Signal, data: SignalInput) -> SignalOutcome:
     """Quality of the window's features against the reference."""
-    return quality.data_quality(signal, data.profile, data.current, NOT_FEATURES)
+    features = feature_columns(data, signal)
+    chosen = signal.model_copy(update={"features": features}) if signal.features else signal
+    exclude = frozenset(c for c in data.profile.columns if c not in features)
+    return quality.data_quality(chosen, data.profile, data.current, exclude)
 
 
 def performance(signal: Signal, data: SignalInput) -> SignalOutcome:
@@ -184,7 +213,21 @@ def performance(signal: Signal, data: SignalInput) -> SignalOutcome:
 
 def fairness(signal: Signal, data: SignalInput) -> SignalOutcome:
     """Group disparities on the window's labelled rows."""
-    return quality.fairness(signal, data.current, data.reference)
+    return quality.fairness(signal, data.current, _fairness_reference(data))
+
+
+def _fairness_reference(data: SignalInput) -> pa.Table:
+    """The reference with its predictions as ``prediction`` and its labels as ``label``.
+
+    A reference with labels only (training data) offers them as ``prediction``: its selection
+    rates are known, its error rates are not (fairness says so when they are asked for).
+    """
+    table = data.reference
+    label = data.roles.label_in(table.column_names)
+    target = LABEL if PREDICTION in table.column_names else PREDICTION
+    if label is None or label == target:
+        return table
+    return table.rename_columns([target if c == label else c for c in table.column_names])
 
 
 COMPUTERS: dict[SignalKind, Computer] = {

@@ -21,20 +21,48 @@ from sqlalchemy.orm import Session
 
 from governance.core.db import Database
 from governance.core.errors import NotFound
+from lineage.schemas import Signature
 from monitors.runs.schemas import RunStatus, SignalOutcome
+from monitors.specs.options import FairnessOptions, PredictionDriftOptions
 from monitors.specs.schemas import Monitor, MonitorSpec, Target
 from monitors.specs.windows import Span, WindowPlan
+from monitors.stats.columns import DEFAULT_ROLES, LABEL, PREDICTION, ColumnRoles
 from monitors.stats.reference import ReferenceProfile, build_reference_profile
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class LoadedReference:
-    """A reference table and the identity it is cached and linked under."""
+    """A reference table, the identity it is cached and linked under, and its columns' roles."""
 
     key: str
     table: pa.Table
     dataset: str | None = None
     version: str | None = None
+    roles: ColumnRoles = DEFAULT_ROLES
+
+
+def column_roles(spec: MonitorSpec, signature: Signature | None = None) -> ColumnRoles:
+    """Roles of the columns from the deployed model's signature (if any) and the spec.
+
+    The signature's inputs are the features; its outputs, in a reference, are the labels
+    (training data stores the target under the output's name) unless named as predictions.
+    """
+    predictions = {PREDICTION}
+    sensitive: list[str] = []
+    for signal in spec.signals:
+        if isinstance(signal.options, PredictionDriftOptions):
+            predictions.add(signal.options.column)
+        if isinstance(signal.options, FairnessOptions):
+            sensitive += signal.options.sensitive_features or signal.features or ()
+    if signature is None:
+        return ColumnRoles(predictions=frozenset(predictions), sensitive=tuple(sensitive))
+    outputs = [c.name for c in signature.outputs if c.name not in predictions]
+    return ColumnRoles(
+        features=tuple(c.name for c in signature.inputs),
+        predictions=frozenset(predictions),
+        labels=tuple(dict.fromkeys((LABEL, *outputs, "target"))),
+        sensitive=tuple(dict.fromkeys(sensitive)),
+    )
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -150,23 +178,31 @@ class TableWindowReader:
 class StaticReferenceLoader:
     """References from in-memory tables by dataset name (or past windows of the reader)."""
 
-    def __init__(self, tables: Mapping[str, pa.Table], *, default: str | None = None) -> None:
+    def __init__(
+        self,
+        tables: Mapping[str, pa.Table],
+        *,
+        default: str | None = None,
+        signature: Signature | None = None,
+    ) -> None:
         self.tables = dict(tables)
         self.default = default
+        self.signature = signature
 
     def load(
         self, *, project: str, spec: MonitorSpec, span: Span | None, windows: WindowReader
     ) -> LoadedReference:
         """The named (or default) table, or the past window ``span`` of the target."""
+        roles = column_roles(spec, self.signature)
         if span is not None:
             table = windows.read(project=project, target=spec.target, span=span)
             key = f"window:{project}/{spec.target.name}@{span.start.isoformat()}"
-            return LoadedReference(key=key, table=table)
+            return LoadedReference(key=key, table=table, roles=roles)
         name = spec.reference.dataset or self.default
         if name is None or name not in self.tables:
             raise NotFound(f"reference dataset {name!r} not found")
         return LoadedReference(
-            key=f"dataset:{project}/{name}", table=self.tables[name], dataset=name
+            key=f"dataset:{project}/{name}", table=self.tables[name], dataset=name, roles=roles
         )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
@@ -135,3 +135,71 @@ def category_counts(column: pa.ChunkedArray) -> CategoryCounts:
     return CategoryCounts(
         values=kept_values, counts=counts[np.asarray(keep, dtype=bool)], nulls=dropped
     )
+
+
+# Names that hold bookkeeping in captured windows and, by convention, in reference files.
+PREDICTION = "prediction"
+LABEL = "label"
+ID_NAMES = frozenset({"id", "correlation_id", "request_id", "row_id", "record_id"})
+TIMESTAMP_NAMES = frozenset({"timestamp", "received_at", "event_time", "event_timestamp"})
+PROBABILITY_NAMES = frozenset({"probabilities", "probability", "proba", "predict_proba"})
+# Per-class score columns of a reference file (``proba_>50K``, ``probability_1``).
+PROBABILITY_PREFIXES = ("probability_", "proba_", "prob_")
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ColumnRoles:
+    """Which columns are features and which are predictions, labels, ids, timestamps or scores.
+
+    ``features`` are the declared inputs (a model's signature); when None, every column without
+    another role is a feature. The other roles go by name, so that a reference file carrying
+    them is not tested as if they were inputs.
+    """
+
+    features: tuple[str, ...] | None = None
+    predictions: frozenset[str] = frozenset({PREDICTION})
+    # label column names in the order they are looked for in a reference
+    labels: tuple[str, ...] = (LABEL, "target")
+    sensitive: tuple[str, ...] = ()
+
+    def role_of(self, name: str) -> str:
+        """Its role: feature, prediction, label, id, timestamp, probability, sensitive or other."""
+        if self.features is not None and name in self.features:
+            return "feature"
+        lowered = name.lower()
+        for role, names in (
+            ("prediction", self.predictions),
+            ("label", self.labels),
+            ("id", ID_NAMES),
+            ("timestamp", TIMESTAMP_NAMES),
+            ("probability", PROBABILITY_NAMES),
+        ):
+            if name in names or lowered in names:
+                return role
+        if lowered.startswith(PROBABILITY_PREFIXES):
+            return "probability"
+        if self.features is not None:
+            # a declared schema says what the inputs are: anything else is not one
+            return "sensitive" if name in self.sensitive else "other"
+        return "feature"
+
+    def is_bookkeeping(self, name: str) -> bool:
+        """Whether a column holds a prediction, label, id, timestamp or score (never a feature)."""
+        return self.role_of(name) in BOOKKEEPING
+
+    def features_among(self, columns: Iterable[str]) -> tuple[str, ...]:
+        """The features among ``columns`` (declared order when declared)."""
+        present = list(columns)
+        if self.features is not None:
+            known = set(present)
+            return tuple(c for c in self.features if c in known)
+        return tuple(c for c in present if self.role_of(c) == "feature")
+
+    def label_in(self, columns: Iterable[str]) -> str | None:
+        """The first label column present in ``columns``."""
+        present = set(columns)
+        return next((c for c in self.labels if c in present), None)
+
+
+BOOKKEEPING = frozenset({"prediction", "label", "id", "timestamp", "probability"})
+DEFAULT_ROLES = ColumnRoles()

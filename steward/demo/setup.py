@@ -235,9 +235,9 @@ def monitor_spec(first_day: datetime, days: int) -> MonitorSpec:
         target=Target(name=ENDPOINT),
         signals=(
             Signal(kind=SignalKind.data_drift),
-            # The reference has labels, not predictions: the model predicts >50K less often
-            # than the labels say, which the steward preset's test detects every day; azure's
-            # distance threshold tolerates it until predictions are compared with predictions.
+            # The reference has labels, not predictions (the run says compared_with:
+            # reference_labels): the model predicts >50K less often than the labels say, which
+            # the steward preset's test detects every day; azure's distance tolerates it.
             Signal(kind=SignalKind.prediction_drift, preset="azure"),
             Signal(kind=SignalKind.performance, options={"pos_label": CLASSES[1]}),
         ),
