@@ -9,13 +9,10 @@ its labels, and says which.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 from fastapi.testclient import TestClient
 
@@ -24,6 +21,7 @@ from lineage import service as lineage
 from lineage.schemas import ColumnSpec, EndpointCreate, ModelCreate, Signature
 from steward.api.deps import Services
 from tests.builders import OPERATOR, World
+from tests.monitors.runs.traffic import register_reference, send
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 DAY = timedelta(days=1)
@@ -75,18 +73,6 @@ def _reference_table(*, predictions: bool) -> pa.Table:
     return pa.table(columns)
 
 
-def _register(
-    client: TestClient, world: World, settings: Settings, name: str, table: pa.Table
-) -> None:
-    path = settings.dataset_roots[0] / "alpha" / f"{name}.parquet"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(table, path)
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    body = {"name": name, "uri": str(path), "sha256": digest}
-    r = client.post(f"{PROJECT}/datasets", json=body, headers=world.headers("data-scientist"))
-    assert r.status_code == 201, r.text
-
-
 def _send_day(client: TestClient, world: World) -> None:
     """A day of traffic like the reference's inputs, predicting >50K a quarter of the time."""
     records = [
@@ -99,9 +85,7 @@ def _send_day(client: TestClient, world: World) -> None:
         }
         for k in range(ROWS)
     ]
-    body = json.dumps({"records": records})
-    r = client.post(f"{ENDPOINT}/inferences", content=body, headers=world.headers("app-developer"))
-    assert r.status_code == 201, r.text
+    send(client, world, records)
 
 
 @pytest.fixture
@@ -117,8 +101,10 @@ def runs(
         services.db, project="alpha", data=EndpointCreate(name="scorer"), actor=OPERATOR
     )
     lineage.deploy(services.db, project="alpha", endpoint="scorer", model="income", actor=OPERATOR)
-    _register(client, world, settings, "with-predictions", _reference_table(predictions=True))
-    _register(client, world, settings, "labels-only", _reference_table(predictions=False))
+    register_reference(
+        client, world, settings, _reference_table(predictions=True), "with-predictions"
+    )
+    register_reference(client, world, settings, _reference_table(predictions=False), "labels-only")
     _send_day(client, world)
     yaml = world.headers("data-scientist") | {"Content-Type": "application/yaml"}
     out: dict[str, dict[str, Any]] = {}

@@ -6,38 +6,35 @@ registered reference dataset, then a normal first day and a shifted third day of
 
 from __future__ import annotations
 
-import hashlib
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from governance.core.settings import Settings
-from lineage import service as lineage
-from lineage.schemas import ColumnSpec, EndpointCreate, ModelCreate, Signature
 from steward.api.deps import Services
-from tests.builders import OPERATOR, World
+from tests.builders import World
 from tests.cli.runner import CliResult, run_steward
+from tests.monitors.runs.traffic import (
+    AGE_SEX,
+    T0,
+    age_sex_day,
+    age_sex_reference,
+    deploy,
+    register_reference,
+    send,
+)
 
-T0 = datetime(2026, 3, 1, tzinfo=UTC)
 DAY = timedelta(days=1)
 ROWS = 400
-CLASSES = ["<=50K", ">50K"]
 PROJECT = "/api/v1/projects/alpha"
 VALIDATE = f"{PROJECT}/monitors/validate"
 YAML = {"Content-Type": "application/yaml"}
-SIGNATURE = Signature(
-    inputs=[ColumnSpec(name="age", type="float"), ColumnSpec(name="sex", type="str")],
-    outputs=[ColumnSpec(name="prediction", type="str")],
-    task="binary",
-    classes=CLASSES,
-)
+SIGNATURE = AGE_SEX
 MONITOR = """
 name: drift
 target: {name: scorer}
@@ -76,55 +73,15 @@ TABLES = (
 )
 
 
-def _stage_reference(settings: Settings, client: TestClient, world: World) -> None:
-    i = range(2 * ROWS)
-    table = pa.table(
-        {
-            "age": pa.array([20.0 + k % 50 for k in i]),
-            "sex": ["M" if k % 2 else "F" for k in i],
-            "prediction": [CLASSES[k % 4 == 0] for k in i],
-        }
-    )
-    path = settings.dataset_roots[0] / "alpha" / "ref.parquet"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(table, path)
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    body = {"name": "ref", "uri": str(path), "sha256": digest}
-    r = client.post(f"{PROJECT}/datasets", json=body, headers=world.headers("data-scientist"))
-    assert r.status_code == 201, r.text
-
-
 def _send_day(client: TestClient, world: World, day: int, *, shift: float) -> None:
-    start = T0 + day * DAY
-    records = [
-        {
-            "correlation_id": f"d{day}-{k}",
-            "timestamp": (start + timedelta(minutes=3 * k)).isoformat(),
-            "features": {"age": 20.0 + k % 50 + shift, "sex": "M" if k % 2 else "F"},
-            "prediction": CLASSES[k % 4 == 0],
-        }
-        for k in range(ROWS)
-    ]
-    r = client.post(
-        f"{PROJECT}/endpoints/scorer/inferences",
-        content=json.dumps({"records": records}),
-        headers=world.headers("app-developer"),
-    )
-    assert r.status_code == 201, r.text
+    send(client, world, age_sex_day(day, ROWS, shift=shift, minutes=3))
 
 
 @pytest.fixture
 def staged(client: TestClient, world: World, services: Services, settings: Settings) -> None:
     """Endpoint 'scorer' deployed with reference 'ref'; normal day 0, shifted day 2."""
-    data = ModelCreate(sha256="0" * 64, signature=SIGNATURE)
-    lineage.register_model_version(
-        services.db, project="alpha", name="income", data=data, actor=OPERATOR
-    )
-    lineage.create_endpoint(
-        services.db, project="alpha", data=EndpointCreate(name="scorer"), actor=OPERATOR
-    )
-    lineage.deploy(services.db, project="alpha", endpoint="scorer", model="income", actor=OPERATOR)
-    _stage_reference(settings, client, world)
+    deploy(services, SIGNATURE)
+    register_reference(client, world, settings, age_sex_reference(2 * ROWS))
     _send_day(client, world, 0, shift=0.0)
     _send_day(client, world, 2, shift=40.0)
 

@@ -8,24 +8,22 @@ regression task) are shown on tables given to the signal directly.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 from fastapi.testclient import TestClient
 
 from governance.core.settings import Settings
-from lineage import service as lineage
-from lineage.schemas import ColumnSpec, EndpointCreate, ModelCreate, Signature
+from lineage.schemas import ColumnSpec, Signature
 from monitors.runs.signals import SignalInput, compute_signal
 from monitors.specs.document import load_specs
 from monitors.stats.reference import build_reference_profile
 from steward.api.deps import Services
-from tests.builders import OPERATOR, World
+from tests.builders import World
+from tests.monitors.runs.traffic import deploy, register_reference
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 ROWS = 1000
@@ -137,35 +135,11 @@ def _records() -> list[dict[str, Any]]:
     ]
 
 
-def _deploy(services: Services) -> None:
-    data = ModelCreate(sha256="0" * 64, signature=SIGNATURE)
-    lineage.register_model_version(
-        services.db, project="alpha", name="income", data=data, actor=OPERATOR
-    )
-    lineage.create_endpoint(
-        services.db, project="alpha", data=EndpointCreate(name="scorer"), actor=OPERATOR
-    )
-    lineage.deploy(services.db, project="alpha", endpoint="scorer", model="income", actor=OPERATOR)
-
-
-def _register_reference(client: TestClient, world: World, settings: Settings) -> None:
-    path = settings.dataset_roots[0] / "alpha" / "ref.parquet"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(_reference(), path)
-    body = {
-        "name": "ref",
-        "uri": str(path),
-        "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
-    }
-    r = client.post(f"{PROJECT}/datasets", json=body, headers=world.headers("data-scientist"))
-    assert r.status_code == 201, r.text
-
-
 @pytest.fixture
 def ran(client: TestClient, world: World, services: Services, settings: Settings) -> dict[str, Any]:
     """The day staged over HTTP and the monitor run once: its summary per signal."""
-    _deploy(services)
-    _register_reference(client, world, settings)
+    deploy(services, SIGNATURE)
+    register_reference(client, world, settings, _reference())
     app = world.headers("app-developer")
     body = json.dumps({"records": _records()})
     r = client.post(f"{ENDPOINT}/inferences", content=body, headers=app)

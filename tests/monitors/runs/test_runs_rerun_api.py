@@ -7,37 +7,33 @@ any traffic (no data), then a normal first day and a shifted third day sent as i
 
 from __future__ import annotations
 
-import hashlib
-import json
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from itertools import pairwise
 from typing import Any
 
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 from fastapi.testclient import TestClient
 
 from governance.core.settings import Settings
-from lineage import service as lineage
-from lineage.schemas import ColumnSpec, EndpointCreate, ModelCreate, Signature
 from steward.api.deps import Services
-from tests.builders import OPERATOR, World
+from tests.builders import World
 from tests.cli.runner import CliResult, run_steward
+from tests.monitors.runs.traffic import (
+    AGE_SEX,
+    T0,
+    age_sex_day,
+    age_sex_reference,
+    deploy,
+    register_reference,
+    send,
+)
 
-T0 = datetime(2026, 3, 1, tzinfo=UTC)
 DAY = timedelta(days=1)
 ROWS = 500
-CLASSES = ["<=50K", ">50K"]
 PROJECT = "/api/v1/projects/alpha"
 MONITORS = f"{PROJECT}/monitors"
 ENDPOINT = f"{PROJECT}/endpoints/scorer"
-SIGNATURE = Signature(
-    inputs=[ColumnSpec(name="age", type="float"), ColumnSpec(name="sex", type="str")],
-    outputs=[ColumnSpec(name="prediction", type="str")],
-    task="binary",
-    classes=CLASSES,
-)
+SIGNATURE = AGE_SEX
 MONITOR = """
 name: drift
 target: {name: scorer}
@@ -58,49 +54,8 @@ def _z(day: int) -> str:
     return _iso(day).replace("+00:00", "Z")
 
 
-def _reference(settings: Settings, client: TestClient, world: World) -> None:
-    i = range(2 * ROWS)
-    table = pa.table(
-        {
-            "age": pa.array([20.0 + k % 50 for k in i]),
-            "sex": ["M" if k % 2 else "F" for k in i],
-            "prediction": [CLASSES[k % 4 == 0] for k in i],
-        }
-    )
-    path = settings.dataset_roots[0] / "alpha" / "ref.parquet"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(table, path)
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    body = {"name": "ref", "uri": str(path), "sha256": digest}
-    r = client.post(f"{PROJECT}/datasets", json=body, headers=world.headers("data-scientist"))
-    assert r.status_code == 201, r.text
-
-
-def _deploy(services: Services) -> None:
-    data = ModelCreate(sha256="0" * 64, signature=SIGNATURE)
-    lineage.register_model_version(
-        services.db, project="alpha", name="income", data=data, actor=OPERATOR
-    )
-    lineage.create_endpoint(
-        services.db, project="alpha", data=EndpointCreate(name="scorer"), actor=OPERATOR
-    )
-    lineage.deploy(services.db, project="alpha", endpoint="scorer", model="income", actor=OPERATOR)
-
-
 def _send_day(client: TestClient, world: World, day: int, *, shift: float) -> None:
-    start = T0 + day * DAY
-    records = [
-        {
-            "correlation_id": f"d{day}-{k}",
-            "timestamp": (start + timedelta(minutes=2 * k)).isoformat(),
-            "features": {"age": 20.0 + k % 50 + shift, "sex": "M" if k % 2 else "F"},
-            "prediction": CLASSES[k % 4 == 0],
-        }
-        for k in range(ROWS)
-    ]
-    body = json.dumps({"records": records})
-    r = client.post(f"{ENDPOINT}/inferences", content=body, headers=world.headers("app-developer"))
-    assert r.status_code == 201, r.text
+    send(client, world, age_sex_day(day, ROWS, shift=shift, minutes=2))
 
 
 @pytest.fixture
@@ -117,8 +72,8 @@ def staged(
     r = client.post(f"{MONITORS}/drift/backfill", json=body, headers=eng)
     assert r.status_code == 200, r.text
     assert [x["run"]["status"] for x in r.json()["runs"]] == ["failed", "failed"]
-    _deploy(services)
-    _reference(settings, client, world)
+    deploy(services, SIGNATURE)
+    register_reference(client, world, settings, age_sex_reference(2 * ROWS))
     r = client.post(f"{MONITORS}/drift/run", json={"window_end": _iso(3)}, headers=eng)
     early = r.json()["run"]
     assert r.status_code == 200 and early["status"] == "no_data", r.text

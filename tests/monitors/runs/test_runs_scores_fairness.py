@@ -5,22 +5,19 @@ only when a window is worse than the reference, and says the reference breaches.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 from fastapi.testclient import TestClient
 
 from governance.core.settings import Settings
-from lineage import service as lineage
-from lineage.schemas import ColumnSpec, EndpointCreate, ModelCreate, Signature
+from lineage.schemas import ColumnSpec, Signature
 from steward.api.deps import Services
-from tests.builders import OPERATOR, World
+from tests.builders import World
+from tests.monitors.runs.traffic import deploy, register_reference, send
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 ROWS = 1000
@@ -97,41 +94,14 @@ def _day(day: int, rng: np.random.Generator) -> tuple[list[dict[str, Any]], list
     return records, labels
 
 
-def _deploy(services: Services, *, endpoint: str, probabilities: bool) -> None:
-    signature = Signature(
+def _signature(*, probabilities: bool) -> Signature:
+    return Signature(
         inputs=[ColumnSpec(name="age", type="float"), ColumnSpec(name="sex", type="str")],
         outputs=[ColumnSpec(name="prediction", type="str")],
         task="binary",
         probabilities=probabilities,
         classes=CLASSES,
     )
-    data = ModelCreate(sha256=hashlib.sha256(endpoint.encode()).hexdigest(), signature=signature)
-    db = services.db
-    lineage.register_model_version(db, project="alpha", name=endpoint, data=data, actor=OPERATOR)
-    lineage.create_endpoint(db, project="alpha", data=EndpointCreate(name=endpoint), actor=OPERATOR)
-    lineage.deploy(db, project="alpha", endpoint=endpoint, model=endpoint, actor=OPERATOR)
-
-
-def _register_reference(client: TestClient, world: World, settings: Settings) -> None:
-    path = settings.dataset_roots[0] / "alpha" / "ref.parquet"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(_reference(), path)
-    body = {
-        "name": "ref",
-        "uri": str(path),
-        "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
-    }
-    r = client.post(f"{PROJECT}/datasets", json=body, headers=world.headers("data-scientist"))
-    assert r.status_code == 201, r.text
-
-
-def _post(client: TestClient, world: World, endpoint: str, records: Any, labels: Any) -> None:
-    app = world.headers("app-developer")
-    base = f"{PROJECT}/endpoints/{endpoint}"
-    r = client.post(f"{base}/inferences", content=json.dumps({"records": records}), headers=app)
-    assert r.status_code == 201, r.text
-    r = client.post(f"{base}/labels", json={"labels": labels}, headers=app)
-    assert r.status_code == 201, r.text
 
 
 def _apply(client: TestClient, world: World, text: str) -> None:
@@ -156,16 +126,16 @@ def staged(
     client: TestClient, world: World, services: Services, settings: Settings
 ) -> dict[str, Any]:
     """Three days captured on both endpoints; the monitors run on each day: their runs."""
-    _deploy(services, endpoint="scorer", probabilities=True)
-    _deploy(services, endpoint="plain", probabilities=False)
-    _register_reference(client, world, settings)
+    deploy(services, _signature(probabilities=True), endpoint="scorer", model="scorer")
+    deploy(services, _signature(probabilities=False), endpoint="plain", model="plain")
+    register_reference(client, world, settings, _reference())
     rng = np.random.default_rng(11)
     days = []
     for day in range(DAYS):
         records, labels = _day(day, rng)
-        _post(client, world, "scorer", records, labels)
+        send(client, world, records, endpoint="scorer", labels=labels)
         bare = [{k: v for k, v in r.items() if k != "probabilities"} for r in records]
-        _post(client, world, "plain", bare, labels)
+        send(client, world, bare, endpoint="plain", labels=labels)
         days.append((records, labels))
     _apply(client, world, MONITOR)
     _apply(client, world, PLAIN)
