@@ -16,7 +16,12 @@ from __future__ import annotations
 from dataclasses import replace
 
 from monitors.stats.columns import TableLike, as_columns
-from monitors.stats.drift import compute_column_drift, correct_p_values, missing_drift
+from monitors.stats.drift import (
+    compute_column_drift,
+    correct_p_values,
+    missing_drift,
+    summarise,
+)
 from monitors.stats.reference import ReferenceProfile
 from monitors.stats.schemas import (
     ColumnDrift,
@@ -24,7 +29,6 @@ from monitors.stats.schemas import (
     DataDriftResult,
     DriftConfig,
     Preset,
-    Verdict,
 )
 
 DEFAULT_CORRECTION = Correction.holm
@@ -102,18 +106,6 @@ def _too_small(column: ColumnDrift) -> ColumnDrift:
 
 def _summarise(columns: tuple[ColumnDrift, ...], config: DriftConfig) -> DataDriftResult:
     """Drift when any feature drifted and the drifted share reaches ``drift_share``."""
-    judged = [c for c in columns if c.verdict is not Verdict.insufficient_data]
-    drifted = sum(1 for c in judged if c.verdict is Verdict.drift)
-    share = drifted / len(judged) if judged else 0.0
-    return DataDriftResult(
-        columns=columns,
-        number_of_columns=len(judged),
-        number_of_drifted_columns=drifted,
-        share_of_drifted_columns=share,
-        drift_share=config.drift_share,
-        dataset_drift=drifted > 0 and share >= config.drift_share,
-        correction=config.correction,
-        insufficient_columns=tuple(
-            c.column for c in columns if c.verdict is Verdict.insufficient_data
-        ),
-    )
+    result = summarise(columns, config)
+    drifted = result.number_of_drifted_columns > 0
+    return replace(result, dataset_drift=drifted and result.dataset_drift)
