@@ -58,7 +58,9 @@ class Cli:
 
     def script(self, *args: str) -> subprocess.CompletedProcess[str]:
         """Run the real console script in a subprocess."""
+        # No application role (roles are cluster-wide and would outlive the test).
         env = {**os.environ, "STEWARD_HOME": str(self.home), "COLUMNS": "250"}
+        env["STEWARD_DB_APP_ROLE"] = ""
         env.pop("STEWARD_DATABASE_URL", None)
         if self.url:
             env["STEWARD_DATABASE_URL"] = self.url
