@@ -12,11 +12,8 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
 from governance.audit.signing import KeyRing, Signer, parse_verifier_key
-from governance.core.errors import InvalidInput, InvalidState
+from governance.core.errors import InvalidState
 from governance.core.files import private_dir
 
 HISTORY_NAME = "audit-keys.txt"
@@ -82,22 +79,3 @@ def key_ring(key_path: Path, *, origin: str, extra: Iterable[str] = ()) -> KeyRi
     if key_path.is_file():
         ring.add(origin, Signer.load_or_create(key_path, origin=origin).public_key)
     return ring
-
-
-def new_private_key(path: Path, *, origin: str) -> Signer:
-    """Write a fresh Ed25519 key to ``path`` (which must not exist), mode 0600."""
-    private_dir(path.parent)
-    pem = Ed25519PrivateKey.generate().private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError as exc:
-        raise InvalidInput(f"{path} already exists") from exc
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(pem)
-        fh.flush()
-        os.fsync(fh.fileno())
-    return Signer.load_or_create(path, origin=origin)

@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from governance.audit.keys import new_private_key, read_history, record_in_history
+from governance.audit.keys import read_history, record_in_history
 from governance.audit.service import record_audit, write_checkpoint
 from governance.audit.signing import Checkpoint, Signer
 from governance.audit.store import SqlAuditStore
@@ -46,7 +46,7 @@ def rotate_key(
     previous = old.verifier_key() if old is not None else (history[-1] if history else None)
     pending = key_path.with_name(key_path.name + ".new")
     pending.unlink(missing_ok=True)  # left by a rotation that failed before its commit
-    new = new_private_key(pending, origin=origin)
+    new = Signer.create(pending, origin=origin)
     try:
         sealed = _record(db, old=old, new=new, previous=previous, actor=actor, witness=witness)
     except BaseException:

@@ -76,18 +76,29 @@ class Signer:
         self.public_key = private_key.public_key()
 
     @classmethod
+    def create(cls, path: Path, *, origin: str) -> Signer:
+        """Write a fresh key to ``path``, which must not exist (0600, fsynced), and load it."""
+        private_dir(path.parent)  # 0700: the key's folder is Steward's alone
+        pem = Ed25519PrivateKey.generate().private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError as exc:
+            raise InvalidInput(f"{path} already exists") from exc
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(pem)
+            fh.flush()
+            os.fsync(fh.fileno())
+        return cls.load_or_create(path, origin=origin)
+
+    @classmethod
     def load_or_create(cls, path: Path, *, origin: str) -> Signer:
         """Load the PEM key at ``path``, creating it with mode 0600 when absent."""
         if not path.exists():
-            private_dir(path.parent)  # 0700: the key's folder is Steward's alone
-            pem = Ed25519PrivateKey.generate().private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            )
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(pem)
+            return cls.create(path, origin=origin)
         key = serialization.load_pem_private_key(path.read_bytes(), password=None)
         if not isinstance(key, Ed25519PrivateKey):
             raise InvalidInput("audit signing key is not an Ed25519 key")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import typer
@@ -62,10 +63,13 @@ def verify(
         return
     if file is not None:
         ring = key_ring(s.key_path, origin=s.audit_origin, extra=extra)
-        with file.open() as fh:
-            lines = fh.readlines() if file.stat().st_size < 2**20 else None
+
+        def read_lines() -> Iterator[str]:  # each verification pass re-reads (and closes) it
+            with file.open() as fh:
+                yield from fh
+
         result = audit_export.verify_export(
-            (lambda: lines) if lines is not None else (lambda: file.open()),
+            read_lines,
             keys=ring,
             origin=s.audit_origin,
             witnessed=witnessed_notes(s, trusted_checkpoint or []),
