@@ -9,6 +9,8 @@ from typing import Any
 import pyarrow as pa
 
 from monitors.runs import quality
+from monitors.runs.estimation import estimated_performance
+from monitors.runs.multivariate import multivariate_drift
 from monitors.runs.schemas import Metric, SignalOutcome
 from monitors.specs.options import DataDriftOptions, PredictionDriftOptions
 from monitors.specs.schemas import Signal, SignalKind
@@ -236,6 +238,8 @@ COMPUTERS: dict[SignalKind, Computer] = {
     SignalKind.data_quality: data_quality,
     SignalKind.performance: performance,
     SignalKind.fairness: fairness,
+    SignalKind.estimated_performance: estimated_performance,
+    SignalKind.multivariate_drift: multivariate_drift,
 }
 
 

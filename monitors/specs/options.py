@@ -31,6 +31,8 @@ class SignalKind(StrEnum):
     performance = "performance"
     fairness = "fairness"
     attribution_drift = "attribution_drift"
+    estimated_performance = "estimated_performance"
+    multivariate_drift = "multivariate_drift"
 
 
 def _label(value: Any) -> Any:
@@ -171,6 +173,14 @@ class AttributionDriftOptions(_Options):
     """None: attribution drift is not computed in this version."""
 
 
+class EstimatedPerformanceOptions(_Options):
+    """Performance estimated without labels: CBPE (classification) or DLE (regression)."""
+
+
+class MultivariateDriftOptions(_Options):
+    """Joint drift of the features: PCA reconstruction error or a domain classifier."""
+
+
 SignalOptions = (
     DataDriftOptions
     | PredictionDriftOptions
@@ -178,6 +188,8 @@ SignalOptions = (
     | PerformanceOptions
     | FairnessOptions
     | AttributionDriftOptions
+    | EstimatedPerformanceOptions
+    | MultivariateDriftOptions
 )
 OPTIONS: dict[SignalKind, type[_Options]] = {
     SignalKind.data_drift: DataDriftOptions,
@@ -186,6 +198,8 @@ OPTIONS: dict[SignalKind, type[_Options]] = {
     SignalKind.performance: PerformanceOptions,
     SignalKind.fairness: FairnessOptions,
     SignalKind.attribution_drift: AttributionDriftOptions,
+    SignalKind.estimated_performance: EstimatedPerformanceOptions,
+    SignalKind.multivariate_drift: MultivariateDriftOptions,
 }
 # The signal's own fields (beside name and severity) that each kind's run reads.
 SETTINGS_USED: dict[SignalKind, frozenset[str]] = {
@@ -197,6 +211,8 @@ SETTINGS_USED: dict[SignalKind, frozenset[str]] = {
     SignalKind.performance: frozenset({"threshold"}),
     SignalKind.fairness: frozenset({"features"}),
     SignalKind.attribution_drift: frozenset(),
+    SignalKind.estimated_performance: frozenset({"threshold"}),
+    SignalKind.multivariate_drift: frozenset({"threshold", "features"}),
 }
 
 

@@ -62,6 +62,8 @@ SAMPLES: dict[SignalKind, tuple[dict[str, Any], dict[str, Any]]] = {
         },
     ),
     SignalKind.attribution_drift: ({}, {}),
+    SignalKind.estimated_performance: ({}, {}),
+    SignalKind.multivariate_drift: ({}, {}),
 }
 
 
