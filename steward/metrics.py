@@ -9,6 +9,7 @@ live in a registry per app (``HttpMetrics``), never in ``prometheus_client``'s g
 from __future__ import annotations
 
 import importlib.metadata
+import re
 from collections.abc import Collection, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
@@ -33,6 +34,7 @@ from monitors.scheduler.lease import DEFAULT_LEASE, list_leases
 # which ``prometheus_client`` itself pairs it with when a scraper asks for no other format.
 CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
 SERIES = ["project", "monitor", "signal", "metric", "feature"]
+SIGNAL = ["project", "monitor", "signal", "feature"]
 RUNS = ["project", "monitor", "status"]
 INGEST = ["project", "endpoint", "kind"]
 MONITOR = ["project", "monitor"]
@@ -95,11 +97,10 @@ class StewardCollector(Collector):
         yield from self._ingest()
 
     def _values(self) -> Iterator[Metric]:
-        value = GaugeMetricFamily(
-            "steward_monitor_value",
-            "Latest value of each monitor signal metric (feature empty for signal-level metrics).",
-            labels=SERIES,
-        )
+        # One family per metric (steward_signal_accuracy, steward_signal_ks_p_value, ...): a
+        # p-value, a distance and an accuracy are different quantities, which Prometheus expects
+        # under different names; ``breached`` is one kind (0 or 1) for all of them.
+        families: dict[str, GaugeMetricFamily] = {}
         breached = GaugeMetricFamily(
             "steward_monitor_breached",
             "1 when the latest value of a monitor signal metric breached its threshold.",
@@ -107,10 +108,13 @@ class StewardCollector(Collector):
         )
         for project, monitor, point in latest_values(self.db):
             if project in self.projects and point.value is not None:
+                family = families.get(point.metric) or families.setdefault(
+                    point.metric, _signal_family(point.metric)
+                )
+                family.add_metric([project, monitor, point.signal, point.feature], point.value)
                 labels = [project, monitor, point.signal, point.metric, point.feature]
-                value.add_metric(labels, point.value)
                 breached.add_metric(labels, float(point.breached))
-        yield from (value, breached)
+        yield from (*families.values(), breached)
 
     def _runs(self) -> Iterator[Metric]:
         count = CounterMetricFamily(
@@ -189,6 +193,12 @@ class StewardCollector(Collector):
                 refused.add_metric(labels, c.refused)
                 duplicates.add_metric(labels, c.duplicates)
         yield from (rows, batches, refused, duplicates)
+
+
+def _signal_family(metric: str) -> GaugeMetricFamily:
+    """The gauge of one signal metric's latest values (feature empty for signal-level ones)."""
+    name = "steward_signal_" + re.sub(r"[^a-zA-Z0-9_]", "_", metric)
+    return GaugeMetricFamily(name, f"Latest {metric} of each monitor signal.", labels=SIGNAL)
 
 
 def _le(bound: float) -> str:

@@ -22,6 +22,8 @@ from steward.api.deps import Services
 from steward.migrations import upgrade
 from tests.builders import World, build_world
 
+# NannyML (the parity tests' reference) reports usage over the network unless told not to.
+os.environ.setdefault("NML_DISABLE_USAGE_LOGGING", "1")
 PG_URL = os.environ.get("STEWARD_TEST_DATABASE_URL")
 DATA = Path(__file__).resolve().parent / "data"
 

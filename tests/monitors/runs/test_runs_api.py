@@ -91,7 +91,11 @@ def test_metrics_show_only_readable_projects(
     r = client.get("/metrics", headers=world.headers("viewer"))
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
     text = r.text
-    assert "# TYPE steward_monitor_value gauge" in text
+    assert "# TYPE steward_signal_share_of_drifted_columns gauge" in text
+    assert (
+        'steward_signal_share_of_drifted_columns{feature="",monitor="drift",project="alpha",'
+        'signal="data_drift"} 1.0' in text
+    )
     assert (
         'steward_monitor_breached{feature="",metric="share_of_drifted_columns",'
         'monitor="drift",project="alpha",signal="data_drift"} 1' in text
@@ -106,7 +110,6 @@ def test_metrics_show_only_readable_projects(
 
 
 FAMILIES = {
-    "steward_monitor_value": "gauge",
     "steward_monitor_breached": "gauge",
     "steward_monitor_runs": "counter",
     "steward_monitor_run_seconds": "counter",
@@ -137,7 +140,10 @@ def _scrape(
     assert r.headers["content-type"] == "text/plain; version=0.0.4; charset=utf-8"
     # Process series (HTTP, build, leader: tests/api/test_metrics.py) carry no project.
     families = [f for f in text_string_to_metric_families(r.text) if f.name not in PROCESS]
-    assert {f.name: f.type for f in families} == FAMILIES  # every family, even when empty
+    # every fixed family, even when empty; one gauge per signal metric that has a value
+    fixed = {f.name: f.type for f in families if not f.name.startswith("steward_signal_")}
+    assert fixed == FAMILIES
+    assert {f.type for f in families if f.name.startswith("steward_signal_")} <= {"gauge"}
     found: dict[str, dict[str, list[tuple[dict[str, str], float]]]] = {}
     for family in families:
         for sample in family.samples:
@@ -161,19 +167,23 @@ def test_metrics_parse_as_prometheus_with_series_per_readable_project(
     both = _scrape(client, world.admin_token)  # owner of alpha and beta
     assert {name: set(series) for name, series in both.items()} == {
         name: {"alpha", "beta"}
-        for name in FAMILIES
-        if name.startswith(("steward_monitor", "steward_alerts"))
+        for name in (*FAMILIES, *both)
+        if name.startswith(("steward_monitor", "steward_alerts", "steward_signal_"))
     }
     for project in ("alpha", "beta"):
         runs = {(s["monitor"], s["status"]): n for s, n in both["steward_monitor_runs"][project]}
         assert runs == {("drift", "succeeded"): 11.0, ("drift", "no_data"): 1.0}
         [(labels, alerts)] = both["steward_alerts_open"][project]
         assert (labels["severity"], alerts) == ("critical", 1.0)
-        assert len(both["steward_monitor_value"][project]) == 5  # one signal, 4 features
+        values = [s for name, series in both.items() if name.startswith("steward_signal_")
+                  for s in series.get(project, [])]  # fmt: skip
+        assert len(values) == 5  # the seeded monitor's latest values (as before the split)
+        assert {s["signal"] for s, _ in values} == {"data_drift", "prediction_drift"}
         assert both["steward_monitor_run_seconds"][project][0][1] > 0
     alpha_only = _scrape(client, world.tokens["viewer"])
     assert {p for series in alpha_only.values() for p in series} == {"alpha"}
-    assert alpha_only["steward_monitor_value"]["alpha"] == both["steward_monitor_value"]["alpha"]
+    signals = [name for name in both if name.startswith("steward_signal_")]
+    assert all(alpha_only[name]["alpha"] == both[name]["alpha"] for name in signals)
     beta_only = _scrape(client, world.outsider_token)
     assert {p for series in beta_only.values() for p in series} == {"beta"}
     assert _scrape(client, world.tokens["app-developer"]) == {}  # no metrics:read anywhere
