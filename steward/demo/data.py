@@ -40,17 +40,29 @@ def load_adult() -> pa.Table:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Split:
-    """Reference (training) rows and the pool production traffic is drawn from."""
+    """Training rows, held-out validation rows, and the pool production traffic is drawn from.
+
+    The three are disjoint: the monitor's reference is the validation rows scored by the model,
+    so it holds predictions a model makes on data it never saw, like production's.
+    """
 
     reference: pa.Table
+    validation: pa.Table
     pool: pa.Table
 
 
-def split(table: pa.Table, *, seed: int = 7, reference_share: float = 0.6) -> Split:
+def split(
+    table: pa.Table, *, seed: int = 7, reference_share: float = 0.6, validation_share: float = 0.1
+) -> Split:
     """A seeded random split."""
     order = np.random.default_rng(seed).permutation(table.num_rows)
     cut = int(table.num_rows * reference_share)
-    return Split(reference=table.take(order[:cut]), pool=table.take(order[cut:]))
+    held = cut + int(table.num_rows * validation_share)
+    return Split(
+        reference=table.take(order[:cut]),
+        validation=table.take(order[cut:held]),
+        pool=table.take(order[held:]),
+    )
 
 
 def shift_weights(pool: pa.Table, strength: float) -> np.ndarray:

@@ -42,8 +42,10 @@ def render(
     console.print(f"project [bold]{report.project}[/bold] with {people}")
     trained = "trained now" if report.trained else "already registered, reused"
     console.print(
-        f"reference: {report.reference_rows} Adult rows as dataset {setup.DATASET}@"
-        f"{report.dataset_version}; model {setup.MODEL} v{report.model_version} ({trained}, "
+        f"training data: {report.reference_rows} Adult rows as dataset {setup.DATASET}@"
+        f"{report.dataset_version}; monitor reference: {report.validation_rows} held-out rows "
+        f"scored by the model ({setup.VALIDATION}); model {setup.MODEL} "
+        f"v{report.model_version} ({trained}, "
         f"held-out accuracy {report.accuracy:.3f}) serving endpoint {setup.ENDPOINT}"
     )
     console.print(_days_table(report))

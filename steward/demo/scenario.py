@@ -57,6 +57,7 @@ class DemoReport:
     project: str = setup.PROJECT
     people: dict[str, str] = field(default_factory=dict)
     reference_rows: int = 0
+    validation_rows: int = 0
     dataset_version: str = ""
     model_version: int = 0
     accuracy: float = 0.0
@@ -146,6 +147,10 @@ def _prepare(run: _Run, operator: Principal) -> tuple[setup.Cast, Split, Trained
         db, settings, data.reference, dataset, actor=cast["data-scientist"], clock=clock
     )
     report.model_version, report.accuracy = version.version, model.accuracy
+    setup.register_validation(
+        db, settings, data.validation, model, actor=cast["data-scientist"], clock=clock
+    )
+    report.validation_rows = data.validation.num_rows
     progress.advance(step)
     setup.ensure_endpoint(db, version, actor=cast["ml-engineer"], clock=clock)
     progress.advance(step)
