@@ -26,6 +26,9 @@ from governance.core.urlguard import Allowlist, Resolver, SystemResolver, UrlRef
 log = logging.getLogger(__name__)
 FILE_NAME = "checkpoints.jsonl"
 USER_AGENT = "steward-audit-witness/1"
+# How much of the file witness's end a start reads to learn how far it has been told.
+TAIL_BYTES = 64 * 1024
+TAIL_LINES = 64
 
 
 def note_size(note: str) -> int:
@@ -56,6 +59,26 @@ class FileWitness:
     def notes(self) -> list[str]:
         """Every note witnessed so far (empty when the file does not exist; never creates it)."""
         return read_notes(self.path) if self.path.is_file() else []
+
+    def newest_size(self) -> int:
+        """The largest tree size among the last notes appended (0 without a file).
+
+        Read from the file's tail: the file grows by a line per checkpoint for the life of the
+        service, and a start should not read years of them. Appends from several processes can
+        land out of order, so the tail's largest size is taken, not its last line's.
+        """
+        if not self.path.is_file():
+            return 0
+        with self.path.open("rb") as fh:
+            fh.seek(max(fh.seek(0, os.SEEK_END) - TAIL_BYTES, 0))
+            tail = fh.read().decode("utf-8", errors="replace")
+        sizes = []
+        for line in tail.splitlines()[-TAIL_LINES:]:
+            try:
+                sizes.append(note_size(str(json.loads(line)["note"])))
+            except (ValueError, KeyError, TypeError, InvalidInput):
+                continue  # the first line of the tail is usually cut; a bad one is verify's
+        return max(sizes, default=0)
 
     def publish(self, note: str) -> None:
         """Append ``note`` durably (file 0600 in a 0700 directory)."""
@@ -144,8 +167,7 @@ class Witnesses:
         self._latest: str | None = None
         self.wake = threading.Event()
         if file is not None:
-            known = file.notes()
-            self._status[file.name].size = max(map(note_size, known), default=0)
+            self._status[file.name].size = file.newest_size()
 
     def _all(self) -> list[Witness]:
         return ([self.file] if self.file is not None else []) + self.remote
