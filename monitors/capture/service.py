@@ -23,7 +23,7 @@ from governance.core.ids import new_id
 from governance.core.principal import SYSTEM, Principal
 from governance.core.settings import Settings
 from lineage import service as lineage
-from monitors.capture import validate
+from monitors.capture import bulk, validate
 from monitors.capture.files import ParquetCaptureStore, cutoff_day, days_between
 from monitors.capture.schemas import (
     CORRELATION_ID,
@@ -57,9 +57,9 @@ def capture_files(source: Settings | ParquetCaptureStore) -> ParquetCaptureStore
     return ParquetCaptureStore(source.data_dir)
 
 
-def ingest_limits(settings: Settings) -> validate.IngestLimits:
+def ingest_limits(settings: Settings) -> bulk.IngestLimits:
     """The per-batch caps configured in ``settings``."""
-    return validate.IngestLimits(
+    return bulk.IngestLimits(
         rows=settings.ingest_max_rows,
         decoded_bytes=settings.ingest_max_decoded_bytes,
         days=settings.ingest_max_days,
@@ -72,11 +72,11 @@ def _parse_inferences(
     schema: ExpectedSchema,
     now: datetime,
     *,
-    limits: validate.IngestLimits = validate.DEFAULT_LIMITS,
+    limits: bulk.IngestLimits = bulk.DEFAULT_LIMITS,
 ) -> pa.Table:
-    if media == validate.JSON:
+    if media == bulk.JSON:
         return validate.inferences_from_json(body, schema, now=now, limits=limits)
-    table = validate.read_bulk(body, media, limits=limits)
+    table = bulk.read_bulk(body, media, limits=limits)
     return validate.inferences_from_table(table, schema, now=now, limits=limits)
 
 
@@ -86,11 +86,11 @@ def _parse_labels(
     schema: ExpectedSchema,
     now: datetime,
     *,
-    limits: validate.IngestLimits = validate.DEFAULT_LIMITS,
+    limits: bulk.IngestLimits = bulk.DEFAULT_LIMITS,
 ) -> pa.Table:
-    if media == validate.JSON:
+    if media == bulk.JSON:
         return validate.labels_from_json(body, schema, now=now, limits=limits)
-    table = validate.read_bulk(body, media, limits=limits)
+    table = bulk.read_bulk(body, media, limits=limits)
     return validate.labels_from_table(table, schema, now=now)
 
 
@@ -106,7 +106,7 @@ def ingest_inferences(
     idempotency_key: str | None = None,
     actor: Principal,
     clock: Clock = _WALL,
-    limits: validate.IngestLimits = validate.DEFAULT_LIMITS,
+    limits: bulk.IngestLimits = bulk.DEFAULT_LIMITS,
 ) -> IngestResult:
     """Check a batch of inference records against the endpoint's schema and store it once."""
     batch = _Batch(db, files, project, endpoint, CaptureKind.inference, actor, clock)
@@ -126,7 +126,7 @@ def ingest_labels(
     idempotency_key: str | None = None,
     actor: Principal,
     clock: Clock = _WALL,
-    limits: validate.IngestLimits = validate.DEFAULT_LIMITS,
+    limits: bulk.IngestLimits = bulk.DEFAULT_LIMITS,
 ) -> IngestResult:
     """Store the ground-truth labels of earlier inferences, keyed by correlation id."""
     batch = _Batch(db, files, project, endpoint, CaptureKind.label, actor, clock)
@@ -162,7 +162,7 @@ class _Batch:
         # The endpoint first: an unknown one is a 404 whatever its name, body or media type.
         schema = schemas.expected_schema(self.db, project=self.project, endpoint=self.endpoint)
         self.files.endpoint_dir(self.kind, self.project, self.endpoint)  # refuses unsafe names
-        media = validate.media_type(content_type)
+        media = bulk.media_type(content_type)
         digest = hashlib.sha256(f"{self.kind}\n{media}\n".encode() + body).hexdigest()
         with self.db.read() as session:
             earlier = SqlCaptureStore(session).find_batch(

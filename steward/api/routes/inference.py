@@ -12,9 +12,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from monitors.capture import service
+from monitors.capture.bulk import ARROW_STREAM, JSON, PARQUET
 from monitors.capture.schemas import InferenceBatch, IngestResult, LabelBatch
 from monitors.capture.source import EndpointSchemaSource, LineageSchemaSource
-from monitors.capture.validate import ARROW_STREAM, JSON, PARQUET
 from steward.api.deps import Caller, Services, ServicesDep, require
 from steward.api.errors import ERROR_RESPONSES
 
