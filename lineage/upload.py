@@ -10,15 +10,20 @@ leaves no file behind.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import BinaryIO
 
 from governance.core.clock import Clock, SystemClock
 from governance.core.db import Database
-from governance.core.errors import InvalidInput, TooLarge
-from governance.core.files import TEMP_PREFIX, PrivateTemp, locked, private_temp, remove_leftovers
+from governance.core.errors import InvalidInput
+from governance.core.files import (
+    TEMP_PREFIX,
+    PrivateTemp,
+    locked,
+    private_temp,
+    receive_hashed,
+    remove_leftovers,
+)
 from governance.core.paths import Unconfined, project_prefixes
 from governance.core.principal import Principal
 from lineage.datafile import FileFacts, inspect_path
@@ -59,7 +64,7 @@ def upload_dataset_version(
     suffix = upload_suffix(media_type)
     folder = upload_folder(roots, project)
     with private_temp(folder, suffix=suffix) as temp:
-        digest = _receive(chunks, temp.file, max_bytes)
+        digest, _ = receive_hashed(chunks, temp.file, max_bytes)
         if sha256 is not None and digest != sha256.lower():
             raise InvalidInput(
                 "the declared sha256 differs from the uploaded bytes", field="sha256"
@@ -101,19 +106,6 @@ def remove_upload_leftovers(roots: Sequence[Path]) -> int:
     return remove_leftovers(
         path for root in roots for path in Path(root).glob(f"*/{UPLOADS}/{TEMP_PREFIX}*")
     )
-
-
-def _receive(chunks: Iterable[bytes], sink: BinaryIO, max_bytes: int | None) -> str:
-    digest, size = hashlib.sha256(), 0
-    for chunk in chunks:
-        size += len(chunk)
-        if max_bytes is not None and size > max_bytes:
-            raise TooLarge(f"the upload exceeds {max_bytes} bytes")
-        digest.update(chunk)
-        sink.write(chunk)
-    if size == 0:
-        raise InvalidInput("the upload is empty", field="body")
-    return digest.hexdigest()
 
 
 def _inspect(temp: PrivateTemp, digest: str) -> FileFacts:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import hashlib
 import os
 import secrets
 import stat
@@ -20,7 +21,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import BinaryIO
 
-from governance.core.errors import InsufficientStorage
+from governance.core.errors import InsufficientStorage, InvalidInput, TooLarge
 
 DIR_MODE = 0o700
 FILE_MODE = 0o600
@@ -234,3 +235,22 @@ def _remove_if_abandoned(path: Path) -> bool:
         return False
     finally:
         os.close(fd)
+
+
+def receive_hashed(
+    chunks: Iterable[bytes], sink: BinaryIO, max_bytes: int | None
+) -> tuple[str, int]:
+    """Copy ``chunks`` into ``sink``, returning their SHA-256 and size.
+
+    TooLarge past ``max_bytes`` (the caller's temporary file then goes), InvalidInput when empty.
+    """
+    digest, size = hashlib.sha256(), 0
+    for chunk in chunks:
+        size += len(chunk)
+        if max_bytes is not None and size > max_bytes:
+            raise TooLarge(f"the upload exceeds {max_bytes} bytes")
+        digest.update(chunk)
+        sink.write(chunk)
+    if size == 0:
+        raise InvalidInput("the upload is empty", field="body")
+    return digest.hexdigest(), size

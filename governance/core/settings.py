@@ -49,6 +49,11 @@ class Settings(BaseSettings):
     # Hosts, addresses or CIDRs (optionally ``:port``) webhooks may reach although not public.
     webhook_allowlist: list[str] = Field(default_factory=list)
     artifact_dir: Path | None = None
+    # Largest model artifact an upload may carry, and the types (beyond skops' defaults) a
+    # scikit-learn artifact may hold, e.g. sklearn.ensemble._hist_gradient_boosting.predictor.
+    # TreePredictor; anything else is refused before it is loaded.
+    artifact_max_bytes: int = Field(default=2 * 1024**3, ge=1024)
+    skops_trusted_types: list[str] = Field(default_factory=list)
     # Caps on one inference or label batch, whatever its format: rows, decoded (uncompressed)
     # bytes, and UTC days spanned (each day is one partition file written per batch).
     ingest_max_rows: int = Field(default=1_000_000, ge=1)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
+import anyio.from_thread
 from fastapi import Depends, Query, Request
 
 from governance.access.authorization import authorize
@@ -142,3 +143,22 @@ def permission_of(dependency: Any) -> tuple[str, str, str] | None:
 
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE, description=f"page size, at most {MAX_PAGE}")]
 Cursor = Annotated[str | None, Query(max_length=200, description="cursor from the previous page")]
+
+
+def body_chunks(request: Request) -> Iterator[bytes]:
+    """The request body as it arrives, read from the event loop by this worker thread.
+
+    For uploads too large to buffer: a sync route streams them to disk chunk by chunk.
+    """
+    stream = request.stream()
+
+    async def next_chunk() -> bytes | None:
+        try:
+            return await stream.__anext__()
+        except StopAsyncIteration:
+            return None
+
+    while (chunk := anyio.from_thread.run(next_chunk)) is not None:
+        if chunk:
+            yield chunk
+

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Annotated, Any
 
-import anyio.from_thread
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
 
 from lineage import service
 from lineage.schemas import NAME_RE, Dataset, DatasetCreate, DatasetVersion
 from lineage.upload import SUFFIXES
-from steward.api.deps import Caller, Cursor, Limit, ServicesDep, require
+from steward.api.deps import Caller, Cursor, Limit, ServicesDep, body_chunks, require
 from steward.api.errors import ERROR_RESPONSES
 
 router = APIRouter(prefix="/api/v1", tags=["datasets"], responses=ERROR_RESPONSES)
@@ -101,23 +99,8 @@ def upload_dataset_version(
     named by location.
     """
     return service.upload_dataset_version(
-        svc.db, project=project, name=name, version=version, chunks=_body_chunks(request),
+        svc.db, project=project, name=name, version=version, chunks=body_chunks(request),
         media_type=content_type, sha256=sha256, namespace=namespace, description=description,
         roots=svc.settings.dataset_roots, max_bytes=svc.settings.max_ingest_body_bytes,
         actor=caller.principal, clock=svc.clock,
     )  # fmt: skip
-
-
-def _body_chunks(request: Request) -> Iterator[bytes]:
-    """The request body as it arrives, read from the event loop by this worker thread."""
-    stream = request.stream()
-
-    async def next_chunk() -> bytes | None:
-        try:
-            return await stream.__anext__()
-        except StopAsyncIteration:
-            return None
-
-    while (chunk := anyio.from_thread.run(next_chunk)) is not None:
-        if chunk:
-            yield chunk

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends, Path, Request
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel
 
 from lineage import service
 from lineage.schemas import (
@@ -16,7 +18,8 @@ from lineage.schemas import (
     ModelCreate,
     ModelVersion,
 )
-from steward.api.deps import Caller, Cursor, Limit, ServicesDep, require
+from retrain.artifacts.store import StoredArtifact, find_artifact, read_verified, save_artifact
+from steward.api.deps import Caller, Cursor, Limit, ServicesDep, body_chunks, require
 from steward.api.errors import ERROR_RESPONSES
 
 router = APIRouter(prefix="/api/v1", tags=["models"], responses=ERROR_RESPONSES)
@@ -105,3 +108,69 @@ def delete_alias(
 ) -> None:
     """Remove an alias."""
     service.delete_alias(svc.db, project=project, model=name, alias=alias, actor=caller.principal)
+
+
+class ArtifactInfo(BaseModel):
+    """A version's stored artifact."""
+
+    model: str
+    version: int
+    sha256: str
+    flavor: str
+    size: int
+
+
+_BINARY_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+    }
+}
+_ARTIFACT = "/projects/{project}/models/{name}/versions/{version}/artifact"
+
+
+@router.put(_ARTIFACT, response_model=ArtifactInfo, status_code=201, openapi_extra=_BINARY_BODY)
+def upload_artifact(
+    project: ProjectName,
+    name: ModelName,
+    version: Version,
+    request: Request,
+    caller: Writer,
+    svc: ServicesDep,
+) -> ArtifactInfo:
+    """Upload a version's artifact: its SHA-256 must be the registered one, and its format the
+    version's flavour (sklearn: skops; onnx; torchscript; torch: a state dict), checked without
+    loading caller code. Stored content-addressed; uploading the same bytes again is harmless.
+    """
+    settings = svc.settings
+    assert settings.artifact_dir is not None
+    stored = save_artifact(
+        svc.db, project=project, model=name, version=version, chunks=body_chunks(request),
+        root=settings.artifact_dir, actor=caller.principal, max_bytes=settings.artifact_max_bytes,
+        trusted=settings.skops_trusted_types,
+    )  # fmt: skip
+    return _info(stored)
+
+
+@router.get(
+    _ARTIFACT, response_class=StreamingResponse, responses={200: _BINARY_BODY["requestBody"]}
+)
+def download_artifact(
+    project: ProjectName, name: ModelName, version: Version, caller: Reader, svc: ServicesDep
+) -> StreamingResponse:
+    """Download a version's artifact (its hash is checked before the first byte is sent)."""
+    assert svc.settings.artifact_dir is not None
+    stored = find_artifact(
+        svc.db, project=project, model=name, version=version, root=svc.settings.artifact_dir
+    )
+    headers = {"Content-Length": str(stored.size), "ETag": f'"{stored.sha256}"'}
+    return StreamingResponse(
+        read_verified(stored), media_type="application/octet-stream", headers=headers
+    )
+
+
+def _info(stored: StoredArtifact) -> ArtifactInfo:
+    return ArtifactInfo(
+        model=stored.model, version=stored.version, sha256=stored.sha256,
+        flavor=str(stored.flavor), size=stored.size,
+    )  # fmt: skip

@@ -1,0 +1,1 @@
+"""Model artifacts: storage, safe formats and loading."""
