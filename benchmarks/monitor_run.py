@@ -7,13 +7,10 @@ reference profile (first run; cached afterwards), compute data and prediction dr
 results and the audit entry. Each stage is timed; the run is repeated on fresh window ends so
 that the cached-profile case is measured too.
 
-    .venv/bin/python -m benchmarks.monitor_run [--rows 1000000] [--repeat 3] [--evidently]
+    .venv/bin/python benchmarks/monitor_run.py [--rows 1000000] [--repeat 3] [--evidently]
 
 ``--evidently`` also times evidently's DataDriftPreset on the same window and reference (pandas
 frames, column kinds declared as the monitor infers them) against the monitor's drift step.
-
-(run as a module from the repository root: a script run puts benchmarks/ first on the path,
-where benchmarks/lineage.py would shadow the lineage package)
 """
 
 from __future__ import annotations

@@ -67,6 +67,11 @@ class ExpectedSchema:
         """Feature names in signature order."""
         return [name for name, _ in self.features]
 
+    def request_arrow(self) -> pa.Schema:
+        """Arrow schema of a scoring request: correlation ids and the features."""
+        fields = [pa.field(name, kind.arrow) for name, kind in self.features]
+        return pa.schema([pa.field(CORRELATION_ID, pa.string(), nullable=False), *fields])
+
     def inference_arrow(self) -> pa.Schema:
         """Arrow schema of a stored inference file."""
         fields = [

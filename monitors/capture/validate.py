@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -33,6 +33,7 @@ EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 _RECORD_FIELDS = frozenset({CORRELATION_ID, TIMESTAMP, "features", PREDICTION, PROBABILITIES})
 _LABEL_FIELDS = frozenset({CORRELATION_ID, LABEL})
+_REQUEST_FIELDS = frozenset({CORRELATION_ID, "features"})
 _NUMBER = frozenset({float, int})
 _UTC_US = pa.timestamp("us", tz="UTC")
 # Fractional seconds past the sixth digit: kept to microseconds (what is stored), counted when
@@ -349,4 +350,45 @@ def labels_from_table(table: pa.Table, schema: ExpectedSchema, *, now: datetime)
     table = table.drop_columns([c for c in (RECEIVED_AT,) if c in table.column_names])
     table = table.append_column(RECEIVED_AT, pa.array([now] * len(table), type=_UTC_US))
     conformed, _ = _conform(table, schema.label_arrow(), extra_ok=False, what="labels")
+    return conformed
+
+
+def requests_from_json(
+    body: bytes,
+    schema: ExpectedSchema,
+    *,
+    new_id: Callable[[], str],
+    limits: IngestLimits = DEFAULT_LIMITS,
+) -> pa.Table:
+    """A scoring request ``{"records": [{"features": {...}, "correlation_id"?: ...}]}``, checked.
+
+    The table holds the correlation ids (``new_id()`` where a record gives none) and the
+    features, typed as the endpoint's signature says.
+    """
+    problems = Problems()
+    items = load_items(body, "records", _REQUEST_FIELDS, problems)
+    cap_rows(len(items), limits)
+    _features(items, schema, problems)
+    for item in items:
+        item.setdefault(CORRELATION_ID, new_id())
+    columns: dict[str, pa.Array] = {CORRELATION_ID: _ids(items, "records", problems)}
+    for name, kind in schema.features:
+        values = [r["features"].get(name) for r in items]
+        columns[name] = _column(values, kind, name, problems, "records")
+    table = pa.table(columns)
+    _check_keys(table, problems)
+    problems.raise_if_any("request")
+    return table.cast(schema.request_arrow())
+
+
+def requests_from_table(
+    table: pa.Table, schema: ExpectedSchema, *, new_id: Callable[[], str]
+) -> pa.Table:
+    """A scoring request sent as Arrow or Parquet, checked like ``requests_from_json``."""
+    if CORRELATION_ID not in table.column_names:
+        ids = pa.array([new_id() for _ in range(len(table))], type=pa.string())
+        table = table.append_column(CORRELATION_ID, ids)
+    conformed, _ = _conform(
+        table, schema.request_arrow(), extra_ok=schema.allow_extra, what="request"
+    )
     return conformed

@@ -26,6 +26,7 @@ from governance.core.principal import Principal
 from governance.core.secrets import SecretBox
 from governance.core.settings import Settings
 from monitors.capture.source import EndpointSchemaSource
+from retrain.scoring import Scorer
 from steward.api.ratelimit import RateLimiter
 
 MAX_PAGE = 500
@@ -54,6 +55,8 @@ class Services:
     auth_failures: FailureTally = field(init=False)
     # Seals and opens secrets at rest (webhook signing secrets); built from settings.
     secrets: SecretBox = field(init=False)
+    # Scores requests and buffers their capture; built at the first scoring request.
+    scorer: Scorer | None = None
 
     def __post_init__(self) -> None:
         interval = timedelta(seconds=self.settings.auth_failure_interval_seconds)
@@ -161,4 +164,3 @@ def body_chunks(request: Request) -> Iterator[bytes]:
     while (chunk := anyio.from_thread.run(next_chunk)) is not None:
         if chunk:
             yield chunk
-

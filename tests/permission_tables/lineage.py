@@ -42,6 +42,7 @@ ROUTES: dict[tuple[str, str], tuple[str, str, str]] = {
     ("POST", f"{P}/endpoints/{{name}}/deployments"): ("model", "deploy", "project"),
     ("GET", f"{P}/endpoints/{{name}}/deployments"): ("endpoint", "read", "project"),
     ("GET", f"{P}/endpoints/{{name}}/served"): ("endpoint", "read", "project"),
+    ("POST", f"{P}/endpoints/{{endpoint}}/score"): ("endpoint", "score", "project"),
     ("POST", f"{P}/runs"): ("run", "write", "project"),
     ("GET", f"{P}/runs/{{run_id}}"): ("run", "read", "project"),
     ("GET", f"{P}/jobs"): ("job", "read", "project"),

@@ -21,6 +21,7 @@ from steward.api.routes import (
     monitors,
     projects,
     runs,
+    scoring,
 )
 
 # Mounting order is the order of paths in the OpenAPI document (and the order in which routes
@@ -39,6 +40,7 @@ ROUTE_MODULES = (
     monitors,
     projects,
     runs,
+    scoring,
 )
 
 

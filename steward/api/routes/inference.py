@@ -43,7 +43,8 @@ def _inline(node: Any, defs: dict[str, Any]) -> Any:
     return node
 
 
-def _body_doc(model: type[BaseModel]) -> dict[str, Any]:
+def body_doc(model: type[BaseModel]) -> dict[str, Any]:
+    """The OpenAPI request body of a route taking ``model`` as JSON, or Arrow or Parquet."""
     schema = model.model_json_schema()
     binary = {"schema": {"type": "string", "format": "binary"}}
     return {
@@ -82,7 +83,7 @@ def _reply(result: IngestResult, response: Response) -> IngestResult:
     response_model=IngestResult,
     status_code=201,
     responses=_DUPLICATE,
-    openapi_extra=_body_doc(InferenceBatch),
+    openapi_extra=body_doc(InferenceBatch),
 )
 def post_inferences(
     project: ProjectName,
@@ -109,7 +110,7 @@ def post_inferences(
     response_model=IngestResult,
     status_code=201,
     responses=_DUPLICATE,
-    openapi_extra=_body_doc(LabelBatch),
+    openapi_extra=body_doc(LabelBatch),
 )
 def post_labels(
     project: ProjectName,

@@ -1,6 +1,6 @@
 """Lineage benchmark: upstream depth-10 queries on a 100k-node / 300k-edge graph, and ingest rate.
 
-    .venv/bin/python benchmarks/lineage.py [--nodes 100000] [--edges 300000] [--queries 200]
+    .venv/bin/python benchmarks/lineage_queries.py [--nodes 100000] [--edges 300000] [--queries 200]
         [--events 2000] [--pg postgresql://postgres@127.0.0.1:5432/postgres | --no-pg]
 
 The graph is shaped like real lineage: many independent pipelines (domains) of layered assets,

@@ -1,0 +1,93 @@
+"""Scoring: the deployed version of an endpoint predicts, and every request is captured."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from governance.core.principal import Principal, PrincipalKind
+from monitors.capture.buffer import CaptureBuffer, capture_writer
+from monitors.capture.service import capture_files, ingest_limits
+from monitors.capture.source import EndpointSchemaSource, LineageSchemaSource
+from retrain.scoring import Scorer
+from steward.api.deps import Caller, Services, ServicesDep, require
+from steward.api.errors import ERROR_RESPONSES
+from steward.api.routes.inference import Body, ContentType, body_doc
+
+router = APIRouter(prefix="/api/v1", tags=["scoring"], responses=ERROR_RESPONSES)
+# Scored rows are stored in batches that mix callers: their capture is the service's own.
+SCORING = Principal(id=None, name="steward-scoring", kind=PrincipalKind.system, via="internal")
+
+ProjectName = Annotated[str, Path(max_length=64)]
+EndpointName = Annotated[str, Path(max_length=200)]
+
+
+class ScoreRecord(BaseModel):
+    """One row to score: the signature's inputs, and a correlation id labels can refer to."""
+
+    correlation_id: str | None = None
+    features: dict[str, Any]
+
+
+class ScoreRequest(BaseModel):
+    """Rows to score (JSON; Arrow IPC streams and Parquet files carry the same columns)."""
+
+    records: list[ScoreRecord]
+
+
+class ScoreResponse(BaseModel):
+    """Predictions in request order, with the version that made them."""
+
+    model: str
+    version: int
+    correlation_ids: list[str]
+    predictions: list[Any]
+    probabilities: list[list[float]] | None = None
+    classes: list[str] | None = None
+
+
+def scorer(svc: Services) -> Scorer:
+    """The app's scorer (and its capture buffer), built at the first scoring request."""
+    if svc.scorer is None:
+        schemas: EndpointSchemaSource = svc.schema_source or LineageSchemaSource()
+        write = capture_writer(
+            svc.db, files=capture_files(svc.settings), schemas=schemas, actor=SCORING,
+            clock=svc.clock, limits=ingest_limits(svc.settings),
+        )  # fmt: skip
+        assert svc.settings.artifact_dir is not None
+        svc.scorer = Scorer(
+            db=svc.db, artifact_dir=svc.settings.artifact_dir, capture=CaptureBuffer(write),
+            clock=svc.clock, trusted=tuple(svc.settings.skops_trusted_types),
+            limits=ingest_limits(svc.settings),
+        )  # fmt: skip
+    return svc.scorer
+
+
+@router.post(
+    "/projects/{project}/endpoints/{endpoint}/score",
+    response_model=ScoreResponse,
+    openapi_extra=body_doc(ScoreRequest),
+)
+def score(
+    project: ProjectName,
+    endpoint: EndpointName,
+    body: Body,
+    caller: Annotated[Caller, Depends(require("endpoint", "score"))],
+    svc: ServicesDep,
+    content_type: ContentType = None,
+) -> Response:
+    """Predict with the endpoint's deployed version; the rows are logged as its inferences.
+
+    Inputs are checked against the deployed signature (422 naming each problem). The
+    response's correlation ids (given, or new) are what labels for these rows refer to.
+    """
+    result = scorer(svc).score(
+        project=project, endpoint=endpoint, body=body, content_type=content_type
+    )
+    # the response model documents the body; building it again for thousands of rows would
+    # cost more than the model (the values are plain JSON already)
+    return JSONResponse(dataclasses.asdict(result))
