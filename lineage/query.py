@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from uuid import UUID
 
@@ -29,6 +30,11 @@ def _when(at: datetime | None, history: bool, clock: Clock) -> datetime | None:
     if history:
         return None
     return to_utc(at) if at is not None else clock.now()
+
+
+def _kinds(kinds: Collection[NodeKind] | None) -> frozenset[NodeKind] | None:
+    # No kinds, or none named, means every kind: an empty filter would show the root alone.
+    return frozenset(kinds) if kinds else None
 
 
 def _check_depth(depth: int) -> None:
@@ -76,10 +82,15 @@ def walk(
     depth: int = 10,
     at: datetime | None = None,
     history: bool = False,
+    kinds: Collection[NodeKind] | None = None,
     limit: int = MAX_NODES,
     clock: Clock = _WALL,
 ) -> Graph:
-    """The upstream or downstream subgraph of a node, as of ``at`` (default: now)."""
+    """The upstream or downstream subgraph of a node, as of ``at`` (default: now).
+
+    With ``kinds``, only nodes of those kinds are shown besides the root; the walk still goes
+    through the others (filtering hides nodes, it does not cut paths).
+    """
     _check_depth(depth)
     with db.read() as session:
         stores = sql_stores(session)
@@ -88,6 +99,7 @@ def walk(
             direction=direction,
             max_depth=depth,
             at=_when(at, history, clock),
+            kinds=_kinds(kinds),
             limit=limit,
         )
 
@@ -99,6 +111,7 @@ def upstream(
     node_id: UUID,
     depth: int = 10,
     at: datetime | None = None,
+    kinds: Collection[NodeKind] | None = None,
     clock: Clock = _WALL,
 ) -> Graph:
     """Everything a node was derived from, up to ``depth`` hops, as of ``at``."""
@@ -109,6 +122,7 @@ def upstream(
         direction=Direction.upstream,
         depth=depth,
         at=at,
+        kinds=kinds,
         clock=clock,
     )
 
@@ -120,6 +134,7 @@ def downstream(
     node_id: UUID,
     depth: int = 10,
     at: datetime | None = None,
+    kinds: Collection[NodeKind] | None = None,
     clock: Clock = _WALL,
 ) -> Graph:
     """Everything derived from a node, up to ``depth`` hops, as of ``at``."""
@@ -130,6 +145,7 @@ def downstream(
         direction=Direction.downstream,
         depth=depth,
         at=at,
+        kinds=kinds,
         clock=clock,
     )
 
@@ -141,9 +157,10 @@ def impact(
     node_id: UUID,
     at: datetime | None = None,
     history: bool = False,
+    kinds: Collection[NodeKind] | None = None,
     clock: Clock = _WALL,
 ) -> Graph:
-    """Every model version and endpoint downstream of a node (e.g. a bad dataset version)."""
+    """Every model, model version and endpoint (or node of ``kinds``) downstream of a node."""
     with db.read() as session:
         stores = sql_stores(session)
         return stores.graph.subgraph(
@@ -151,7 +168,7 @@ def impact(
             direction=Direction.downstream,
             max_depth=MAX_DEPTH,
             at=_when(at, history, clock),
-            kinds=IMPACT_KINDS,
+            kinds=_kinds(kinds) or IMPACT_KINDS,
         )
 
 

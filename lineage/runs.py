@@ -10,15 +10,17 @@ from uuid import UUID
 from sqlalchemy.orm import Session
 
 from governance.audit.service import record_audit
-from governance.core.clock import Clock, SystemClock
+from governance.core.clock import Clock, SystemClock, isoformat, to_utc
+from governance.core.cursor import decode_cursor, encode_cursor
 from governance.core.db import Database
 from governance.core.errors import InvalidInput, NotFound
 from governance.core.ids import new_id
 from governance.core.principal import Principal
 from lineage.registry import resolve_dataset_version, resolve_model_version
-from lineage.schemas import EdgeKind, Job, NodeKind, NodeRef, Run, RunReport, RunState
+from lineage.schemas import EdgeKind, Job, NodeKind, NodeRef, Run, RunPage, RunReport, RunState
 from lineage.serving import endpoint_node
 from lineage.stores import sql_stores
+from lineage.stores.runs import RunCursor
 
 _WALL = SystemClock()
 
@@ -92,10 +94,17 @@ def record_run(
     facets: dict[str, Any] | None = None,
     parameters: dict[str, Any] | None = None,
     code_version: str | None = None,
+    as_history: bool = False,
     actor: Principal | str,
     clock: Clock = _WALL,
 ) -> Run:
-    """Record (or update) a run with its inputs and outputs inside the caller's transaction."""
+    """Record (or update) a run with its inputs and outputs inside the caller's transaction.
+
+    With ``as_history`` the inputs and outputs are linked to the job node (one edge each,
+    however many runs) and the run only names them: the job is one node of the graph and its
+    runs are its history, which suits jobs that run over and over (monitors). A job's runs
+    recorded earlier with edges of their own have those edges moved onto the job then.
+    """
     stores = sql_stores(session)
     now = clock.now()
     for ref in (*inputs, *outputs):
@@ -104,6 +113,9 @@ def record_run(
     job, _ = stores.nodes.ensure(
         project=project, kind=NodeKind.job, namespace=job_namespace, name=job_name, at=now
     )
+    if as_history:
+        for e in stores.runs.keep_history(job.id):
+            stores.edges.link(project=project, src=e.src, dst=e.dst, kind=e.kind, at=e.valid_from)
     run, _ = stores.nodes.ensure(
         project=project,
         kind=NodeKind.run,
@@ -123,10 +135,13 @@ def record_run(
     )
     stores.runs.merge_report(run.id, report, now)
     at = started_at or now
+    holder = job.id if as_history else run.id
     for ref in inputs:
-        stores.edges.link(project=project, src=ref.id, dst=run.id, kind=EdgeKind.consumed, at=at)
+        stores.edges.link(project=project, src=ref.id, dst=holder, kind=EdgeKind.consumed, at=at)
     for ref in outputs:
-        stores.edges.link(project=project, src=run.id, dst=ref.id, kind=EdgeKind.produced, at=at)
+        stores.edges.link(project=project, src=holder, dst=ref.id, kind=EdgeKind.produced, at=at)
+    if as_history:
+        stores.runs.name_links(run.id, [r.id for r in inputs], [r.id for r in outputs])
     record_audit(
         session,
         actor=actor,
@@ -187,6 +202,36 @@ def get_run(db: Database, *, project: str, run_id: str) -> Run:
         if found is None:
             raise NotFound(f"run {run_id!r} not found")
         return store.run(found.id)
+
+
+def list_job_runs(
+    db: Database, *, project: str, job: UUID, cursor: str | None = None, limit: int = 100
+) -> RunPage:
+    """A job's runs (its history), newest first, in cursor pages; the job is given by node id."""
+    with db.read() as session:
+        stores = sql_stores(session)
+        found = stores.nodes.find_by_id(job, project)
+        if found is None:
+            raise NotFound("node not found")
+        if found.kind is not NodeKind.job:
+            raise InvalidInput(
+                f"node is a {found.kind}, not a job: only jobs have runs", field="node_id"
+            )
+        page = stores.runs.list_runs(job, before=_decode(cursor), limit=limit + 1)
+    more = len(page) > limit
+    page = page[:limit]
+    nxt = encode_cursor(isoformat(page[-1][1][0]), str(page[-1][1][1])) if more else None
+    return RunPage(items=[run for run, _ in page], next_cursor=nxt)
+
+
+def _decode(cursor: str | None) -> RunCursor | None:
+    if not cursor:
+        return None
+    when, ident = decode_cursor(cursor, arity=2)
+    try:
+        return to_utc(datetime.fromisoformat(when)), UUID(ident)
+    except ValueError as exc:
+        raise InvalidInput("malformed cursor", field="cursor") from exc
 
 
 def list_jobs(db: Database, *, project: str, after: str = "", limit: int = 100) -> list[Job]:

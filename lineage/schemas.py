@@ -385,6 +385,13 @@ class Run(Frozen):
     outputs: list[UUID] = Field(default_factory=list)
 
 
+class RunPage(Frozen):
+    """A page of a job's runs, newest first."""
+
+    items: list[Run]
+    next_cursor: str | None = None
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class RunReport:
     """One report of a run's state: an OpenLineage RunEvent or a ``record_run`` call."""

@@ -57,7 +57,12 @@ class GraphStore(Protocol):
         kinds: frozenset[NodeKind] | None = None,
         limit: int = MAX_NODES,
     ) -> Graph:
-        """The upstream or downstream subgraph of one node (only ``kinds`` and the root)."""
+        """The upstream or downstream subgraph of one node (only ``kinds`` and the root).
+
+        The walk goes through nodes of every kind; ``kinds`` only chooses which reached nodes
+        are shown (the root, and a dataset's or model's versions it stands for, always are),
+        with their distance in the whole graph and the edges among them.
+        """
         ...
 
     def shortest_path(
@@ -191,15 +196,18 @@ class SqlGraphStore:
         direction: Direction,
         max_depth: int,
         at: datetime | None,
+        kinds: frozenset[NodeKind] | None = None,
         limit: int = MAX_NODES,
     ) -> tuple[list[Node], dict[UUID, int], bool]:
-        """Like ``reach``, but returning the nodes themselves in the same query."""
+        """Like ``reach``, but returning the nodes themselves (only ``kinds`` and the seeds)."""
         reached = _walk_cte(seeds, direction, max_depth, at, self.sqlite).subquery()
-        stmt = (
-            select(*_NODE_COLS, reached.c.depth)
-            .join(reached, reached.c.id == NodeRow.id)
-            .order_by(reached.c.depth, NodeRow.kind, NodeRow.name, NodeRow.id)
-            .limit(limit + 1)
+        stmt = select(*_NODE_COLS, reached.c.depth).join(reached, reached.c.id == NodeRow.id)
+        if kinds is not None:
+            # The walk goes through every node; only what is shown is filtered (and counted).
+            shown = NodeRow.kind.in_(sorted(str(k) for k in kinds))
+            stmt = stmt.where(or_(shown, NodeRow.id.in_(list(seeds))))
+        stmt = stmt.order_by(reached.c.depth, NodeRow.kind, NodeRow.name, NodeRow.id).limit(
+            limit + 1
         )
         rows = self.session.execute(stmt).all()
         nodes = [_node(r) for r in rows[:limit]]
@@ -252,15 +260,15 @@ class SqlGraphStore:
         limit: int = MAX_NODES,
     ) -> Graph:
         """The upstream or downstream subgraph of one node (only ``kinds`` and the root)."""
-        seeds = self._seeds_of(root)
         nodes, depths, truncated = self._reach_nodes(
-            seeds=seeds, direction=direction, max_depth=max_depth, at=at, limit=limit
+            seeds=self._seeds_of(root),
+            direction=direction,
+            max_depth=max_depth,
+            at=at,
+            kinds=kinds,
+            limit=limit,
         )
         edges = self.edges_among(depths, at)
-        if kinds is not None:
-            nodes = [n for n in nodes if n.kind in kinds or n.id in seeds]
-            keep = {n.id for n in nodes}
-            edges = [e for e in edges if e.src in keep and e.dst in keep]
         return Graph.model_construct(
             root=root.id,
             nodes=nodes,

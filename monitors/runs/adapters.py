@@ -128,13 +128,18 @@ class LineageReferenceLoader:
 
 
 class LineageRunSink:
-    """Each run becomes a lineage run of job ``monitor.<name>`` reading endpoint and reference."""
+    """A monitor is one lineage job, ``monitor.<name>``, reading its endpoint and reference.
+
+    Each run is kept as history of that job (window, status, breached signals, the monitor
+    run's id), without edges of its own: a backfill of hundreds of windows adds no edge and no
+    node that a walk reaches; only a reference version read for the first time adds an edge.
+    """
 
     def __init__(self, clock: Clock | None = None) -> None:
         self.clock = clock or SystemClock()
 
     def record_run(self, session: Session, record: RunRecord) -> str | None:
-        """Record the run inside the run's transaction; return the node's id."""
+        """Record the run inside the run's transaction; return its lineage run's id."""
         monitor = record.monitor
         inputs: list[NodeRef] = []
         if monitor.spec.target.kind is TargetKind.endpoint:
@@ -166,6 +171,7 @@ class LineageRunSink:
             started_at=record.plan.window_end,
             ended_at=record.plan.window_end,
             facets={"steward_monitor": _facet(record)},
+            as_history=True,
             actor=SYSTEM,
             clock=self.clock,
         )
@@ -175,6 +181,7 @@ class LineageRunSink:
 def _facet(record: RunRecord) -> dict[str, Any]:
     return {
         "monitor": record.monitor.name,
+        "monitor_run": str(record.run_id),
         "window_start": record.plan.production.start.isoformat(),
         "window_end": record.plan.window_end.isoformat(),
         "status": str(record.status),

@@ -71,6 +71,9 @@ def show(
     history: bool = typer.Option(False, help="every edge that ever existed"),
     format: Format = typer.Option(Format.dot, help="dot, mermaid or json"),
     output: Path = typer.Option(None, "-o", help="file to write (default: stdout)"),
+    kind: list[NodeKind] = typer.Option(
+        [], "--kind", help="show only nodes of this kind (repeatable; the node itself always)"
+    ),
 ) -> None:
     """Print a node's upstream, downstream or impact subgraph."""
     db = database()
@@ -78,7 +81,9 @@ def show(
     root = _resolve(db, project, node)
     graph: Graph
     if direction == "impact":
-        graph = query.impact(db, project=project, node_id=root.id, at=at, history=history)
+        graph = query.impact(
+            db, project=project, node_id=root.id, at=at, history=history, kinds=kind
+        )
     elif direction in (Direction.upstream, Direction.downstream):
         graph = query.walk(
             db,
@@ -88,6 +93,7 @@ def show(
             depth=depth,
             at=at,
             history=history,
+            kinds=kind,
         )
     else:
         raise InvalidInput("direction must be upstream, downstream or impact")

@@ -22,6 +22,7 @@ from lineage import openlineage, query
 from lineage.export import export_events
 from lineage.graph import MAX_DEPTH, Direction
 from lineage.render import Format, render
+from lineage.runs import list_job_runs
 from lineage.schemas import (
     NAME_RE,
     ColumnEdge,
@@ -30,6 +31,7 @@ from lineage.schemas import (
     Node,
     NodeKind,
     PathResult,
+    RunPage,
     UtcDateTime,
 )
 from steward.api.deps import Caller, Cursor, Limit, ServicesDep, require
@@ -42,6 +44,10 @@ NodeId = Annotated[UUID, Path()]
 Depth = Annotated[int, Query(ge=0, le=MAX_DEPTH, description="hops to walk")]
 At = Annotated[UtcDateTime | None, Query(description="as of this time (default: now)")]
 History = Annotated[bool, Query(description="every edge that ever existed, ignoring time")]
+Kinds = Annotated[
+    list[NodeKind] | None,
+    Query(description="show only nodes of these kinds (repeatable; the root is always shown)"),
+]
 Reader = Annotated[Caller, Depends(require("lineage", "read"))]
 NameQuery = Annotated[str | None, Query(max_length=200, pattern=NAME_RE.pattern)]
 TEXT: dict[int | str, dict[str, Any]] = {
@@ -123,6 +129,7 @@ def _walk(
     depth: int,
     at: datetime | None,
     history: bool,
+    kinds: list[NodeKind] | None = None,
 ) -> Graph:
     return query.walk(
         svc.db,
@@ -132,6 +139,7 @@ def _walk(
         depth=depth,
         at=at,
         history=history,
+        kinds=kinds,
         clock=svc.clock,
     )
 
@@ -145,9 +153,10 @@ def upstream(
     depth: Depth = 10,
     at: At = None,
     history: History = False,
+    kinds: Kinds = None,
 ) -> Graph:
     """Everything the node was derived from, up to ``depth`` hops."""
-    return _walk(svc, project, node_id, Direction.upstream, depth, at, history)
+    return _walk(svc, project, node_id, Direction.upstream, depth, at, history, kinds)
 
 
 @router.get("/projects/{project}/lineage/nodes/{node_id}/downstream", response_model=Graph)
@@ -159,9 +168,10 @@ def downstream(
     depth: Depth = 10,
     at: At = None,
     history: History = False,
+    kinds: Kinds = None,
 ) -> Graph:
     """Everything derived from the node, up to ``depth`` hops."""
-    return _walk(svc, project, node_id, Direction.downstream, depth, at, history)
+    return _walk(svc, project, node_id, Direction.downstream, depth, at, history, kinds)
 
 
 @router.get("/projects/{project}/lineage/nodes/{node_id}/impact", response_model=Graph)
@@ -172,11 +182,31 @@ def impact(
     svc: ServicesDep,
     at: At = None,
     history: History = False,
+    kinds: Kinds = None,
 ) -> Graph:
     """Every model version and endpoint downstream of the node."""
     return query.impact(
-        svc.db, project=project, node_id=node_id, at=at, history=history, clock=svc.clock
+        svc.db,
+        project=project,
+        node_id=node_id,
+        at=at,
+        history=history,
+        kinds=kinds,
+        clock=svc.clock,
     )
+
+
+@router.get("/projects/{project}/lineage/nodes/{node_id}/runs", response_model=RunPage)
+def job_runs(
+    project: ProjectName,
+    node_id: NodeId,
+    caller: Reader,
+    svc: ServicesDep,
+    limit: Limit = 100,
+    cursor: Cursor = None,
+) -> RunPage:
+    """The runs of a job node (e.g. a monitor's), newest first: the job's history."""
+    return list_job_runs(svc.db, project=project, job=node_id, cursor=cursor, limit=limit)
 
 
 @router.get("/projects/{project}/lineage/nodes/{node_id}/columns", response_model=list[ColumnEdge])
@@ -207,9 +237,10 @@ def render_graph(
     at: At = None,
     history: History = False,
     format: Format = Format.dot,
+    kinds: Kinds = None,
 ) -> PlainTextResponse:
     """The upstream or downstream subgraph as Graphviz DOT, Mermaid or JSON text."""
-    graph = _walk(svc, project, node_id, direction, depth, at, history)
+    graph = _walk(svc, project, node_id, direction, depth, at, history, kinds)
     return PlainTextResponse(render(graph, format))
 
 
