@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import threadpoolctl
 from fastapi.testclient import TestClient
 from hypothesis import settings as hypothesis_settings
 from sqlalchemy import create_engine, text
@@ -24,6 +25,9 @@ from tests.builders import World, build_world
 
 # NannyML (the parity tests' reference) reports usage over the network unless told not to.
 os.environ.setdefault("NML_DISABLE_USAGE_LOGGING", "1")
+# One BLAS/OpenMP thread per test worker: the workers already fill the cores, and a thread pool
+# per worker on a busy host made small numpy and scikit-learn calls up to 40 times slower.
+threadpoolctl.threadpool_limits(limits=1)
 PG_URL = os.environ.get("STEWARD_TEST_DATABASE_URL")
 DATA = Path(__file__).resolve().parent / "data"
 

@@ -17,7 +17,9 @@ from monitors.specs.schemas import Monitor, Signal, SignalKind
 from monitors.specs.windows import WindowPlan
 
 log = logging.getLogger(__name__)
-LABELLED = frozenset({SignalKind.performance, SignalKind.fairness})
+LABELLED = frozenset(
+    {SignalKind.performance, SignalKind.fairness, SignalKind.estimated_performance}
+)
 # Data the statistics cannot digest: fails the window (or the one signal) it happens in only.
 _DATA_ERRORS = (ArithmeticError, LookupError, TypeError, ValueError, pa.ArrowException)
 

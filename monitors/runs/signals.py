@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import pyarrow as pa
 
-from monitors.runs import quality
+from monitors.runs import attribution, quality
 from monitors.runs.estimation import estimated_performance
+from monitors.runs.inputs import Computer, feature_columns
+from monitors.runs.inputs import SignalInput as SignalInput  # re-exported: its home before
 from monitors.runs.multivariate import multivariate_drift
 from monitors.runs.schemas import Metric, SignalOutcome
 from monitors.specs.options import DataDriftOptions, PredictionDriftOptions
 from monitors.specs.schemas import Signal, SignalKind
-from monitors.stats.columns import DEFAULT_ROLES, LABEL, PREDICTION, ColumnRoles
+from monitors.stats.columns import LABEL, PREDICTION
 from monitors.stats.presets import compute_drift
-from monitors.stats.reference import ReferenceProfile
 from monitors.stats.schemas import (
     ColumnDrift,
     Correction,
@@ -24,9 +25,11 @@ from monitors.stats.schemas import (
     DriftConfig,
     Preset,
     StatTestName,
+    ThresholdSource,
     Verdict,
 )
 from monitors.stats.steward_preset import DEFAULT_ALPHA, default_correction
+from monitors.stats.thresholds import LearntThresholds, chunk_judged, small_window_thresholds
 
 # At most this many non-feature columns are named in a drift result's summary.
 MAX_LISTED = 50
@@ -37,31 +40,22 @@ DEFAULT_DRIFT_SHARE = 0.5
 MIN_SAMPLE_SIZE = 30
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
-class SignalInput:
-    """What a signal sees: the reference profile and table, the current window, columns' roles."""
-
-    profile: ReferenceProfile
-    reference: pa.Table
-    current: pa.Table
-    roles: ColumnRoles = DEFAULT_ROLES
-
-
-Computer = Callable[[Signal, SignalInput], SignalOutcome]
-
-
-def feature_columns(data: SignalInput, signal: Signal) -> tuple[str, ...]:
-    """The signal's features, else the signature's inputs, else the columns with no other role."""
-    # predictions, labels, ids, timestamps and scores are never features, even when listed
-    if signal.features:
-        return tuple(c for c in signal.features if not data.roles.is_bookkeeping(c))
-    return data.roles.features_among(data.profile.columns)
-
-
 def _not_features(data: SignalInput, features: Sequence[str]) -> list[str]:
     """The reference's profiled columns left out as not features (named in the summary)."""
     chosen = set(features)
     return [c for c in data.profile.columns if c not in chosen][:MAX_LISTED]
+
+
+def _named_not_features(data: SignalInput, signal: Signal) -> dict[str, Any]:
+    """Columns the signal names as features that are not (by role), dropped from its tests.
+
+    Apply refuses them when the deployed model's signature is known; a monitor stored before
+    that rule still runs, without them, and says so here.
+    """
+    named = {
+        c: data.roles.role_of(c) for c in signal.features or () if data.roles.is_bookkeeping(c)
+    }
+    return {"named_not_features": named} if named else {}
 
 
 CORRECTIONS = {
@@ -106,6 +100,26 @@ def _window(result: DataDriftResult) -> dict[str, Any]:
     }
 
 
+def _judged(
+    data: SignalInput, window: pa.Table, config: DriftConfig
+) -> tuple[DataDriftResult, LearntThresholds]:
+    """Drift of ``window``; at a small window, distances judged against reference chunks."""
+    result = compute_drift(data.profile, window, config)
+    return small_window_thresholds(data.profile, data.reference, result, config)
+
+
+def _thresholds(result: DataDriftResult, learnt: LearntThresholds) -> dict[str, Any]:
+    """Which thresholds judged the columns: the tests' fixed cut-offs or reference chunks."""
+    chunked = chunk_judged(result)
+    source = ThresholdSource.reference_chunks if chunked else ThresholdSource.fixed
+    details: dict[str, Any] = {"reference_chunks": chunked[:MAX_LISTED]}
+    if learnt.chunk_rows is not None:
+        details |= {"chunk_rows": learnt.chunk_rows, "chunks": learnt.chunks}
+    if learnt.reason:
+        details["fixed_because"] = learnt.reason
+    return {"threshold_source": str(source), "thresholds": details}
+
+
 def _column_metric(column: ColumnDrift) -> Metric:
     # a corrected p-value is what the threshold judged
     value = column.score if column.adjusted_p_value is None else column.adjusted_p_value
@@ -122,7 +136,7 @@ def data_drift(signal: Signal, data: SignalInput) -> SignalOutcome:
     """Per-feature drift and the share of drifted features (the signal's breach metric)."""
     columns = feature_columns(data, signal)
     config = _config(signal, columns)
-    result = compute_drift(data.profile, data.current, config)
+    result, learnt = _judged(data, data.current, config)
     share = Metric(
         metric="share_of_drifted_columns",
         value=result.share_of_drifted_columns,
@@ -140,7 +154,9 @@ def data_drift(signal: Signal, data: SignalInput) -> SignalOutcome:
             "drifted": drifted,
             "insufficient": list(result.insufficient_columns),
             "not_features": _not_features(data, columns),
+            **_named_not_features(data, signal),
             **_window(result),
+            **_thresholds(result, learnt),
         },
     )
 
@@ -173,7 +189,7 @@ def prediction_drift(signal: Signal, data: SignalInput) -> SignalOutcome:
     # the same engine as data drift, on one column (one test: nothing to correct); the
     # window's predictions take the reference column's name to be tested against it
     window = data.current.select([column]).rename_columns([reference_column])
-    result = compute_drift(data.profile, window, config)
+    result, learnt = _judged(data, window, config)
     (drift,) = result.columns
     metric = replace(_column_metric(drift), feature=column)
     return SignalOutcome(
@@ -186,17 +202,8 @@ def prediction_drift(signal: Signal, data: SignalInput) -> SignalOutcome:
             "compared_with": compared_with,
             "reference_column": reference_column,
             **_window(result),
+            **_thresholds(result, learnt),
         },
-    )
-
-
-def _unavailable(signal: Signal, data: SignalInput) -> SignalOutcome:
-    return SignalOutcome(
-        key=signal.key,
-        kind=str(signal.kind),
-        breached=False,
-        metrics=(Metric(metric="unavailable", value=None),),
-        summary={"reason": f"signal {signal.kind} is not available in this version"},
     )
 
 
@@ -232,20 +239,32 @@ def _fairness_reference(data: SignalInput) -> pa.Table:
     return table.rename_columns([target if c == label else c for c in table.column_names])
 
 
+def attribution_drift(signal: Signal, data: SignalInput) -> SignalOutcome:
+    """Drift of the ranking of the features by their attributions to the model's outputs."""
+    compared = attribution.Compared(
+        reference=data.reference,
+        current=data.current,
+        roles=data.roles,
+        features=feature_columns(data, signal),
+    )
+    return attribution.attribution_drift(signal, compared)
+
+
 COMPUTERS: dict[SignalKind, Computer] = {
     SignalKind.data_drift: data_drift,
     SignalKind.prediction_drift: prediction_drift,
     SignalKind.data_quality: data_quality,
     SignalKind.performance: performance,
     SignalKind.fairness: fairness,
+    SignalKind.attribution_drift: attribution_drift,
     SignalKind.estimated_performance: estimated_performance,
     SignalKind.multivariate_drift: multivariate_drift,
 }
 
 
 def compute_signal(signal: Signal, data: SignalInput) -> SignalOutcome:
-    """Compute one signal (signals the engine does not offer yet report ``unavailable``)."""
-    return COMPUTERS.get(signal.kind, _unavailable)(signal, data)
+    """Compute one signal: every kind has its computer, so it is computed or it fails."""
+    return COMPUTERS[signal.kind](signal, data)
 
 
 def summary_of(outcomes: Sequence[SignalOutcome]) -> dict[str, Any]:

@@ -170,15 +170,94 @@ class FairnessOptions(_Options):
 
 
 class AttributionDriftOptions(_Options):
-    """None: attribution drift is not computed in this version."""
+    """The cut-off of the NDCG, the rows explained, and the surrogate's fidelity bound.
+
+    ``threshold`` (the signal's field) is the NDCG below which the signal breaches (0.9, as
+    Azure ML); ``features`` are the features explained.
+    """
+
+    # NDCG@top_n of the window's ranking; None: every feature.
+    top_n: int | None = Field(default=None, ge=1, le=10_000)
+    # Rows each side's surrogate learns from and explains (a seeded sample): bounds the cost.
+    max_rows: int = Field(default=2000, ge=100, le=100_000)
+    # R2 (numeric outputs) or balanced accuracy (classes) of a surrogate against the model on
+    # held-out rows, below which its attributions are not the model's: the signal fails.
+    min_fidelity: float = Field(default=0.7, ge=0, le=1)
+    # Smaller windows are not judged (not breached, ndcg None, "window too small").
+    min_window_rows: int = Field(default=200, ge=40, le=MAX_WINDOW_ROWS)
+
+
+# Metrics estimated without labels: CBPE for binary classifiers, DLE for regressors.
+ESTIMATED_METRICS: dict[str, tuple[str, ...]] = {
+    "classification": ("roc_auc", "accuracy", "f1", "precision", "recall"),
+    "regression": ("mae", "rmse"),
+}
+MAX_REFERENCE_CHUNKS = 100
 
 
 class EstimatedPerformanceOptions(_Options):
-    """Performance estimated without labels: CBPE (classification) or DLE (regression)."""
+    """Performance estimated without labels: CBPE (classification) or DLE (regression).
+
+    ``threshold`` (the signal's field) bounds the estimated metric (a floor for scores, a
+    ceiling for losses); the estimate also breaches outside the reference's band.
+    """
+
+    task: Task = "classification"
+    # None: roc_auc (classification) or mae (regression).
+    metric: Literal["roc_auc", "accuracy", "f1", "precision", "recall", "mae", "rmse"] | None = None
+    pos_label: Label | None = None
+    # The two classes in the order of the logged probabilities; None: sorted.
+    classes: tuple[Label, ...] | None = Field(default=None, min_length=2, max_length=2)
+    # Reference chunks whose realised metric gives the band (mean +/- 3 sigma, NannyML's).
+    chunks: int = Field(default=10, ge=2, le=MAX_REFERENCE_CHUNKS)
+    # None: 30 rows; smaller windows are estimated but never breach.
+    min_window_rows: WindowRows = None
+
+    @property
+    def headline(self) -> str:
+        """The metric estimated and judged."""
+        return self.metric or ESTIMATED_METRICS[self.task][0]
+
+    def problems(self) -> list[tuple[Loc, str]]:
+        """Options that contradict each other."""
+        found: list[tuple[Loc, str]] = []
+        if self.metric is not None and self.metric not in ESTIMATED_METRICS[self.task]:
+            allowed = ", ".join(ESTIMATED_METRICS[self.task])
+            text = f"{self.metric} is not an estimated {self.task} metric ({allowed})"
+            found.append((("metric",), text))
+        if self.task == "regression":
+            found += [
+                ((name,), f"{name} applies to classification only")
+                for name in ("pos_label", "classes")
+                if getattr(self, name) is not None
+            ]
+        if self.classes is not None and len(set(self.classes)) != len(self.classes):
+            found.append((("classes",), "classes are distinct"))
+        return found
+
+
+MAX_CLASSIFIER_CHUNKS = 50
 
 
 class MultivariateDriftOptions(_Options):
-    """Joint drift of the features: PCA reconstruction error or a domain classifier."""
+    """Joint drift of the features: PCA reconstruction error or a domain classifier.
+
+    Either is judged against mean +/- 3 sigma of its value over ``chunks`` reference chunks
+    of the window's size (nannyml's thresholds), or against the signal's ``threshold``.
+    """
+
+    method: Literal["reconstruction_error", "domain_classifier"] = "reconstruction_error"
+    # reconstruction_error: the share of the variance the PCA keeps (nannyml's 0.65)
+    explained_variance: float = Field(default=0.65, gt=0, lt=1)
+    # None: 200 chunks (reconstruction_error: each costs a mean), 10 (domain_classifier: each
+    # trains cv_folds classifiers; at most MAX_CLASSIFIER_CHUNKS)
+    chunks: int | None = Field(default=None, ge=3, le=1000)
+    # A smaller window is not judged (and says so).
+    min_window_rows: int = Field(default=50, ge=2, le=MAX_WINDOW_ROWS)
+    # domain_classifier: folds of the cross-validated AUROC, and the reference rows (a seeded
+    # sample) the classifier tells from the window's (a larger window is sampled down to it)
+    cv_folds: int = Field(default=5, ge=2, le=10)
+    max_reference_rows: int = Field(default=2000, ge=100, le=100_000)
 
 
 SignalOptions = (
@@ -210,8 +289,8 @@ SETTINGS_USED: dict[SignalKind, frozenset[str]] = {
     SignalKind.data_quality: frozenset({"threshold", "features"}),
     SignalKind.performance: frozenset({"threshold"}),
     SignalKind.fairness: frozenset({"features"}),
-    SignalKind.attribution_drift: frozenset(),
-    SignalKind.estimated_performance: frozenset({"threshold"}),
+    SignalKind.attribution_drift: frozenset({"threshold", "features"}),
+    SignalKind.estimated_performance: frozenset({"threshold", "features"}),
     SignalKind.multivariate_drift: frozenset({"threshold", "features"}),
 }
 

@@ -12,6 +12,9 @@ import numpy as np
 from monitors.stats.schemas import Serializable, Verdict
 
 DEFAULT_NDCG_THRESHOLD = 0.9
+# Share of a surrogate's rows held out to measure how well it reproduces the model.
+HELD_OUT = 0.25
+MIN_SURROGATE_ROWS = 8
 TREE_MODULES = ("sklearn.ensemble", "sklearn.tree", "xgboost", "lightgbm", "catboost")
 
 
@@ -21,6 +24,7 @@ class ExplainerKind(StrEnum):
     tree = "tree"
     gradient = "gradient"
     permutation = "permutation"
+    surrogate = "surrogate"
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -177,4 +181,82 @@ def compute_attribution_drift(
         verdict=Verdict.drift if score < threshold else Verdict.no_drift,
         reference_top=tuple(sorted(ref, key=lambda f: -ref[f])[:n]),
         current_top=tuple(sorted(cur, key=lambda f: -cur[f])[:n]),
+    )
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class SurrogateImportance(Serializable):
+    """SHAP importances of a tree surrogate of a model, and how well it reproduces the model."""
+
+    importance: FeatureImportance
+    fidelity: float
+    # r2 for numeric outputs, balanced_accuracy for classes (plain accuracy would credit a
+    # surrogate that always predicts the majority class)
+    fidelity_metric: str
+    held_out: int
+
+
+def _surrogate(classes: int, seed: int) -> Any:
+    # small seeded ensembles that TreeExplainer explains exactly and that fit in well under a
+    # second on the bounded sample; shap explains gradient boosting of two classes at most
+    from sklearn import ensemble
+
+    if classes > 2:
+        return ensemble.RandomForestClassifier(
+            n_estimators=50, max_depth=8, min_samples_leaf=3, random_state=seed
+        )
+    model = ensemble.GradientBoostingClassifier if classes else ensemble.GradientBoostingRegressor
+    return model(n_estimators=100, max_depth=3, subsample=0.8, random_state=seed)
+
+
+def _fidelity(classify: bool, outputs: np.ndarray, reproduced: np.ndarray) -> float:
+    from sklearn.metrics import balanced_accuracy_score, r2_score
+
+    if classify:
+        return float(balanced_accuracy_score(outputs, reproduced))
+    return float(r2_score(outputs, reproduced))
+
+
+def surrogate_importance(
+    features: Any,
+    outputs: Any,
+    *,
+    feature_names: Sequence[str],
+    classify: bool,
+    max_rows: int = 2000,
+    seed: int = 0,
+) -> SurrogateImportance:
+    """Mimic a model from its inputs and outputs (Azure ML's mimic explainer) and explain it.
+
+    A seeded sample of at most ``max_rows`` rows is split: the surrogate learns the model's
+    ``outputs`` (classes when ``classify``, else numbers such as a probability) on three
+    quarters, its fidelity is measured on the rest, and its mean absolute SHAP values
+    (TreeExplainer, exact) on the whole sample are the importances. Outputs that never change
+    depend on no feature: every importance is 0 and a constant reproduces them.
+    """
+    rows = np.random.default_rng(seed).permutation(len(outputs))[:max_rows]
+    matrix = np.asarray(features, dtype=np.float64)[rows]
+    target = np.asarray(outputs)[rows]
+    if len(target) < MIN_SURROGATE_ROWS:
+        raise ValueError(f"a surrogate needs at least {MIN_SURROGATE_ROWS} rows (some held out)")
+    cut = round(len(target) * (1 - HELD_OUT))
+    metric = "balanced_accuracy" if classify else "r2"
+    held = slice(cut, None)
+    seen = np.unique(target[:cut]).size
+    if seen < 2:
+        importances = dict.fromkeys(feature_names, 0.0)
+        reproduced = np.full_like(target[held], target[0])
+    else:
+        model = _surrogate(seen if classify else 0, seed).fit(matrix[:cut], target[:cut])
+        values = shap_values(model, matrix, background=matrix, kind=ExplainerKind.tree)
+        importances = importance_from_shap(values, feature_names)
+        reproduced = model.predict(matrix[held])
+    importance = FeatureImportance(
+        importances=importances, explainer=ExplainerKind.surrogate, rows=len(target)
+    )
+    return SurrogateImportance(
+        importance=importance,
+        fidelity=_fidelity(classify, target[held], reproduced),
+        fidelity_metric=metric,
+        held_out=len(target) - cut,
     )

@@ -1,11 +1,13 @@
-"""Signals on known data: quality issues, performance below threshold, unavailable kinds."""
+"""Signals on known data: quality issues, performance below threshold, every kind computed."""
 
 from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
+import pytest
 
-from monitors.runs.signals import SignalInput, compute_signal
+from governance.core.errors import InvalidInput
+from monitors.runs.signals import COMPUTERS, SignalInput, compute_signal
 from monitors.specs.schemas import Signal, SignalKind
 from monitors.stats.reference import build_reference_profile
 from tests.monitors.runs.synthetic import reference_table
@@ -65,8 +67,14 @@ def test_fairness_breaches_on_unequal_selection_rates() -> None:
     assert rates["sex=Female"] == 0.0 and 0.4 < (rates["sex=Male"] or 0) < 0.6
 
 
-def test_signal_kinds_without_an_engine_report_unavailable() -> None:
-    outcome = compute_signal(
-        Signal(kind=SignalKind.attribution_drift), _input(reference_table(100))
+def test_every_kind_is_computed_or_fails_never_unavailable() -> None:
+    assert set(COMPUTERS) == set(SignalKind)
+    # a reference without the model's outputs: the signal fails (the run keeps the others)
+    labels_only = reference_table(1000).rename_columns(["age", "hours", "sex", "label"])
+    data = SignalInput(
+        profile=build_reference_profile(labels_only),
+        reference=labels_only,
+        current=reference_table(500, seed=4),
     )
-    assert not outcome.breached and outcome.metrics[0].metric == "unavailable"
+    with pytest.raises(InvalidInput, match="attribution drift needs the model's outputs"):
+        compute_signal(Signal(kind=SignalKind.attribution_drift), data)

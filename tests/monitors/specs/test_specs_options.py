@@ -61,9 +61,32 @@ SAMPLES: dict[SignalKind, tuple[dict[str, Any], dict[str, Any]]] = {
             "significance": 0.01,
         },
     ),
-    SignalKind.attribution_drift: ({}, {}),
-    SignalKind.estimated_performance: ({}, {}),
-    SignalKind.multivariate_drift: ({}, {}),
+    SignalKind.attribution_drift: (
+        {"threshold": 0.8},
+        {"top_n": 5, "max_rows": 500, "min_fidelity": 0.6, "min_window_rows": 100},
+    ),
+    SignalKind.estimated_performance: (
+        {"threshold": 0.6},
+        {
+            "task": "classification",
+            "metric": "f1",
+            "pos_label": ">50K",
+            "classes": ["<=50K", ">50K"],
+            "chunks": 8,
+            "min_window_rows": 100,
+        },
+    ),
+    SignalKind.multivariate_drift: (
+        {"threshold": 0.7},
+        {
+            "method": "domain_classifier",
+            "explained_variance": 0.65,
+            "chunks": 8,
+            "min_window_rows": 100,
+            "cv_folds": 4,
+            "max_reference_rows": 1000,
+        },
+    ),
 }
 
 
@@ -112,7 +135,7 @@ REFUSED: list[tuple[str, dict[str, Any], list[str], str]] = [
         {"kind": "data_drift", "options": {"pos_label": 1}},
         ["options", "pos_label"],
         "for data_drift signals: their options are correction, min_window_rows ('pos_label' is "
-        "an option of performance, fairness)",
+        "an option of performance, fairness, estimated_performance)",
     ),
     (
         "not a metric",

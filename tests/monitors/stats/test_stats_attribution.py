@@ -13,6 +13,7 @@ from monitors.stats.attribution import (
     compute_feature_importance,
     explainer_kind,
     ndcg,
+    surrogate_importance,
 )
 from monitors.stats.schemas import Verdict
 
@@ -132,3 +133,59 @@ def test_attribution_drift_between_two_windows_of_a_model() -> None:
     result = compute_attribution_drift(reference, current)
     assert result.verdict is Verdict.drift
     assert compute_attribution_drift(reference, reference).verdict is Verdict.no_drift
+
+
+def test_a_surrogate_of_a_models_scores_ranks_what_the_model_reads() -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    features, target = _data(5, 1500)
+    model = LogisticRegression().fit(features, target)
+    scores = model.predict_proba(features)[:, 1]
+    found = surrogate_importance(features, scores, feature_names=FEATURES, classify=False)
+    assert found.fidelity_metric == "r2" and found.fidelity > 0.9
+    assert found.importance.explainer is ExplainerKind.surrogate
+    assert found.importance.ranking()[:2] == ("a", "b")
+    classes = np.where(model.predict(features) == 1, "yes", "no")
+    found = surrogate_importance(features, classes, feature_names=FEATURES, classify=True)
+    assert found.fidelity_metric == "balanced_accuracy" and found.fidelity > 0.85
+    assert found.importance.ranking()[:2] == ("a", "b")
+
+
+def test_a_surrogate_of_outputs_the_features_do_not_explain_has_low_fidelity() -> None:
+    features, _ = _data(6, 1000)
+    noise = np.random.default_rng(7).normal(size=1000)
+    found = surrogate_importance(features, noise, feature_names=FEATURES, classify=False)
+    assert found.fidelity < 0.1
+    coin = np.random.default_rng(8).integers(0, 2, 1000)
+    found = surrogate_importance(features, coin, feature_names=FEATURES, classify=True)
+    assert 0.35 < found.fidelity < 0.65
+
+
+def test_surrogate_samples_are_bounded_and_seeded() -> None:
+    features, target = _data(9, 3000)
+    found = surrogate_importance(
+        features, target, feature_names=FEATURES, classify=True, max_rows=400
+    )
+    assert (found.importance.rows, found.held_out) == (400, 100)
+    again = surrogate_importance(
+        features, target, feature_names=FEATURES, classify=True, max_rows=400
+    )
+    assert again == found
+
+
+def test_outputs_that_never_change_depend_on_no_feature() -> None:
+    features, _ = _data(10, 200)
+    found = surrogate_importance(
+        features, np.full(200, "no"), feature_names=FEATURES, classify=True
+    )
+    assert set(found.importance.importances.values()) == {0.0} and found.fidelity == 1.0
+    with pytest.raises(ValueError, match="at least 8 rows"):
+        surrogate_importance(features[:7], np.ones(7), feature_names=FEATURES, classify=False)
+
+
+def test_a_surrogate_of_several_classes_is_a_forest_shap_explains() -> None:
+    # shap explains gradient boosting of two classes only
+    features, _ = _data(11, 800)
+    classes = np.where(features[:, 0] > 0.5, "high", np.where(features[:, 1] > 0, "mid", "low"))
+    found = surrogate_importance(features, classes, feature_names=FEATURES, classify=True)
+    assert found.fidelity > 0.9 and found.importance.ranking()[:2] == ("a", "b")
