@@ -23,10 +23,10 @@ from governance.core.db import Database
 from governance.core.errors import NotFound
 from lineage.schemas import Signature
 from monitors.runs.schemas import RunStatus, SignalOutcome
-from monitors.specs.options import FairnessOptions, PredictionDriftOptions
+from monitors.specs.roles import column_roles as column_roles  # re-exported: its home before
 from monitors.specs.schemas import Monitor, MonitorSpec, Target
 from monitors.specs.windows import Span, WindowPlan
-from monitors.stats.columns import DEFAULT_ROLES, LABEL, PREDICTION, ColumnRoles
+from monitors.stats.columns import DEFAULT_ROLES, ColumnRoles
 from monitors.stats.reference import ReferenceProfile, build_reference_profile
 
 
@@ -39,30 +39,6 @@ class LoadedReference:
     dataset: str | None = None
     version: str | None = None
     roles: ColumnRoles = DEFAULT_ROLES
-
-
-def column_roles(spec: MonitorSpec, signature: Signature | None = None) -> ColumnRoles:
-    """Roles of the columns from the deployed model's signature (if any) and the spec.
-
-    The signature's inputs are the features; its outputs, in a reference, are the labels
-    (training data stores the target under the output's name) unless named as predictions.
-    """
-    predictions = {PREDICTION}
-    sensitive: list[str] = []
-    for signal in spec.signals:
-        if isinstance(signal.options, PredictionDriftOptions):
-            predictions.add(signal.options.column)
-        if isinstance(signal.options, FairnessOptions):
-            sensitive += signal.options.sensitive_features or signal.features or ()
-    if signature is None:
-        return ColumnRoles(predictions=frozenset(predictions), sensitive=tuple(sensitive))
-    outputs = [c.name for c in signature.outputs if c.name not in predictions]
-    return ColumnRoles(
-        features=tuple(c.name for c in signature.inputs),
-        predictions=frozenset(predictions),
-        labels=tuple(dict.fromkeys((LABEL, *outputs, "target"))),
-        sensitive=tuple(dict.fromkeys(sensitive)),
-    )
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -13,8 +14,11 @@ from governance.core.clock import Clock, SystemClock
 from governance.core.db import Database
 from governance.core.errors import Conflict, InvalidInput, NotFound
 from governance.core.principal import Principal
+from lineage import service as lineage
+from lineage.schemas import Signature
 from monitors.alerts.service import list_channels
-from monitors.specs.schemas import Monitor, MonitorSpec, MonitorUpdate
+from monitors.specs.roles import named_not_features
+from monitors.specs.schemas import Monitor, MonitorSpec, MonitorUpdate, TargetKind
 from monitors.specs.store import MonitorStore, SqlMonitorStore, StoredSpecRefused
 
 _WALL = SystemClock()
@@ -56,6 +60,39 @@ def _check_channels(db: Database, project: str, specs: list[MonitorSpec]) -> Non
         raise InvalidInput(f"unknown alert channels {unknown}", field="channels")
 
 
+def _check_features(db: Database, project: str, specs: list[MonitorSpec]) -> None:
+    """Refuse signals naming as features columns the deployed model says are not features.
+
+    Only where the signature is known at apply: an endpoint target serving a model.
+    """
+    problems: list[dict[str, Any]] = []
+    for index, spec in enumerate(specs):
+        named = any(s.features for s in spec.signals)
+        signature = _signature(db, project, spec) if named else None
+        if signature is not None:
+            found = named_not_features(spec, signature)
+            problems += [{"monitor": index, "name": spec.name, **p} for p in found]
+    if problems:
+        first = problems[0]
+        detail = f"monitor {first['name']!r}: {first['loc']}: {first['msg']}"
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise InvalidInput(detail + more, field="signals", errors=problems)
+
+
+def _signature(db: Database, project: str, spec: MonitorSpec) -> Signature | None:
+    """The signature of the model the spec's endpoint serves, if it serves one."""
+    if spec.target.kind is not TargetKind.endpoint:
+        return None
+    endpoint = lineage.find_endpoint(db, project=project, name=spec.target.name)
+    return None if endpoint is None else endpoint.signature
+
+
+def _check(db: Database, project: str, specs: list[MonitorSpec]) -> None:
+    """The checks of a spec against the project: its channels, its features."""
+    _check_channels(db, project, specs)
+    _check_features(db, project, specs)
+
+
 def _audit(session: Session, actor: Principal, action: str, monitor: Monitor) -> None:
     record_audit(
         session,
@@ -68,9 +105,9 @@ def _audit(session: Session, actor: Principal, action: str, monitor: Monitor) ->
 
 
 def check_specs(db: Database, *, project: str, specs: list[MonitorSpec]) -> None:
-    """The checks apply makes beyond a spec's own fields: the project exists, its channels do."""
+    """The checks apply makes beyond a spec's own fields: the project, channels and features."""
     get_project(db, name=project)
-    _check_channels(db, project, specs)
+    _check(db, project, specs)
 
 
 def create_monitor(
@@ -78,7 +115,7 @@ def create_monitor(
 ) -> Monitor:
     """Create a monitor; a name already taken in the project is a conflict."""
     get_project(db, name=project)
-    _check_channels(db, project, [spec])
+    _check(db, project, [spec])
     with db.transaction() as session:
         try:
             taken = SqlMonitorStore(session).get(project, spec.name) is not None
@@ -99,7 +136,7 @@ def apply_monitors(
 ) -> list[Applied]:
     """Create or replace monitors by name, all in one transaction (``monitor apply -f``)."""
     get_project(db, name=project)
-    _check_channels(db, project, specs)
+    _check(db, project, specs)
     applied = []
     with db.transaction() as session:
         store = SqlMonitorStore(session)
@@ -137,15 +174,30 @@ def update_monitor(
     with db.transaction() as session:
         store = SqlMonitorStore(session)
         current = _existing(store, project, name)
-        changes = data.model_dump(exclude_unset=True, exclude_none=True)
-        merged = current.spec.model_dump() | {k: getattr(data, k) for k in changes}
+        merged = current.spec.model_dump() | _changes(data)
         spec = MonitorSpec.model_validate(merged)
         _check_channels(db, project, [spec])
+        if spec.signals != current.spec.signals:  # the stored signals are not re-judged
+            _check_features(db, project, [spec])
         if spec == current.spec:
             return current
         monitor = store.replace(current.id, spec, when=clock.now())
         _audit(session, actor, "monitor.update", monitor)
         return monitor
+
+
+def _changes(data: MonitorUpdate) -> dict[str, Any]:
+    """The fields a change sets; null resets a field whose default is null, else is refused."""
+    given = {name: getattr(data, name) for name in data.model_fields_set}
+    refused = sorted(
+        name for name, value in given.items()
+        if value is None and MonitorSpec.model_fields[name].default is not None
+    )  # fmt: skip
+    if refused:
+        errors = [{"loc": ["body", name], "msg": "cannot be null: leave it out to keep it"}
+                  for name in refused]  # fmt: skip
+        raise InvalidInput(f"{', '.join(refused)} cannot be null", errors=errors)
+    return given
 
 
 def delete_monitor(db: Database, *, project: str, name: str, actor: Principal) -> None:

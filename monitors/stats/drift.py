@@ -35,6 +35,7 @@ from monitors.stats.schemas import (
     Preset,
     ScoreKind,
     StatTestName,
+    ThresholdSource,
     Verdict,
 )
 from monitors.stats.stattests import (
@@ -287,7 +288,14 @@ def apply_chunk_thresholds(columns: list[ColumnDrift], config: DriftConfig) -> l
         else:
             threshold, drifted = chunk.upper, column.score > chunk.upper
         verdict = Verdict.drift if drifted else Verdict.no_drift
-        updated.append(replace(column, threshold=threshold, verdict=verdict))
+        updated.append(
+            replace(
+                column,
+                threshold=threshold,
+                verdict=verdict,
+                threshold_source=ThresholdSource.reference_chunks,
+            )
+        )
     return updated
 
 

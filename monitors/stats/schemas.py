@@ -52,6 +52,13 @@ class Verdict(StrEnum):
     insufficient_data = "insufficient_data"
 
 
+class ThresholdSource(StrEnum):
+    """Where a column's threshold came from: the test's fixed cut-off or reference chunks."""
+
+    fixed = "fixed"
+    reference_chunks = "reference_chunks"
+
+
 class Preset(StrEnum):
     """Family of default tests and thresholds."""
 
@@ -154,6 +161,7 @@ class ColumnDrift(Serializable):
     current_nulls: int = 0
     current_infinities: int = 0
     notes: tuple[str, ...] = ()
+    threshold_source: ThresholdSource = ThresholdSource.fixed
 
     @property
     def drifted(self) -> bool:
