@@ -51,6 +51,8 @@ class ProjectRow(Base):
     description: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     retention_days: Mapped[int | None] = mapped_column(Integer)
+    # Seconds between notifications of a repeating alert; None: the server's alert policy.
+    alert_cooldown_seconds: Mapped[int | None] = mapped_column(Integer)
 
 
 class RoleBindingRow(Base):

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal, get_args
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from governance.core.durations import WholeSeconds
 from governance.core.principal import Principal, PrincipalKind
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
@@ -17,6 +18,8 @@ PRINCIPAL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,199}$")
 SYSTEM_PROJECT = "_system"
 Role = Literal["owner", "ml-engineer", "data-scientist", "app-developer", "auditor", "viewer"]
 ROLES: tuple[str, ...] = get_args(Role)
+MAX_RETENTION_DAYS = 36500
+MAX_ALERT_COOLDOWN = timedelta(days=365)
 
 
 class PrincipalCreate(BaseModel):
@@ -97,7 +100,28 @@ class ProjectCreate(BaseModel):
 
     name: str = Field(pattern=NAME_RE.pattern)
     description: str = Field(default="", max_length=2000)
-    retention_days: int | None = Field(default=None, ge=1, le=36500)
+    retention_days: int | None = Field(default=None, ge=1, le=MAX_RETENTION_DAYS)
+
+
+class ProjectUpdate(BaseModel):
+    """A change of a project's settings; a field sent as null goes back to the server default.
+
+    ``retention_days`` bounds how long inference data and monitor runs are kept (null: kept);
+    ``alert_cooldown`` is how often a repeating alert notifies when its monitor names no
+    cooldown (null: the server's alert policy).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    retention_days: int | None = Field(default=None, ge=1, le=MAX_RETENTION_DAYS)
+    alert_cooldown: WholeSeconds | None = None
+
+    @field_validator("alert_cooldown")
+    @classmethod
+    def _bounded(cls, value: timedelta | None) -> timedelta | None:
+        if value is not None and value > MAX_ALERT_COOLDOWN:
+            raise ValueError("the alert cooldown is at most P365D")
+        return value
 
 
 class ProjectInfo(BaseModel):
@@ -110,6 +134,8 @@ class ProjectInfo(BaseModel):
     description: str
     created_at: datetime
     retention_days: int | None
+    # None: the server's alert policy applies to monitors that name no cooldown.
+    alert_cooldown: WholeSeconds | None = None
 
 
 class RoleGrant(BaseModel):

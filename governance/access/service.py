@@ -16,6 +16,7 @@ from governance.access.schemas import (
     PrincipalInfo,
     ProjectCreate,
     ProjectInfo,
+    ProjectUpdate,
     RoleBinding,
     TokenInfo,
     TokenIssued,
@@ -25,6 +26,7 @@ from governance.access.tokens import generate_token, hash_secret, parse_token, s
 from governance.audit.service import record_audit
 from governance.core.clock import Clock, SystemClock
 from governance.core.db import Database
+from governance.core.durations import iso_duration
 from governance.core.errors import Conflict, InvalidInput, NotFound, Unauthenticated
 from governance.core.principal import Principal, PrincipalKind
 
@@ -216,6 +218,43 @@ def get_project(db: Database, *, name: str) -> ProjectInfo:
     if not found:
         raise NotFound(f"project {name!r} not found")
     return found[0]
+
+
+def update_project(
+    db: Database, *, name: str, data: ProjectUpdate, actor: Principal
+) -> ProjectInfo:
+    """Change the settings ``data`` names (a null one back to the default); audited before/after."""
+    with db.transaction() as session:
+        store = SqlAccessStore(session)
+        current = store.lock_project(name)
+        if current is None:
+            raise NotFound(f"project {name!r} not found")
+        wanted = current.model_copy(
+            update={field: getattr(data, field) for field in data.model_fields_set}
+        )
+        if _settings(wanted) == _settings(current):
+            return current
+        updated = store.set_settings(
+            current.id, retention_days=wanted.retention_days, alert_cooldown=wanted.alert_cooldown
+        )
+        record_audit(
+            session, actor=actor, action="project.update", project=name, target=f"project:{name}",
+            details={"before": _settings(current), "after": _settings(updated)},
+        )  # fmt: skip
+    return updated
+
+
+def _settings(project: ProjectInfo) -> dict[str, object]:
+    cooldown = project.alert_cooldown
+    return {
+        "retention_days": project.retention_days,
+        "alert_cooldown": None if cooldown is None else iso_duration(cooldown),
+    }
+
+
+def find_project_in(session: Session, name: str) -> ProjectInfo | None:
+    """The project called ``name``, read inside the caller's transaction (None: no such)."""
+    return SqlAccessStore(session).find_project(name)
 
 
 def list_projects(db: Database, *, names: set[str] | None = None) -> list[ProjectInfo]:

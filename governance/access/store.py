@@ -8,7 +8,7 @@ values and schemas: rows are built and read here and never leave this module.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import ColumnElement, delete, select, update
@@ -102,6 +102,16 @@ class ProjectStore(Protocol):
         """Projects (restricted to ``names`` when given), by name."""
         ...
 
+    def lock_project(self, name: str) -> ProjectInfo | None:
+        """The project called ``name``, locked until the transaction ends (None: no such)."""
+        ...
+
+    def set_settings(
+        self, project_id: uuid.UUID, *, retention_days: int | None, alert_cooldown: timedelta | None
+    ) -> ProjectInfo:
+        """Replace a project's retention and alert cooldown (None: the server default)."""
+        ...
+
 
 class BindingStore(Protocol):
     """Role bindings (principal, role, project) and the epoch that tells processes to reload.
@@ -163,7 +173,11 @@ def _project(row: ProjectRow) -> ProjectInfo:
         description=row.description,
         created_at=row.created_at,
         retention_days=row.retention_days,
-    )
+        alert_cooldown=(
+            None if row.alert_cooldown_seconds is None
+            else timedelta(seconds=row.alert_cooldown_seconds)
+        ),
+    )  # fmt: skip
 
 
 def _token(row: TokenRow, principal: str) -> TokenInfo:
@@ -309,6 +323,24 @@ class SqlAccessStore:
         if names is not None:
             stmt = stmt.where(ProjectRow.name.in_(sorted(names)))
         return [_project(r) for r in self.session.scalars(stmt)]
+
+    def lock_project(self, name: str) -> ProjectInfo | None:
+        """The project called ``name``, its row locked (SELECT ... FOR UPDATE), or None."""
+        stmt = select(ProjectRow).where(ProjectRow.name == name).with_for_update()
+        row = self.session.scalars(stmt).first()
+        return None if row is None else _project(row)
+
+    def set_settings(
+        self, project_id: uuid.UUID, *, retention_days: int | None, alert_cooldown: timedelta | None
+    ) -> ProjectInfo:
+        """Replace a project's retention and alert cooldown."""
+        row = self.session.get_one(ProjectRow, project_id)
+        row.retention_days = retention_days
+        row.alert_cooldown_seconds = (
+            None if alert_cooldown is None else int(alert_cooldown.total_seconds())
+        )
+        self.session.flush()
+        return _project(row)
 
     # bindings
     def add_binding(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
@@ -9,7 +10,9 @@ from pydantic import ValidationError
 from sqlalchemy import Uuid, column, select, table
 from sqlalchemy.orm import Session
 
+from governance.access.service import find_project_in
 from governance.core.db import CanonicalJSON, UTCDateTime
+from monitors.alerts.models import AlertRow
 from monitors.alerts.schemas import AlertRule, Breach, RuleVerdict
 
 # Read-only views of the runs' and specs' tables: both packages call into alerts, so alerts
@@ -27,10 +30,27 @@ _RUN_ID = "run_id"  # key of a breach's details naming the run that breached
 
 
 def _run_of(breach: Breach) -> UUID | None:
+    return _run_in(breach.details)
+
+
+def _run_in(details: Any) -> UUID | None:
     try:
-        return UUID(str(breach.details[_RUN_ID]))
-    except (KeyError, ValueError):
+        return UUID(str(details[_RUN_ID]))
+    except (KeyError, TypeError, ValueError):
         return None
+
+
+def open_alert_runs(session: Session, project: str, monitor: str) -> set[UUID]:
+    """Runs that the unresolved alerts of a monitor name as their latest breach."""
+    details = session.scalars(
+        select(AlertRow.details).where(
+            AlertRow.project == project,
+            AlertRow.monitor == monitor,
+            AlertRow.active_key.is_not(None),
+        )
+    )
+    found = (_run_in(d) for d in details)
+    return {run_id for run_id in found if run_id is not None}
 
 
 def monitor_rule(session: Session, breach: Breach) -> AlertRule:
@@ -48,6 +68,15 @@ def monitor_rule(session: Session, breach: Breach) -> AlertRule:
         return AlertRule.model_validate((spec or {}).get("alert") or {})
     except ValidationError:
         return AlertRule()  # a spec stored before the rule was checked: the old behaviour
+
+
+def cooldown_of(session: Session, project: str, rule: AlertRule, default: timedelta) -> timedelta:
+    """How often an open alert may notify: the monitor's cooldown, else the project's, else
+    ``default`` (the server's alert policy)."""
+    if rule.cooldown is not None:
+        return rule.cooldown
+    found = find_project_in(session, project)
+    return default if found is None or found.alert_cooldown is None else found.alert_cooldown
 
 
 def evaluate(session: Session, breach: Breach, rule: AlertRule) -> RuleVerdict:

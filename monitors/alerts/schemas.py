@@ -14,10 +14,11 @@ from pydantic import (
     Field,
     HttpUrl,
     SecretStr,
-    field_serializer,
     field_validator,
     model_validator,
 )
+
+from governance.core.durations import WholeSeconds
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,127}$"
 
@@ -144,35 +145,14 @@ class AlertRule(BaseModel):
 
     breaches: int = Field(default=1, ge=1, le=MAX_RULE_WINDOWS)
     of: int = Field(default=1, ge=1, le=MAX_RULE_WINDOWS)
-    # None: the server's alert policy (one hour).
-    cooldown: timedelta | None = None
-
-    @field_validator("cooldown")
-    @classmethod
-    def _whole_seconds(cls, value: timedelta | None) -> timedelta | None:
-        if value is not None and (value.total_seconds() < 0 or value.microseconds):
-            raise ValueError("the cooldown is whole seconds and not negative")
-        return value
+    # None: the project's alert cooldown, else the server's alert policy (one hour).
+    cooldown: WholeSeconds | None = None
 
     @model_validator(mode="after")
     def _n_of_m(self) -> AlertRule:
         if self.breaches > self.of:
             raise ValueError(f"breaches ({self.breaches}) cannot exceed of ({self.of})")
         return self
-
-    @field_serializer("cooldown")
-    def _iso(self, value: timedelta | None) -> str | None:
-        return None if value is None else iso_seconds(value)
-
-
-def iso_seconds(value: timedelta) -> str:
-    """A whole-second duration as ISO-8601 (``PT1H``, ``P1DT30M``)."""
-    days, rest = divmod(int(value.total_seconds()), 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    time = "".join(f"{n}{u}" for n, u in ((hours, "H"), (minutes, "M"), (secs, "S")) if n)
-    text = "P" + (f"{days}D" if days else "") + (f"T{time}" if time else "")
-    return text if text != "P" else "PT0S"
 
 
 class RuleVerdict(BaseModel):

@@ -18,7 +18,7 @@ from governance.core.ids import new_id
 from governance.core.principal import SYSTEM, Principal
 from governance.core.secrets import SecretBox, SecretUnreadable, is_sealed
 from governance.core.urlguard import Allowlist, check_static
-from monitors.alerts.rules import evaluate, monitor_rule
+from monitors.alerts.rules import cooldown_of, evaluate, monitor_rule
 from monitors.alerts.schemas import (
     Alert,
     AlertEvent,
@@ -86,7 +86,8 @@ def raise_or_update_alert(
     escalated = Severity(breach.severity).rank > alert.severity.rank
     updated = _record_breach(store, alert, breach, verdict, escalated, now)
     notified = 0
-    if _should_notify(updated, escalated, rule.cooldown or policy.cooldown, now):
+    cooldown = cooldown_of(session, project, rule, policy.cooldown)
+    if _should_notify(updated, escalated, cooldown, now):
         updated, notified = _notify(store, updated, AlertEvent.updated, now)
     _audit(session, actor, "alert.update", updated, breach)
     return AlertOutcome(alert=updated, opened=False, notified=notified, verdict=verdict)

@@ -14,6 +14,7 @@ from governance.access.authorization import authorize
 from governance.core.clock import Clock, SystemClock, to_utc
 from governance.core.db import Database
 from governance.core.principal import SYSTEM
+from monitors.runs.retention import monitor_retention
 from monitors.runs.schemas import RunReport, RunTrigger
 from monitors.runs.service import pending_windows, run_window
 from monitors.runs.sources import RunEnvironment
@@ -38,7 +39,8 @@ class DaemonOptions:
     max_catchup: int = 1000
     # Webhook retries that are due are sent this often by the leader.
     deliver_every: float = 30.0
-    # Inference partitions past their project's retention are deleted this often by the leader.
+    # Monitor runs and inference partitions past their retention are deleted this often by the
+    # leader.
     retention_every: float = 3600.0
     # Separate fleets (e.g. the demo's own daemon) elect their leader under their own lease.
     lease_name: str = DEFAULT_LEASE
@@ -189,7 +191,7 @@ class Daemon:
                 log.exception("alert delivery failed")
 
     def apply_retention(self) -> None:
-        """Delete inference partitions past their retention (leader only; each is audited)."""
+        """Delete runs and inference partitions past their retention (leader only; audited)."""
         if self.leading and self.retention is not None:
             try:
                 self.retention()
@@ -270,6 +272,9 @@ class Daemon:
         horizon = now - self.options.max_catchup * frequency_of(schedule)
         since = max(to_utc(schedule.start or monitor.created_at) - timedelta(seconds=1), horizon)
         since = max(since, self._watermark.get(monitor.id, since))
+        keep = monitor_retention(self.db, monitor)
+        if keep is not None:  # windows past retention were deleted on purpose: never rerun them
+            since = max(since, to_utc(now) - keep)
         return pending_windows(self.db, monitor=monitor, since=since, until=now)
 
 

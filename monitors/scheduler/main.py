@@ -6,6 +6,7 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from types import FrameType
@@ -14,8 +15,10 @@ from governance.audit.sealer import Sealer
 from governance.core.clock import Clock, SystemClock
 from governance.core.db import Database
 from governance.core.settings import Settings
+from monitors.capture.files import ParquetCaptureStore
 from monitors.capture.service import apply_retention, capture_files, clean_leftovers
 from monitors.runs.adapters import default_environment
+from monitors.runs.retention import apply_run_retention
 from monitors.scheduler.clock import AcceleratedClock
 from monitors.scheduler.daemon import Daemon, DaemonOptions
 
@@ -55,8 +58,21 @@ def build_daemon(
         env=env,
         clock=clock,
         options=options,
-        retention=lambda: apply_retention(db, files=files, clock=clock),
+        retention=lambda: _apply_retention(db, files, clock),
     )
+
+
+def _apply_retention(db: Database, files: ParquetCaptureStore, clock: Clock) -> None:
+    """Delete runs, then inference partitions, past retention (a failure spares the other)."""
+    jobs: dict[str, Callable[[], object]] = {
+        "monitor runs": lambda: apply_run_retention(db, clock=clock),
+        "inference data": lambda: apply_retention(db, files=files, clock=clock),
+    }
+    for what, job in jobs.items():
+        try:
+            job()
+        except Exception:  # the next round retries; the failure is logged
+            log.exception("retention of %s failed", what)
 
 
 def configure_logging(*, verbose: bool = False) -> None:

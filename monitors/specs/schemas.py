@@ -20,15 +20,19 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails
 
+from governance.core.durations import WholeSeconds, iso_duration, whole_seconds
 from monitors.alerts.schemas import AlertRule, Severity
 from monitors.specs.cron import crontab_trigger
 from monitors.specs.options import (
     LOWER_IS_BETTER,
+    MAX_CLASSIFIER_CHUNKS,
     OPTIONS,
     SETTINGS_USED,
     Column,
     DataDriftOptions,
+    EstimatedPerformanceOptions,
     FairnessOptions,
+    MultivariateDriftOptions,
     PerformanceOptions,
     SignalOptions,
     parse_options,
@@ -48,32 +52,13 @@ ChannelName = Annotated[str, Field(pattern=NAME)]
 OptionsT = TypeVar("OptionsT", bound=BaseModel)
 
 
-def iso_duration(value: timedelta) -> str:
-    """Render a duration as ISO-8601 (``P1D``, ``PT6H``, ``P1DT30M``)."""
-    seconds = int(value.total_seconds())
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    time = "".join(f"{n}{u}" for n, u in ((hours, "H"), (minutes, "M"), (secs, "S")) if n)
-    text = "P" + (f"{days}D" if days else "") + (f"T{time}" if time else "")
-    return text if text != "P" else "PT0S"
-
-
-def _non_negative(value: timedelta) -> timedelta:
-    if value.total_seconds() < 0 or value.microseconds:
-        raise ValueError("durations are whole seconds and not negative")
-    return value
-
-
 def _positive(value: timedelta) -> timedelta:
-    if _non_negative(value).total_seconds() == 0:
+    if whole_seconds(value).total_seconds() == 0:
         raise ValueError("duration must be positive")
     return value
 
 
-Duration = Annotated[
-    timedelta, AfterValidator(_non_negative), PlainSerializer(iso_duration, return_type=str)
-]
+Duration = WholeSeconds
 PositiveDuration = Annotated[
     timedelta, AfterValidator(_positive), PlainSerializer(iso_duration, return_type=str)
 ]
@@ -225,7 +210,6 @@ class Signal(_Frozen):
 SETTINGS = ("preset", "method", "feature_threshold", "threshold", "features")
 _INSTEAD = {
     SignalKind.fairness: "their limits are options (demographic_parity_ratio, ...)",
-    SignalKind.attribution_drift: "attribution drift is not computed in this version",
 }
 
 
@@ -244,8 +228,14 @@ def signal_problems(signal: Signal) -> list[InitErrorDetails]:
         found += _steward_problems(signal)
     if signal.kind is SignalKind.performance:
         found += _performance_problems(signal, signal.options_as(PerformanceOptions))
+    if signal.kind is SignalKind.estimated_performance:
+        found += _estimation_problems(signal, signal.options_as(EstimatedPerformanceOptions))
     if signal.kind is SignalKind.fairness:
         found += _fairness_problems(signal, signal.options_as(FairnessOptions))
+    if signal.kind is SignalKind.attribution_drift:
+        found += _attribution_problems(signal)
+    if signal.kind is SignalKind.multivariate_drift:
+        found += _multivariate_problems(signal, signal.options_as(MultivariateDriftOptions))
     return found
 
 
@@ -253,6 +243,13 @@ def _unused(kind: SignalKind, name: str) -> str:
     used = sorted(SETTINGS_USED[kind])
     reads = f"they read {', '.join(used)}" if used else "they read none of these fields"
     return f"{kind} signals do not use {name}: " + _INSTEAD.get(kind, reads)
+
+
+def _attribution_problems(signal: Signal) -> list[InitErrorDetails]:
+    if (signal.threshold or 0) <= 1:
+        return []
+    text = "threshold is the NDCG below which the signal breaches: at most 1"
+    return [problem(("threshold",), text, signal.threshold)]
 
 
 DRIFT_KINDS = frozenset({SignalKind.data_drift, SignalKind.prediction_drift})
@@ -284,6 +281,20 @@ def _performance_problems(signal: Signal, options: PerformanceOptions) -> list[I
     return found
 
 
+def _estimation_problems(
+    signal: Signal, options: EstimatedPerformanceOptions
+) -> list[InitErrorDetails]:
+    found = [problem(("options", *loc), text, None) for loc, text in options.problems()]
+    if signal.features and options.task == "classification":
+        text = "CBPE estimates from the scores alone: features apply to regression (DLE) only"
+        found.append(problem(("features",), text, signal.features))
+    bounded = options.headline not in LOWER_IS_BETTER
+    if bounded and signal.threshold is not None and signal.threshold > 1:
+        text = f"{options.headline} is at most 1, so this threshold always breaches"
+        found.append(problem(("threshold",), text, signal.threshold))
+    return found
+
+
 def _fairness_problems(signal: Signal, options: FairnessOptions) -> list[InitErrorDetails]:
     loc = ("options", "sensitive_features")
     if options.sensitive_features and signal.features:
@@ -293,6 +304,36 @@ def _fairness_problems(signal: Signal, options: FairnessOptions) -> list[InitErr
         text = "fairness signals need their sensitive features (options.sensitive_features)"
         return [problem(loc, text, None)]
     return []
+
+
+_RECONSTRUCTION_ONLY = ("explained_variance",)
+_CLASSIFIER_ONLY = ("cv_folds", "max_reference_rows")
+
+
+def _multivariate_problems(
+    signal: Signal, options: MultivariateDriftOptions
+) -> list[InitErrorDetails]:
+    classifier = options.method == "domain_classifier"
+    other = _RECONSTRUCTION_ONLY if classifier else _CLASSIFIER_ONLY
+    defaults = MultivariateDriftOptions.model_fields
+    found = [
+        problem(("options", name), f"{name} does not apply to method {options.method}", value)
+        for name in other
+        if (value := getattr(options, name)) != defaults[name].default
+    ]
+    if not classifier:
+        return found
+    folds = options.cv_folds
+    if options.min_window_rows < folds:
+        text = f"min_window_rows is below cv_folds ({folds}): every fold needs a window row"
+        found.append(problem(("options", "min_window_rows"), text, options.min_window_rows))
+    if (options.chunks or 0) > MAX_CLASSIFIER_CHUNKS:
+        text = f"at most {MAX_CLASSIFIER_CHUNKS} chunks: each trains cv_folds classifiers"
+        found.append(problem(("options", "chunks"), text, options.chunks))
+    if signal.threshold is not None and signal.threshold > 1:
+        text = "the domain classifier's AUROC is at most 1, so this threshold never breaches"
+        found.append(problem(("threshold",), text, signal.threshold))
+    return found
 
 
 DEFAULT_SIGNALS = (Signal(kind=SignalKind.data_drift), Signal(kind=SignalKind.prediction_drift))
@@ -313,6 +354,9 @@ class MonitorSpec(_Frozen):
     channels: tuple[ChannelName, ...] | None = Field(default=None, max_length=MAX_CHANNELS)
     # Alert when `breaches` of a signal's latest `of` windows breached (default 1 of 1).
     alert: AlertRule = AlertRule()
+    # Runs and results of windows that ended longer ago are deleted (None: the project's
+    # retention_days, else kept).
+    retention: PositiveDuration | None = None
     enabled: bool = True
 
     @field_validator("signals")
@@ -337,6 +381,7 @@ class MonitorUpdate(_Frozen):
     severity: Severity | None = None
     channels: tuple[ChannelName, ...] | None = Field(default=None, max_length=MAX_CHANNELS)
     alert: AlertRule | None = None
+    retention: PositiveDuration | None = None
     enabled: bool | None = None
 
 

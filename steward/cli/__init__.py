@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 
 from governance.core.errors import StewardError
-from steward.cli import admin, audit, daemon, demo, lineage, monitor, server
+from steward.cli import admin, audit, daemon, demo, lineage, monitor, project, server
 from steward.cli.context import seal_opened
 
 app = typer.Typer(
@@ -23,6 +23,7 @@ app = typer.Typer(
 # Registration order is the order of ``steward --help``: init and serve first.
 server.register(app)
 admin.register(app)
+project.register(app)
 audit.register(app)
 daemon.register(app)
 demo.register(app)

@@ -15,6 +15,7 @@ ROUTES: dict[tuple[str, str], tuple[str, str, str]] = {
     ("GET", "/api/v1/projects"): ("self", "read", "self"),
     ("POST", "/api/v1/projects"): ("project", "write", "system"),
     ("GET", "/api/v1/projects/{project}"): ("project", "read", "project"),
+    ("PATCH", "/api/v1/projects/{project}"): ("project", "write", "project"),
     ("GET", "/api/v1/projects/{project}/roles"): ("member", "read", "project"),
     ("POST", "/api/v1/projects/{project}/roles"): ("member", "write", "project"),
     ("DELETE", "/api/v1/projects/{project}/roles/{principal}/{role}"): (

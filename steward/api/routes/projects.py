@@ -7,7 +7,14 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path
 
 from governance.access import service
-from governance.access.schemas import ROLES, ProjectCreate, ProjectInfo, RoleBinding, RoleGrant
+from governance.access.schemas import (
+    ROLES,
+    ProjectCreate,
+    ProjectInfo,
+    ProjectUpdate,
+    RoleBinding,
+    RoleGrant,
+)
 from governance.core.errors import NotFound
 from steward.api.deps import Caller, ServicesDep, require
 from steward.api.errors import ERROR_RESPONSES
@@ -44,6 +51,17 @@ def get_project(
 ) -> ProjectInfo:
     """One project."""
     return service.get_project(svc.db, name=project)
+
+
+@router.patch("/projects/{project}", response_model=ProjectInfo)
+def update_project(
+    project: ProjectName,
+    body: ProjectUpdate,
+    caller: Annotated[Caller, Depends(require("project", "write"))],
+    svc: ServicesDep,
+) -> ProjectInfo:
+    """Change the project's retention or alert cooldown (null: back to the server default)."""
+    return service.update_project(svc.db, name=project, data=body, actor=caller.principal)
 
 
 @router.get("/projects/{project}/roles", response_model=list[RoleBinding])
