@@ -1,4 +1,4 @@
-"""Tables of monitor runs (one per monitor and window end) and their results time series."""
+"""Tables of monitor runs (one per monitor and window end), their results, and backfill jobs."""
 
 from __future__ import annotations
 
@@ -68,3 +68,43 @@ class ResultRow(Base):
     value: Mapped[float | None] = mapped_column(Float)
     threshold: Mapped[float | None] = mapped_column(Float)
     breached: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class BackfillRow(Base):
+    """A backfill job: the windows of ``(since, until]`` run by a worker, with its progress.
+
+    Bookkeeping, not governed state: the worker's claims, heartbeats and progress are not
+    audited one by one; the request, the end and a cancel are.
+    """
+
+    __tablename__ = "monitor_backfills"
+    __table_args__ = (
+        Index("ix_monitor_backfills_status", "status", "created_at"),
+        Index("ix_monitor_backfills_monitor", "monitor_id", "created_at"),
+        {"info": {"governed": False}},
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    project: Mapped[str] = mapped_column(String(64))
+    monitor_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("monitor_specs.id", ondelete="CASCADE")
+    )
+    monitor: Mapped[str] = mapped_column(String(64))
+    since: Mapped[datetime] = mapped_column(UTCDateTime)
+    until: Mapped[datetime] = mapped_column(UTCDateTime)
+    rerun: Mapped[str | None] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    windows_total: Mapped[int] = mapped_column(Integer)
+    windows_done: Mapped[int] = mapped_column(Integer, default=0)
+    created: Mapped[int] = mapped_column(Integer, default=0)
+    existing: Mapped[int] = mapped_column(Integer, default=0)
+    rerun_count: Mapped[int] = mapped_column(Integer, default=0)
+    breached: Mapped[int] = mapped_column(Integer, default=0)
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(String(500))
+    requested_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    worker: Mapped[str | None] = mapped_column(String(200))

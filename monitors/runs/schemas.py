@@ -132,6 +132,48 @@ class BackfillReport(_Frozen):
     rerun: int = 0  # of ``created``: windows that ran again, superseding a run
 
 
+class BackfillStatus(StrEnum):
+    """Where a backfill job is: waiting, being run by a worker, or ended."""
+
+    queued = "queued"
+    running = "running"
+    succeeded = "succeeded"
+    failed = "failed"  # a window could not be run at all (a window that ran and failed counts)
+    cancelled = "cancelled"
+
+
+class BackfillCounts(_Frozen):
+    """What the windows a backfill went through so far came to."""
+
+    created: int = 0  # windows run by this backfill
+    existing: int = 0  # windows that had run already, left alone
+    rerun: int = 0  # of ``created``: windows run again, superseding a run
+    breached: int = 0  # windows whose current run breached
+    failed: int = 0  # windows whose current run failed
+
+
+class Backfill(_Frozen):
+    """A backfill job: its windows, its progress and how it ended."""
+
+    id: UUID
+    project: str
+    monitor: str
+    since: datetime
+    until: datetime
+    rerun: RerunScope | None
+    status: BackfillStatus
+    windows_total: int
+    windows_done: int
+    counts: BackfillCounts
+    error: str | None
+    requested_by: str
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    heartbeat_at: datetime | None
+    worker: str | None
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class RunCreate:
     """A finished run to store under its (monitor, window end) key."""

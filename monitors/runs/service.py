@@ -214,6 +214,28 @@ def pending_windows(
     return [e for e in ends if e not in done]
 
 
+def backfill_until(until: datetime | None, clock: Clock) -> datetime:
+    """The end of a backfill asked to end at ``until``: never later than now (the default)."""
+    now = clock.now()
+    return min(to_utc(until), now) if until else now
+
+
+def backfill_windows(monitor: Monitor, *, since: datetime, until: datetime) -> list[datetime]:
+    """Window ends of a backfill in ``(since, until]``, oldest first (at most MAX_BACKFILL)."""
+    if to_utc(since) >= until:
+        raise _invalid_since("must be before until (and before now)")
+    ends = list(window_ends(monitor.spec.schedule, after=since, until=until))
+    if len(ends) > MAX_BACKFILL:
+        raise _invalid_since(f"{len(ends)} windows from here; at most {MAX_BACKFILL} at once")
+    return ends
+
+
+def _invalid_since(msg: str) -> InvalidInput:
+    return InvalidInput(
+        f"since: {msg}", field="since", errors=[{"loc": ["body", "since"], "msg": msg}]
+    )
+
+
 def backfill(
     db: Database,
     *,
@@ -229,15 +251,10 @@ def backfill(
     """Run every window ending in ``(since, until]`` that has not run yet, oldest first.
 
     With ``rerun``, windows whose current run is in that scope run again (superseding it).
+    This runs in the caller's thread; ``monitors.runs.backfills`` runs one as a job.
     """
     monitor = get_monitor(db, project=project, name=name)
-    now = clock.now()
-    until = min(to_utc(until), now) if until else now
-    if to_utc(since) >= until:
-        raise InvalidInput("since must be before until (and before now)", field="since")
-    ends = list(window_ends(monitor.spec.schedule, after=since, until=until))
-    if len(ends) > MAX_BACKFILL:
-        raise InvalidInput(f"at most {MAX_BACKFILL} windows at once", field="since")
+    ends = backfill_windows(monitor, since=since, until=backfill_until(until, clock))
     with db.read() as session:
         statuses = SqlRunStore(session).statuses(monitor.id, to_utc(since)) if rerun else {}
     reports = [

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -18,6 +18,10 @@ from governance.core.clock import Clock, SystemClock
 from governance.core.db import Database
 from governance.core.settings import Settings
 from monitors.capture.service import clean_leftovers
+from monitors.runs.adapters import default_environment
+from monitors.runs.sources import RunEnvironment
+from monitors.runs.worker import BackfillWorker
+from retrain.artifacts.store import remove_incoming_leftovers
 from steward.api import docs, errors
 from steward.api.deps import Services
 from steward.api.middleware import (
@@ -37,6 +41,7 @@ INGEST_PATHS = (
     r"^/api/v1/projects/[^/]+/(endpoints/[^/]+/(inferences|labels)"
     r"|datasets/[^/]+/versions/[^/]+/file)$"
 )
+ARTIFACT_PATHS = r"^/api/v1/projects/[^/]+/models/[^/]+/versions/[^/]+/artifact$"
 
 
 def build_services(
@@ -46,6 +51,8 @@ def build_services(
     db = db or Database(settings.database_url)
     ensure_current(db)
     clean_leftovers(db, settings)  # files that writers killed mid-way left
+    if settings.artifact_dir is not None:
+        remove_incoming_leftovers(settings.artifact_dir)
     signer, witnesses = open_audit(db, settings)
     policy = PolicyEngine(settings.policy_dir, reload_seconds=settings.policy_reload_seconds)
     sync_policy(db, policy)
@@ -64,13 +71,25 @@ def build_services(
     )
 
 
+def _run_env(svc: Services) -> Callable[[], RunEnvironment]:
+    def build() -> RunEnvironment:
+        return default_environment(svc.db, svc.settings, clock=svc.clock)
+
+    return build
+
+
 def create_app(
     settings: Settings | None = None,
     *,
     services: Services | None = None,
     seal_in_background: bool = True,
+    backfill_env: Callable[[], RunEnvironment] | None = None,
 ) -> FastAPI:
-    """Build the app (``uvicorn --factory steward.api.app:create_app`` also works)."""
+    """Build the app (``uvicorn --factory steward.api.app:create_app`` also works).
+
+    ``backfill_env`` builds the collaborators of the backfills the app's worker runs (default:
+    the configured stores).
+    """
     svc = services or build_services(settings or Settings())
 
     @asynccontextmanager
@@ -79,7 +98,13 @@ def create_app(
         svc.sealer = sealer
         if seal_in_background:
             sealer.start()
+        backfills = BackfillWorker(svc.db, env=backfill_env or _run_env(svc), clock=svc.clock)
+        app.state.backfills = backfills
+        backfills.start()
         yield
+        backfills.stop()  # its window finishes, its backfill goes back to the queue
+        if svc.scorer is not None:
+            svc.scorer.capture.stop()  # scored rows still buffered are stored before exit
         svc.auth_failures.flush()  # before the last seal, so the counted failures are sealed too
         if seal_in_background:
             sealer.stop()
@@ -110,7 +135,10 @@ def create_app(
     app.add_middleware(
         BodyLimitMiddleware,
         limit=svc.settings.max_body_bytes,
-        overrides=[(INGEST_PATHS, svc.settings.max_ingest_body_bytes)],
+        overrides=[
+            (INGEST_PATHS, svc.settings.max_ingest_body_bytes),
+            (ARTIFACT_PATHS, svc.settings.artifact_max_bytes),
+        ],
     )
     app.add_middleware(RequestContextMiddleware)
     app.add_middleware(

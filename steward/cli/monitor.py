@@ -7,12 +7,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from governance.core.db import Database
-from monitors.runs.schemas import RerunScope
+from monitors.runs.schemas import Backfill, BackfillStatus, RerunScope
 from monitors.runs.sources import RunEnvironment
-from steward.cli.context import authorized, console, database, settings
+from steward.cli.context import authorized, console, database, operator, settings
 
 if TYPE_CHECKING:
     from monitors.specs.schemas import MonitorSpec
@@ -150,21 +151,58 @@ def monitor_backfill(
         None, "--rerun", help="also run again windows whose latest run ended this way"
     ),
 ) -> None:
-    """Run every past window of a monitor that has not run yet, oldest first."""
-    from monitors.runs.service import backfill
+    """Run every past window of a monitor that has not run yet, oldest first, here and now.
+
+    The backfill is recorded like one the server runs (``GET .../backfills``); if this command
+    dies, a server's worker resumes it once its heartbeat is stale.
+    """
+    from monitors.runs.backfills import new_worker_id, request_backfill
 
     db = database()
     actor = authorized(db, project=project, obj="monitor", act="run")
-    report = backfill(
-        db, project=project, name=name, since=since, until=until, env=_env(db), actor=actor,
-        rerun=rerun,
+    worker = new_worker_id("cli")
+    job = request_backfill(
+        db, project=project, name=name, since=since, until=until, rerun=rerun, actor=actor,
+        worker=worker,
     )  # fmt: skip
-    breached = sum(1 for r in report.runs if r.run.breached)
-    again = f" ({report.rerun} rerun)" if rerun else ""
+    job = _run_backfill(db, job, worker)
+    counts = job.counts
+    again = f" ({counts.rerun} rerun)" if rerun else ""
     console.print(
-        f"{name}: {report.created} windows run{again}, "
-        f"{report.existing} already done, {breached} breached"
+        f"{name}: {counts.created} windows run{again}, {counts.existing} already done, "
+        f"{counts.breached} breached, {counts.failed} failed: backfill {job.id} {job.status}"
     )
+    if job.error:
+        console.print(f"error: {job.error}")
+    if job.status is not BackfillStatus.succeeded:
+        raise typer.Exit(1)
+
+
+def _run_backfill(db: Database, job: Backfill, worker: str) -> Backfill:
+    """Run a claimed backfill in this process behind a progress bar (Ctrl-C cancels it)."""
+    from monitors.runs.backfills import cancel_backfill, execute_backfill
+
+    progress = Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("windows, {task.fields[breached]} breached"), TimeElapsedColumn(),
+        console=console,
+    )  # fmt: skip
+    with progress:
+        task = progress.add_task(f"backfill {job.monitor}", total=job.windows_total, breached=0)
+
+        def show(now: Backfill) -> None:
+            progress.update(
+                task, completed=now.windows_done, total=now.windows_total,
+                breached=now.counts.breached,
+            )  # fmt: skip
+
+        try:
+            return execute_backfill(db, job=job, worker=worker, env=_env(db), on_progress=show)
+        except KeyboardInterrupt:
+            cancel_backfill(
+                db, project=job.project, name=job.monitor, backfill_id=job.id, actor=operator()
+            )
+            raise
 
 
 @monitor_app.command("runs")
@@ -240,3 +278,45 @@ def monitor_export(
     db = database()
     authorized(db, project=project, obj="monitor", act="read")
     print(dump_specs([m.spec for m in list_monitors(db, project=project)], full=full), end="")
+
+
+@monitor_app.command("set")
+def monitor_set(
+    name: str,
+    project: str = typer.Option("default", "--project", "-p"),
+    cooldown: str = typer.Option(
+        None, help="ISO-8601 duration between repeated notifications ('default': the project's)"
+    ),
+    retention: str = typer.Option(
+        None, help="ISO-8601 duration runs are kept, e.g. P90D ('default': the project's)"
+    ),
+    breaches: int = typer.Option(None, help="alert when this many of the latest --of windows"),
+    of: int = typer.Option(None, "--of", help="windows the alert rule looks at"),
+) -> None:
+    """Change a monitor's alert rule or retention (the fields left out keep their value)."""
+    from governance.core.errors import InvalidInput
+    from monitors.alerts.schemas import AlertRule
+    from monitors.specs.schemas import MonitorSpec, MonitorUpdate
+    from monitors.specs.service import apply_monitors, get_monitor, update_monitor
+    from steward.cli.project import DEFAULT, duration_text, validate_options
+
+    db = database()
+    actor = authorized(db, project=project, obj="monitor", act="write")
+    spec = get_monitor(db, project=project, name=name).spec
+    rule = {"breaches": breaches, "of": of, "cooldown": cooldown}
+    asked = {k: None if v == DEFAULT else v for k, v in rule.items() if v is not None}
+    if not asked and retention is None:
+        raise InvalidInput("nothing to change: give --cooldown, --retention, --breaches or --of")
+    alert = validate_options(AlertRule, spec.alert.model_dump() | asked)
+    if retention == DEFAULT:  # a PATCH cannot send null: the whole spec is applied instead
+        new = validate_options(MonitorSpec, spec.model_dump() | {"alert": alert, "retention": None})
+        monitor = apply_monitors(db, project=project, specs=[new], actor=actor)[0].monitor
+    else:
+        data = validate_options(MonitorUpdate, {"alert": alert, "retention": retention})
+        monitor = update_monitor(db, project=project, name=name, data=data, actor=actor)
+    now = monitor.spec
+    console.print(
+        f"{project}/{name} (rev {monitor.revision}): alert {now.alert.breaches} of "
+        f"{now.alert.of}, cooldown {duration_text(now.alert.cooldown, 'project default')}, "
+        f"retention {duration_text(now.retention, 'project default')}"
+    )

@@ -17,6 +17,9 @@ ROUTES: dict[tuple[str, str], tuple[str, str, str]] = {
     ("GET", f"{_ONE}/runs"): ("monitor", "read", "project"),
     ("POST", f"{_ONE}/run"): ("monitor", "run", "project"),
     ("POST", f"{_ONE}/backfill"): ("monitor", "run", "project"),
+    ("GET", f"{_ONE}/backfills"): ("monitor", "read", "project"),
+    ("GET", f"{_ONE}/backfills/{{backfill_id}}"): ("monitor", "read", "project"),
+    ("POST", f"{_ONE}/backfills/{{backfill_id}}/cancel"): ("monitor", "run", "project"),
     # Every token may scrape; it sees only series of projects where it holds metrics:read.
     ("GET", "/metrics"): ("metrics", "read", "self"),
 }

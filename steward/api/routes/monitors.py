@@ -1,18 +1,20 @@
-"""Monitors of a project: CRUD, YAML apply, run, backfill, runs and the results time series."""
+"""Monitors of a project: CRUD, YAML apply, run, backfill jobs, runs and the results time series."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated
+from uuid import UUID
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
+from monitors.runs import backfills
 from monitors.runs import service as runs
 from monitors.runs.adapters import default_environment
 from monitors.runs.dryrun import SpecCheck, validate_specs
 from monitors.runs.schemas import (
-    BackfillReport,
+    Backfill,
     BackfillRequest,
     MonitorRun,
     ResultPage,
@@ -20,6 +22,7 @@ from monitors.runs.schemas import (
     RunRequest,
 )
 from monitors.runs.sources import RunEnvironment
+from monitors.runs.worker import BackfillWorker
 from monitors.specs import service
 from monitors.specs.document import load_specs
 from monitors.specs.schemas import Monitor, MonitorSpec, MonitorUpdate
@@ -179,16 +182,63 @@ def run_monitor(
     )  # fmt: skip
 
 
-@router.post(_ONE + "/backfill", response_model=BackfillReport)
+@router.post(_ONE + "/backfill", response_model=Backfill, status_code=202)
 def backfill(
     project: ProjectName,
     monitor: MonitorName,
     body: BackfillRequest,
     caller: Annotated[Caller, Depends(require("monitor", "run"))],
     svc: ServicesDep,
-) -> BackfillReport:
-    """Run every past window ending in ``(since, until]`` that has not run yet."""
-    return runs.backfill(
+    request: Request,
+    response: Response,
+) -> Backfill:
+    """Queue a run of every past window ending in ``(since, until]``; poll the backfill."""
+    job = backfills.request_backfill(
         svc.db, project=project, name=monitor, since=body.since, until=body.until,
-        env=_env(svc), actor=caller.principal, clock=svc.clock, rerun=body.rerun,
+        rerun=body.rerun, actor=caller.principal, clock=svc.clock,
     )  # fmt: skip
+    response.headers["Location"] = (
+        f"/api/v1/projects/{project}/monitors/{monitor}/backfills/{job.id}"
+    )
+    worker = getattr(request.app.state, "backfills", None)
+    if isinstance(worker, BackfillWorker):  # this process's worker starts it at once
+        worker.wake()
+    return job
+
+
+@router.get(_ONE + "/backfills", response_model=list[Backfill])
+def list_backfills(
+    project: ProjectName,
+    monitor: MonitorName,
+    caller: Annotated[Caller, Depends(require("monitor", "read"))],
+    svc: ServicesDep,
+    limit: Annotated[int, Query(ge=1, le=backfills.MAX_LIST)] = 20,
+) -> list[Backfill]:
+    """The monitor's backfills, newest first, with their progress."""
+    return backfills.list_backfills(svc.db, project=project, name=monitor, limit=limit)
+
+
+@router.get(_ONE + "/backfills/{backfill_id}", response_model=Backfill)
+def get_backfill(
+    project: ProjectName,
+    monitor: MonitorName,
+    backfill_id: UUID,
+    caller: Annotated[Caller, Depends(require("monitor", "read"))],
+    svc: ServicesDep,
+) -> Backfill:
+    """One backfill: its status, windows done of total, and what they came to."""
+    return backfills.get_backfill(svc.db, project=project, name=monitor, backfill_id=backfill_id)
+
+
+@router.post(_ONE + "/backfills/{backfill_id}/cancel", response_model=Backfill)
+def cancel_backfill(
+    project: ProjectName,
+    monitor: MonitorName,
+    backfill_id: UUID,
+    caller: Annotated[Caller, Depends(require("monitor", "run"))],
+    svc: ServicesDep,
+) -> Backfill:
+    """Cancel a backfill: a queued one never runs, a running one stops after its window."""
+    return backfills.cancel_backfill(
+        svc.db, project=project, name=monitor, backfill_id=backfill_id, actor=caller.principal
+    )

@@ -16,6 +16,7 @@ from monitors.specs.schemas import Monitor
 from monitors.specs.service import create_monitor
 from tests.builders import OPERATOR, World
 from tests.monitors.runs.conftest import HOUR, START
+from tests.monitors.runs.jobs import backfill as backfill_job
 
 BASE = "/api/v1/projects/alpha/monitors"
 
@@ -76,8 +77,9 @@ def test_run_and_backfill_over_http_record_failures_once(
     assert not again["created"] and again["run"]["id"] == r.json()["run"]["id"]
     since = (START - timedelta(minutes=1)).isoformat()
     until = (START + 3 * HOUR).isoformat()
-    r = client.post(f"{BASE}/drift/backfill", json={"since": since, "until": until}, headers=eng)
-    assert r.status_code == 200 and (r.json()["created"], r.json()["existing"]) == (3, 1)
+    job = backfill_job(client, f"{BASE}/drift/backfill", {"since": since, "until": until}, eng)
+    assert job["status"] == "succeeded" and job["windows_done"] == job["windows_total"] == 4
+    assert job["counts"] == {"created": 3, "existing": 1, "rerun": 0, "breached": 0, "failed": 4}
     viewer = client.post(
         f"{BASE}/drift/backfill", json={"since": since}, headers=world.headers("viewer")
     )

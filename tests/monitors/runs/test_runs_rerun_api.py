@@ -18,6 +18,7 @@ from governance.core.settings import Settings
 from steward.api.deps import Services
 from tests.builders import World
 from tests.cli.runner import CliResult, run_steward
+from tests.monitors.runs.jobs import backfill
 from tests.monitors.runs.traffic import (
     AGE_SEX,
     T0,
@@ -69,9 +70,8 @@ def staged(
     assert r.status_code == 200, r.text
     eng = world.headers("ml-engineer")
     body = {"since": _iso(0), "until": _iso(2)}
-    r = client.post(f"{MONITORS}/drift/backfill", json=body, headers=eng)
-    assert r.status_code == 200, r.text
-    assert [x["run"]["status"] for x in r.json()["runs"]] == ["failed", "failed"]
+    job = backfill(client, f"{MONITORS}/drift/backfill", body, eng)
+    assert (job["counts"]["created"], job["counts"]["failed"]) == (2, 2)
     deploy(services, SIGNATURE)
     register_reference(client, world, settings, age_sex_reference(2 * ROWS))
     r = client.post(f"{MONITORS}/drift/run", json={"window_end": _iso(3)}, headers=eng)
@@ -103,14 +103,12 @@ def test_rerun_over_http_gives_results_and_alerts_from_the_latest_run(
     assert rerun["run"]["attempt"] == 1 and len(rerun["alerts"]) == 1
 
     body = {"since": _iso(0), "until": _iso(3), "rerun": "failed"}
-    r = client.post(f"{MONITORS}/drift/backfill", json=body, headers=eng)
-    assert r.status_code == 200, r.text
-    report = r.json()
-    assert (report["created"], report["existing"], report["rerun"]) == (2, 1, 2)
-    assert [x["run"]["status"] for x in report["runs"]] == ["succeeded", "no_data", "succeeded"]
-    assert report["runs"][2]["run"]["id"] == rerun["run"]["id"]  # not failed: left alone
+    job = backfill(client, f"{MONITORS}/drift/backfill", body, eng)
+    assert job["counts"] == {"created": 2, "existing": 1, "rerun": 2, "breached": 1, "failed": 0}
 
     runs = _runs(client, world)
+    assert [r["status"] for r in runs[::2]] == ["succeeded", "no_data", "succeeded"]
+    assert runs[0]["id"] == rerun["run"]["id"]  # not failed: left alone
     assert len(runs) == 6 and [r["window_end"] for r in runs[::2]] == [_z(3), _z(2), _z(1)]
     current = {r["id"] for r in runs if r["superseded_by"] is None}
     for newer, older in zip(runs[::2], runs[1::2], strict=True):
