@@ -8,10 +8,7 @@ monitors see them like any logged inference.
 
 from __future__ import annotations
 
-import threading
 import uuid
-from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -20,6 +17,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from governance.core.cache import BoundedCache
 from governance.core.clock import Clock
 from governance.core.db import Database
 from governance.core.errors import InvalidInput, InvalidState
@@ -35,27 +33,11 @@ from retrain.artifacts.store import find_artifact, load_artifact
 DEFAULT_MAX_MODELS = 8
 
 
-class ModelCache:
+class ModelCache(BoundedCache[Any, LoadedModel]):
     """Loaded models by version, the least recently used evicted beyond ``max_models``."""
 
     def __init__(self, max_models: int = DEFAULT_MAX_MODELS) -> None:
-        self.max_models = max_models
-        self._models: OrderedDict[Any, LoadedModel] = OrderedDict()
-        self._lock = threading.Lock()
-        self.loads = 0
-
-    def get(self, key: Any, load: Callable[[], LoadedModel]) -> LoadedModel:
-        """The model under ``key``, loading it (once, under the lock) when it is not held."""
-        with self._lock:
-            if key in self._models:
-                self._models.move_to_end(key)
-                return self._models[key]
-            model = load()  # rare (a deploy, an eviction): serialising loads bounds memory
-            self.loads += 1
-            self._models[key] = model
-            while len(self._models) > self.max_models:
-                self._models.popitem(last=False)
-            return model
+        super().__init__(max_models)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -10,8 +10,6 @@ surrogate that does not reproduce the model fails the signal instead of judging 
 from __future__ import annotations
 
 import hashlib
-import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from governance.core.cache import BoundedCache
 from governance.core.errors import InvalidInput, InvalidState
 from monitors.runs.quality import PROBABILITIES
 from monitors.runs.schemas import Metric, SignalOutcome
@@ -46,10 +45,7 @@ class SurrogateCache:
     """Reference surrogates by (reference content, options), built once per process (LRU)."""
 
     def __init__(self, size: int = 16) -> None:
-        self.size = size
-        self.builds = 0
-        self._items: OrderedDict[tuple[str, int, bool], SurrogateImportance] = OrderedDict()
-        self._lock = threading.Lock()
+        self.cache: BoundedCache[tuple[str, int, bool], SurrogateImportance] = BoundedCache(size)
 
     def get(
         self, features: np.ndarray, outputs: np.ndarray, names: Sequence[str], *, max_rows: int
@@ -57,17 +53,7 @@ class SurrogateCache:
         """The reference side's importances, fitted on first use of these rows and options."""
         classify = _classify(outputs)
         key = (_fingerprint(features, outputs, names), max_rows, classify)
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                return self._items[key]
-        found = _explain(features, outputs, names, max_rows)
-        with self._lock:
-            self.builds += 1
-            self._items[key] = found
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
-        return found
+        return self.cache.get(key, lambda: _explain(features, outputs, names, max_rows))
 
 
 REFERENCES = SurrogateCache()

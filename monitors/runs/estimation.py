@@ -12,6 +12,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from governance.core.cache import BoundedCache
 from governance.core.errors import InvalidInput
 from monitors.runs.inputs import SignalInput, feature_columns
 from monitors.runs.quality import _pos_label
@@ -28,7 +29,6 @@ from monitors.stats.columns import (
 from monitors.stats.estimation import (
     CbpeModel,
     Estimate,
-    FitCache,
     estimate_cbpe,
     fingerprint,
     fit_cbpe,
@@ -40,7 +40,7 @@ from monitors.stats.loss_estimation import DleModel, estimate_dle, fit_dle, real
 # isotonic fits) or the loss model takes about a second, a window's estimate milliseconds.
 # Keyed by the reference's content and the options, so a new reference or spec refits;
 # bounded, since every cached model stays in memory.
-FITS = FitCache(size=16)
+FITS: BoundedCache[Any, Any] = BoundedCache(size=16)
 DEFAULT_MIN_WINDOW_ROWS = 30
 Rows = tuple[np.ndarray, np.ndarray, np.ndarray]
 

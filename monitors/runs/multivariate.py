@@ -7,6 +7,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from governance.core.cache import BoundedCache
 from governance.core.errors import InvalidInput
 from monitors.runs.inputs import SignalInput, feature_columns
 from monitors.runs.schemas import Metric, SignalOutcome
@@ -18,7 +19,6 @@ from monitors.stats.domain_classifier import (
     fit_domain_classifier,
 )
 from monitors.stats.multivariate import (
-    FitCache,
     Method,
     MultivariateConfig,
     MultivariateResult,
@@ -30,7 +30,7 @@ from monitors.stats.multivariate import (
 
 # Fits by (reference profile, features, config): the profile cache hands every window of a
 # reference the same profile, so a backfill fits once. Each fit keeps its profile alive.
-FITS = FitCache(size=8)
+FITS: BoundedCache[Any, Any] = BoundedCache(size=8)
 Fitted = Reconstruction | DomainClassifier
 VALUE_NAMES = {
     Method.reconstruction_error: "reconstruction_error",

@@ -7,9 +7,7 @@ dry runs); the real ones, on the capture store, the alerts package and the linea
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -19,6 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy.orm import Session
 
+from governance.core.cache import BoundedCache
 from governance.core.db import Database
 from governance.core.errors import NotFound
 from lineage.schemas import Signature
@@ -91,28 +90,11 @@ class LineageSink(Protocol):
         ...
 
 
-class ProfileCache:
+class ProfileCache(BoundedCache[str, ReferenceProfile]):
     """Reference profiles by reference key, computed once per process (LRU, thread-safe)."""
 
     def __init__(self, size: int = 32) -> None:
-        self.size = size
-        self.builds = 0
-        self._items: OrderedDict[str, ReferenceProfile] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: str, build: Callable[[], ReferenceProfile]) -> ReferenceProfile:
-        """The cached profile of ``key``, building it on first use."""
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                return self._items[key]
-        profile = build()
-        with self._lock:
-            self.builds += 1
-            self._items[key] = profile
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
-        return profile
+        super().__init__(size)
 
     def profile(self, reference: LoadedReference) -> ReferenceProfile:
         """The profile of a loaded reference."""

@@ -12,10 +12,8 @@ from __future__ import annotations
 import hashlib
 import itertools
 import math
-import threading
-from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -379,33 +377,3 @@ def fingerprint(table: pa.Table, *extra: object) -> str:
         writer.write_table(table)
     digest.update(memoryview(sink.getvalue()))
     return digest.hexdigest()
-
-
-@dataclass(kw_only=True, slots=True, eq=False)
-class FitCache:
-    """A small thread-safe LRU of fitted models keyed by reference content and options."""
-
-    size: int = 8
-    _items: OrderedDict[str, Any] = field(default_factory=OrderedDict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def get(self, key: str, fit: Callable[[], Any]) -> Any:
-        """The model under ``key``, fitted (outside the lock) when not cached."""
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                return self._items[key]
-        model = fit()
-        with self._lock:
-            self._items[key] = model
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
-        return model
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def clear(self) -> None:
-        """Forget every fitted model."""
-        with self._lock:
-            self._items.clear()

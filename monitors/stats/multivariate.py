@@ -13,12 +13,10 @@ splits them: an integer column is a number here, whatever its cardinality).
 from __future__ import annotations
 
 import math
-import threading
-from collections import OrderedDict
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -308,35 +306,3 @@ def reconstruction_drift(
         window_rows=window.num_rows,
         drifted=not band.lower < value < band.upper,
     )
-
-
-class FitCache:
-    """Fitted references by key, least recently used evicted (thread-safe)."""
-
-    def __init__(self, size: int = 8) -> None:
-        self.size = size
-        self.fits = 0
-        self._items: OrderedDict[Hashable, Any] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def clear(self) -> None:
-        """Forget every fit."""
-        with self._lock:
-            self._items.clear()
-
-    def get(self, key: Hashable, fit: Callable[[], T]) -> T:
-        """The cached fit of ``key``, fitting on first use."""
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                return cast(T, self._items[key])
-        fitted = fit()
-        with self._lock:
-            self.fits += 1
-            self._items[key] = fitted
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
-        return fitted

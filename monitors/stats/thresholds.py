@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import bisect
 import math
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pyarrow as pa
 
+from governance.core.cache import BoundedCache
 from monitors.stats.columns import TableLike, as_columns
 from monitors.stats.drift import (
     apply_chunk_thresholds,
@@ -135,11 +134,15 @@ class ChunkThresholdCache:
     """Learnt thresholds per (reference profile, columns and tests, chunk size); LRU, locked."""
 
     def __init__(self, size: int = CACHE_SIZE) -> None:
-        self.size = size
-        self.learnt = 0
         # the entry keeps its profile alive, so the profile's id cannot be reused meanwhile
-        self._items: OrderedDict[Key, tuple[ReferenceProfile, LearntThresholds]] = OrderedDict()
-        self._lock = threading.Lock()
+        self.cache: BoundedCache[Key, tuple[ReferenceProfile, LearntThresholds]] = BoundedCache(
+            size
+        )
+
+    @property
+    def learnt(self) -> int:
+        """How many times thresholds were learnt."""
+        return self.cache.builds
 
     def get(
         self,
@@ -150,18 +153,7 @@ class ChunkThresholdCache:
     ) -> LearntThresholds:
         """The cached thresholds of this key, learning them on first use."""
         key = (id(profile), tuple(sorted(tests.items())), rows)
-        with self._lock:
-            found = self._items.get(key)
-            if found is not None and found[0] is profile:
-                self._items.move_to_end(key)
-                return found[1]
-        learnt = learn()
-        with self._lock:
-            self.learnt += 1
-            self._items[key] = (profile, learnt)
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
-        return learnt
+        return self.cache.get(key, lambda: (profile, learn()))[1]
 
 
 CHUNK_THRESHOLDS = ChunkThresholdCache()

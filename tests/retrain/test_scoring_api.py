@@ -120,13 +120,13 @@ def test_arrow_requests_score_like_json_and_the_model_is_loaded_once_per_version
         == by_json["predictions"]
         == first.predict(rows.to_pandas()).tolist()
     )
-    assert services.scorer is not None and services.scorer.cache.loads == 1
+    assert services.scorer is not None and services.scorer.cache.builds == 1
     second = _pipeline(adult.slice(1000, 1000))
     version = _publish(client, world, second)
     again = client.post(
         SCORE, json={"records": _records(rows)}, headers=world.headers("app-developer")
     ).json()
-    assert again["version"] == version and services.scorer.cache.loads == 2
+    assert again["version"] == version and services.scorer.cache.builds == 2
     assert again["probabilities"] == second.predict_proba(rows.to_pandas()).tolist()
 
 

@@ -214,7 +214,7 @@ def test_the_reference_side_is_fitted_once_per_reference_and_options(adult: Adul
         signal = Signal(kind=SignalKind.attribution_drift, options=options)
         outcome = attribution.attribution_drift(signal, compared, cache)
         assert outcome.summary["reference_rows_explained"] == max_rows
-    assert cache.builds == 2
+    assert cache.cache.builds == 2
 
 
 def _value(metrics: Any, name: str) -> Any:

@@ -20,7 +20,6 @@ from stats_data import ADULT_CATEGORICAL, ADULT_NUMERIC
 from monitors.stats.estimation import (
     CBPE_METRICS,
     CbpeModel,
-    FitCache,
     estimate_cbpe,
     fit_cbpe,
     realised_cbpe,
@@ -135,19 +134,6 @@ def test_a_reference_too_small_for_its_chunks_is_refused() -> None:
     truth = np.array([True, False] * 4)
     with pytest.raises(ValueError, match="8 reference rows cannot make 10 chunks"):
         fit_cbpe(truth, truth, truth.astype(float) * 0.8 + 0.1, chunks=10)
-
-
-def test_fit_cache_fits_once_per_key_and_forgets_the_oldest() -> None:
-    cache = FitCache(size=2)
-    fits: list[str] = []
-
-    def fit(key: str) -> str:
-        fits.append(key)
-        return key.upper()
-
-    for key in ("a", "a", "b", "c", "a"):
-        assert cache.get(key, lambda k=key: fit(k)) == key.upper()
-    assert fits == ["a", "b", "c", "a"] and len(cache) == 2
 
 
 # --- DLE ------------------------------------------------------------------------------------

@@ -9,10 +9,10 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
+from governance.core.cache import BoundedCache
 from monitors.stats.domain_classifier import classifier_drift, fit_domain_classifier
 from monitors.stats.drift import build_reference_profile
 from monitors.stats.multivariate import (
-    FitCache,
     Method,
     MultivariateConfig,
     ReferenceTooSmall,
@@ -125,13 +125,13 @@ def test_the_fit_cache_fits_once_per_key_and_stays_bounded(
     pools: tuple[pa.Table, pa.Table],
 ) -> None:
     reference, _ = pools
-    cache = FitCache(size=1)
+    cache: BoundedCache[str, Any] = BoundedCache(size=1)
     small = reference.slice(0, 500)
     first = cache.get("a", lambda: fit_reconstruction(small, ["age", "sex"]))
     assert cache.get("a", lambda: fit_reconstruction(small, ["sex"])) is first
     cache.get("b", lambda: fit_reconstruction(small, ["sex"]))
     assert cache.get("a", lambda: fit_reconstruction(small, ["age"])) is not first
-    assert cache.fits == 3
+    assert cache.builds == 3
 
 
 def _frame(table: pa.Table) -> Any:

@@ -156,4 +156,4 @@ def test_the_cache_is_keyed_by_reference_columns_tests_and_size_and_bounded(
     other = build_reference_profile(reference, columns=["age", "race"])  # its own thresholds
     fixed = compute_data_drift(other, window.slice(0, 60), both)
     small_window_thresholds(other, reference, fixed, both, cache)
-    assert cache.learnt == 5 and len(cache._items) == 2
+    assert cache.learnt == 5 and len(cache.cache) == 2
