@@ -15,7 +15,7 @@ import pyarrow.compute as pc
 from governance.core.cache import BoundedCache
 from governance.core.errors import InvalidInput
 from monitors.runs.inputs import SignalInput, feature_columns
-from monitors.runs.quality import _pos_label
+from monitors.runs.quality import positive_label
 from monitors.runs.schemas import Metric, SignalOutcome
 from monitors.specs.options import LOWER_IS_BETTER, EstimatedPerformanceOptions
 from monitors.specs.schemas import Signal
@@ -84,7 +84,7 @@ def _cbpe(
     label = _reference_label(data, "CBPE")
     reference = data.reference
     classes = _classes(options, reference, label)
-    pos_label = _pos_label(options.pos_label, classes)
+    pos_label = positive_label(options.pos_label, classes)
     if pos_label not in classes:
         listed = ", ".join(map(str, classes))
         raise InvalidInput(f"pos_label {pos_label!r} is not one of the classes ({listed})")

@@ -79,7 +79,8 @@ def data_quality(
     )
 
 
-def _pos_label(wanted: Label | None, labels: list[object]) -> object:
+def positive_label(wanted: Label | None, labels: list[object]) -> object:
+    """The class a spec names as positive, else 1 when it is a label, else the last label."""
     if wanted is not None:
         return wanted
     return 1 if 1 in labels or not labels else sorted(labels, key=str)[-1]
@@ -99,7 +100,7 @@ def performance(signal: Signal, current: pa.Table) -> SignalOutcome:
     predicted = np.asarray(labelled.column(PREDICTION).to_pylist(), dtype=object)
     options = signal.options_as(PerformanceOptions)
     name = options.headline
-    pos_label = _pos_label(options.pos_label, sorted(set(truth), key=str))
+    pos_label = positive_label(options.pos_label, sorted(set(truth), key=str))
     scores, classes, why = _scores(labelled, options, truth, predicted)
     if name in SCORE_METRICS and why:
         # the signal fails alone (the run is partial), naming what is missing
@@ -201,7 +202,7 @@ def fairness(signal: Signal, current: pa.Table, reference: pa.Table | None = Non
         return _no_labels(signal)
     limits = FairnessThresholds(**options.model_dump(include=_LIMITS))
     truth = np.asarray(labelled.column(LABEL).to_pylist(), dtype=object)
-    pos_label = _pos_label(options.pos_label, sorted(set(truth), key=str))
+    pos_label = positive_label(options.pos_label, sorted(set(truth), key=str))
     result = _fairness_of(labelled, labelled.column(LABEL), sensitive, pos_label, limits)
     baseline = _reference_fairness(reference, sensitive, pos_label, limits)
     watched = tuple(n for n in DISPARITIES if getattr(limits, n) is not None)

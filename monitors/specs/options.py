@@ -116,6 +116,21 @@ class DataQualityOptions(_Options):
     unseen_category_rate: Rate = 0.01
 
 
+def _label_problems(
+    task: str, pos_label: Label | None, classes: tuple[Label, ...] | None
+) -> list[tuple[Loc, str]]:
+    """A positive class or class order given for a regression, or classes named twice."""
+    given = {"pos_label": pos_label, "classes": classes}
+    found: list[tuple[Loc, str]] = [
+        ((name,), f"{name} applies to classification only")
+        for name, value in given.items()
+        if task == "regression" and value is not None
+    ]
+    if classes is not None and len(set(classes)) != len(classes):
+        found.append((("classes",), "classes are distinct"))
+    return found
+
+
 class PerformanceOptions(_Options):
     """The task, the metric ``threshold`` bounds, and the positive class."""
 
@@ -139,15 +154,7 @@ class PerformanceOptions(_Options):
         if self.metric is not None and self.metric not in METRICS_OF[self.task]:
             allowed = ", ".join(METRICS_OF[self.task])
             found.append((("metric",), f"{self.metric} is not a {self.task} metric ({allowed})"))
-        if self.task == "regression":
-            found += [
-                ((name,), f"{name} applies to classification only")
-                for name in ("pos_label", "classes")
-                if getattr(self, name) is not None
-            ]
-        if self.classes is not None and len(set(self.classes)) != len(self.classes):
-            found.append((("classes",), "classes are distinct"))
-        return found
+        return found + _label_problems(self.task, self.pos_label, self.classes)
 
 
 class FairnessOptions(_Options):
@@ -225,15 +232,7 @@ class EstimatedPerformanceOptions(_Options):
             allowed = ", ".join(ESTIMATED_METRICS[self.task])
             text = f"{self.metric} is not an estimated {self.task} metric ({allowed})"
             found.append((("metric",), text))
-        if self.task == "regression":
-            found += [
-                ((name,), f"{name} applies to classification only")
-                for name in ("pos_label", "classes")
-                if getattr(self, name) is not None
-            ]
-        if self.classes is not None and len(set(self.classes)) != len(self.classes):
-            found.append((("classes",), "classes are distinct"))
-        return found
+        return found + _label_problems(self.task, self.pos_label, self.classes)
 
 
 MAX_CLASSIFIER_CHUNKS = 50
