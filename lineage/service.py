@@ -41,8 +41,10 @@ from lineage.serving import (
     find_deployment_at,
     find_endpoint,
     get_endpoint,
+    get_model_version_by_id,
     list_deployments,
     list_endpoints,
+    serving_version_id,
 )
 from lineage.upload import remove_upload_leftovers, upload_dataset_version
 
@@ -57,6 +59,7 @@ __all__ = [
     "get_dataset_version",
     "get_endpoint",
     "get_model_version",
+    "get_model_version_by_id",
     "get_run",
     "list_dataset_versions",
     "list_datasets",
@@ -74,6 +77,7 @@ __all__ = [
     "register_dataset_version",
     "register_model_version",
     "remove_upload_leftovers",
+    "serving_version_id",
     "set_alias",
     "upload_dataset_version",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from uuid import UUID
 
 from governance.audit.service import record_audit
 from governance.core.clock import Clock, SystemClock, to_utc
@@ -10,7 +11,7 @@ from governance.core.db import Database
 from governance.core.errors import Conflict, NotFound
 from governance.core.principal import Principal
 from lineage.registry import resolve_model_version
-from lineage.schemas import Deployment, Endpoint, EndpointCreate, Node, NodeKind
+from lineage.schemas import Deployment, Endpoint, EndpointCreate, ModelVersion, Node, NodeKind
 from lineage.stores import sql_stores
 from lineage.stores.endpoints import EndpointStore
 from lineage.stores.nodes import NodeStore
@@ -59,6 +60,28 @@ def get_endpoint(db: Database, *, project: str, name: str) -> Endpoint:
     """The endpoint and the model version (with its signature) it serves now; raises NotFound."""
     with db.read() as session:
         return resolve_endpoint(sql_stores(session).endpoints, project, name)
+
+
+def serving_version_id(db: Database, *, project: str, name: str) -> UUID | None:
+    """The node id of the model version an endpoint serves now (None: nothing deployed).
+
+    Raises NotFound for an unknown endpoint. Versions are immutable, so a caller may keep what
+    it looked up by this id (``get_model_version_by_id``).
+    """
+    with db.read() as session:
+        exists, version = sql_stores(session).endpoints.serving(project, name)
+    if not exists:
+        raise NotFound(f"endpoint {name!r} not found")
+    return version
+
+
+def get_model_version_by_id(db: Database, *, project: str, version: UUID) -> ModelVersion:
+    """A model version of ``project`` by node id; raises NotFound."""
+    with db.read() as session:
+        found = sql_stores(session).registry.model_version_by_id(version)
+    if found is None or found.project != project:
+        raise NotFound("model version not found")
+    return found
 
 
 def find_endpoint(db: Database, *, project: str, name: str) -> Endpoint | None:

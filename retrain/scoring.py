@@ -8,11 +8,14 @@ monitors see them like any logged inference.
 
 from __future__ import annotations
 
-import uuid
+import itertools
+import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import numpy as np
 import pyarrow as pa
@@ -63,12 +66,16 @@ class Scorer:
     trusted: tuple[str, ...] = ()
     limits: bulk.IngestLimits = bulk.DEFAULT_LIMITS
     cache: ModelCache = field(default_factory=ModelCache)
+    # model versions are immutable: looked up once per process (what is scored is the version)
+    versions: BoundedCache[UUID, ModelVersion] = field(
+        default_factory=lambda: BoundedCache(size=256)
+    )
 
     def score(
         self, *, project: str, endpoint: str, body: bytes, content_type: str | None
     ) -> ScoreResult:
         """Check the request, predict, queue its capture; the caller sees the predictions."""
-        version = _deployed(self.db, project, endpoint)
+        version = self._deployed(project, endpoint)
         # the deployed signature, not a second look-up of the endpoint: the two could differ
         schema = schema_from_signature(version.signature)
         request = self._request(body, content_type, schema)
@@ -91,9 +98,20 @@ class Scorer:
     def _request(self, body: bytes, content_type: str | None, schema: Any) -> pa.Table:
         media = bulk.media_type(content_type)
         if media == bulk.JSON:
-            return validate.requests_from_json(body, schema, new_id=_new_id, limits=self.limits)
+            return validate.requests_from_json(body, schema, new_id=_ids(), limits=self.limits)
         table = bulk.read_bulk(body, media, limits=self.limits)
-        return validate.requests_from_table(table, schema, new_id=_new_id)
+        return validate.requests_from_table(table, schema, new_id=_ids())
+
+    def _deployed(self, project: str, endpoint: str) -> ModelVersion:
+        """The version the endpoint serves now (one query; the version itself is cached)."""
+        found = lineage.serving_version_id(self.db, project=project, name=endpoint)
+        if found is None:
+            raise InvalidState(
+                f"endpoint {endpoint!r} serves no model version", code="not_deployed"
+            )
+        return self.versions.get(
+            found, lambda: lineage.get_model_version_by_id(self.db, project=project, version=found)
+        )
 
     def _load(self, version: ModelVersion) -> LoadedModel:
         artifact = find_artifact(
@@ -103,15 +121,10 @@ class Scorer:
         return load_artifact(artifact, trusted=self.trusted)
 
 
-def _new_id() -> str:
-    return uuid.uuid4().hex
-
-
-def _deployed(db: Database, project: str, endpoint: str) -> ModelVersion:
-    found = lineage.get_endpoint(db, project=project, name=endpoint)
-    if found.model_version is None:
-        raise InvalidState(f"endpoint {endpoint!r} serves no model version", code="not_deployed")
-    return found.model_version
+def _ids() -> Callable[[], str]:
+    """Correlation ids for one request: a random 96-bit prefix and the row's number."""
+    prefix, count = secrets.token_hex(12), itertools.count()
+    return lambda: f"{prefix}-{next(count)}"
 
 
 def _predict(model: LoadedModel, request: pa.Table) -> Prediction:

@@ -51,6 +51,10 @@ class EndpointStore(Protocol):
         """The deployment live at ``at``, if any."""
         ...
 
+    def serving(self, project: str, name: str) -> tuple[bool, uuid.UUID | None]:
+        """Whether the endpoint exists, and the node id of the version it serves now."""
+        ...
+
 
 class SqlEndpointStore:
     """EndpointStore on SQLAlchemy (SQLite and PostgreSQL)."""
@@ -121,6 +125,31 @@ class SqlEndpointStore:
         )
         self.session.add(row)
         return self._deployment(row)
+
+    def serving(self, project: str, name: str) -> tuple[bool, uuid.UUID | None]:
+        """Whether the endpoint exists, and the node id of the version it serves now.
+
+        One query (scoring asks on every request), where ``find`` builds the whole endpoint.
+        """
+        live = and_(
+            EdgeRow.dst_id == NodeRow.id,
+            EdgeRow.kind == str(EdgeKind.deployed),
+            EdgeRow.valid_to.is_(None),
+        )
+        stmt = (
+            select(NodeRow.id, EdgeRow.src_id)
+            .outerjoin(EdgeRow, live)
+            .where(
+                NodeRow.project == project,
+                NodeRow.kind == str(NodeKind.endpoint),
+                NodeRow.namespace == project,
+                NodeRow.name == name,
+            )
+            .order_by(EdgeRow.valid_from.desc())
+            .limit(1)
+        )
+        found = self.session.execute(stmt).first()
+        return (False, None) if found is None else (True, found[1])
 
     def _endpoint(self, endpoint: uuid.UUID) -> NodeRow:
         row = self.rows.by_id(endpoint)

@@ -155,6 +155,8 @@ def test_who_may_score_and_what_scoring_needs(
 ) -> None:
     body = {"records": _records(adult.slice(0, 1))}
     eng = world.headers("ml-engineer")
+    r = client.post(SCORE, json=body, headers=world.headers("app-developer"))
+    assert r.status_code == 404  # no such endpoint yet
     client.post(f"{P}/endpoints", json={"name": "income"}, headers=eng)
     r = client.post(SCORE, json=body, headers=world.headers("app-developer"))
     assert r.status_code == 409 and r.json()["code"] == "not_deployed"
