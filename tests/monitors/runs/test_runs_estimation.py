@@ -27,7 +27,7 @@ from monitors.specs.document import load_specs
 from monitors.stats.reference import build_reference_profile
 from steward.api.deps import Services
 from tests.builders import World
-from tests.monitors.runs.traffic import deploy, register_reference, send
+from tests.monitors.runs.traffic import apply_yaml, deploy, register_reference, run_day, send
 from tests.monitors.stats.stats_data import read_adult_test, read_adult_train
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
@@ -118,22 +118,6 @@ def _signature(*, probabilities: bool) -> Signature:
     )
 
 
-def _apply(client: TestClient, world: World, text: str) -> Any:
-    headers = world.headers("data-scientist") | {"Content-Type": "application/yaml"}
-    return client.post(f"{PROJECT}/monitors/apply", content=text, headers=headers)
-
-
-def _run(client: TestClient, world: World, monitor: str, day: int) -> dict[str, Any]:
-    end = (T0 + timedelta(days=day + 1)).isoformat()
-    r = client.post(
-        f"{PROJECT}/monitors/{monitor}/run",
-        json={"window_end": end},
-        headers=world.headers("ml-engineer"),
-    )
-    assert r.status_code == 200, r.text
-    return dict(r.json()["run"])
-
-
 @pytest.fixture
 def staged(
     client: TestClient, world: World, services: Services, settings: Settings
@@ -152,12 +136,12 @@ def staged(
         bare = [{k: v for k, v in r.items() if k != "probabilities"} for r in records]
         send(client, world, bare, endpoint="plain")
     for name, endpoint in (("cbpe", "scorer"), ("plain", "plain")):
-        r = _apply(client, world, MONITOR.format(name=name, endpoint=endpoint))
+        r = apply_yaml(client, world, MONITOR.format(name=name, endpoint=endpoint))
         assert r.status_code == 200, r.text
     FITS.clear()  # each test fits its own reference (another test may have cached an equal one)
     return {
-        "runs": [_run(client, world, "cbpe", d) for d in range(DAYS)],
-        "plain": _run(client, world, "plain", 0),
+        "runs": [run_day(client, world, "cbpe", d) for d in range(DAYS)],
+        "plain": run_day(client, world, "plain", 0),
     }
 
 
@@ -218,7 +202,7 @@ def test_contradicting_options_are_refused_naming_the_field(
         "name: bad\ntarget: {name: scorer}\n"
         f"signals: [{{kind: estimated_performance, options: {options}}}]\n"
     )
-    r = _apply(client, world, text)
+    r = apply_yaml(client, world, text)
     assert r.status_code == 422, r.text
     assert field in r.text and message in r.text
 
@@ -296,8 +280,8 @@ def test_dle_estimates_a_regressors_rmse_through_the_monitor(
         for k, row in window.iterrows()
     ]
     send(client, world, records, endpoint="hours", labels=labels)
-    assert _apply(client, world, HOURS).status_code == 200
-    run = _run(client, world, "hours", 0)
+    assert apply_yaml(client, world, HOURS).status_code == 200
+    run = run_day(client, world, "hours", 0)
     assert run["status"] == "succeeded", run
     dle = run["summary"]["estimated_performance"]
     assert dle["method"] == "dle" and dle["metric"] == "rmse" and dle["breached"] is False
@@ -312,8 +296,8 @@ def test_a_reference_without_scores_or_labels_fails_the_signal_alone(
     register_reference(client, world, settings, reference, name="bare")
     text = MONITOR.format(name="bare", endpoint="scorer").replace("dataset: ref", "dataset: bare")
     text += "  - {kind: data_drift}\n"
-    assert _apply(client, world, text).status_code == 200
-    run = _run(client, world, "bare", 0)
+    assert apply_yaml(client, world, text).status_code == 200
+    run = run_day(client, world, "bare", 0)
     assert run["status"] == "partial", run
     error = run["summary"]["cbpe"]["error"]
     assert "CBPE needs labels in the reference (a column label, target" in error, error

@@ -23,7 +23,7 @@ from lineage.schemas import ColumnSpec, Signature
 from monitors.runs.multivariate import FITS
 from steward.api.deps import Services
 from tests.builders import World
-from tests.monitors.runs.traffic import deploy, register_reference, send
+from tests.monitors.runs.traffic import apply_yaml, deploy, register_reference, run_day, send
 from tests.monitors.stats.stats_data import read_adult_test
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
@@ -73,19 +73,6 @@ def _records(day: int, rows: pd.DataFrame, features: list[str]) -> list[dict[str
     ]
 
 
-def _apply(client: TestClient, world: World, text: str) -> Any:
-    headers = world.headers("data-scientist") | {"Content-Type": "application/yaml"}
-    return client.post(f"{PROJECT}/monitors/apply", content=text, headers=headers)
-
-
-def _run(client: TestClient, world: World, day: int, monitor: str = "joint") -> dict[str, Any]:
-    body = {"window_end": (T0 + timedelta(days=day + 1)).isoformat()}
-    headers = world.headers("ml-engineer")
-    r = client.post(f"{PROJECT}/monitors/{monitor}/run", json=body, headers=headers)
-    assert r.status_code == 200, r.text
-    return dict(r.json()["run"])
-
-
 @pytest.fixture
 def runs(
     client: TestClient, world: World, services: Services, settings: Settings
@@ -106,10 +93,10 @@ def runs(
         send(client, world, _records(day, rows, FEATURES))
     without_sex = [c for c in FEATURES if c != "sex"]
     send(client, world, _records(3, pool.iloc[3 * ROWS : 3 * ROWS + 100], without_sex))
-    r = _apply(client, world, MONITOR)
+    r = apply_yaml(client, world, MONITOR)
     assert r.status_code == 200, r.text
     FITS.clear()  # each test fits its own reference (another test may have cached an equal one)
-    return [_run(client, world, day) for day in range(4)]
+    return [run_day(client, world, "joint", day) for day in range(4)]
 
 
 def test_the_joint_shift_breaches_both_methods_and_not_per_column_drift(
@@ -142,9 +129,9 @@ def test_the_joint_shift_breaches_both_methods_and_not_per_column_drift(
 def test_the_domain_classifier_tells_the_unlinked_day_from_the_reference(
     client: TestClient, world: World, runs: list[dict[str, Any]]
 ) -> None:
-    r = _apply(client, world, CLASSIFIER)
+    r = apply_yaml(client, world, CLASSIFIER)
     assert r.status_code == 200, r.text
-    plain, unlinked = (_run(client, world, d, "classifier")["summary"] for d in (0, 1))
+    plain, unlinked = (run_day(client, world, "classifier", d)["summary"] for d in (0, 1))
     signal = "multivariate_drift"
     assert [plain[signal]["breached"], unlinked[signal]["breached"]] == [False, True]
     auroc = unlinked[signal]
@@ -179,7 +166,7 @@ def test_a_threshold_replaces_the_band(
     text = MONITOR.replace("name: joint", "name: fixed").replace(
         "{kind: multivariate_drift, name: pca}", "{kind: multivariate_drift, threshold: 9.5}"
     )
-    r = _apply(client, world, text)
+    r = apply_yaml(client, world, text)
     assert r.status_code == 200, r.text
     body = {"window_end": (T0 + timedelta(days=2)).isoformat()}
     r = client.post(
@@ -214,13 +201,13 @@ def test_contradicting_options_are_refused_naming_the_field(
 ) -> None:
     signal = f"{{kind: multivariate_drift, options: {options}}}"
     text = f"name: bad\ntarget: {{name: scorer}}\nsignals: [{signal}]\n"
-    r = _apply(client, world, text)
+    r = apply_yaml(client, world, text)
     assert r.status_code == 422, r.text
     assert field in r.text and message in r.text
 
 
 def test_an_auroc_threshold_above_one_is_refused(client: TestClient, world: World) -> None:
     signal = "{kind: multivariate_drift, threshold: 1.5, options: {method: domain_classifier}}"
-    r = _apply(client, world, f"name: bad\ntarget: {{name: scorer}}\nsignals: [{signal}]\n")
+    r = apply_yaml(client, world, f"name: bad\ntarget: {{name: scorer}}\nsignals: [{signal}]\n")
     assert r.status_code == 422, r.text
     assert "AUROC is at most 1" in r.text

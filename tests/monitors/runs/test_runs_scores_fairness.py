@@ -17,7 +17,7 @@ from governance.core.settings import Settings
 from lineage.schemas import ColumnSpec, Signature
 from steward.api.deps import Services
 from tests.builders import World
-from tests.monitors.runs.traffic import deploy, register_reference, send
+from tests.monitors.runs.traffic import apply_yaml, deploy, register_reference, run_day, send
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 ROWS = 1000
@@ -104,23 +104,6 @@ def _signature(*, probabilities: bool) -> Signature:
     )
 
 
-def _apply(client: TestClient, world: World, text: str) -> None:
-    headers = world.headers("data-scientist") | {"Content-Type": "application/yaml"}
-    r = client.post(f"{PROJECT}/monitors/apply", content=text, headers=headers)
-    assert r.status_code == 200, r.text
-
-
-def _run(client: TestClient, world: World, monitor: str, day: int) -> dict[str, Any]:
-    end = (T0 + timedelta(days=day + 1)).isoformat()
-    r = client.post(
-        f"{PROJECT}/monitors/{monitor}/run",
-        json={"window_end": end},
-        headers=world.headers("ml-engineer"),
-    )
-    assert r.status_code == 200, r.text
-    return dict(r.json()["run"])
-
-
 @pytest.fixture
 def staged(
     client: TestClient, world: World, services: Services, settings: Settings
@@ -137,12 +120,13 @@ def staged(
         bare = [{k: v for k, v in r.items() if k != "probabilities"} for r in records]
         send(client, world, bare, endpoint="plain", labels=labels)
         days.append((records, labels))
-    _apply(client, world, MONITOR)
-    _apply(client, world, PLAIN)
+    for text in (MONITOR, PLAIN):
+        r = apply_yaml(client, world, text)
+        assert r.status_code == 200, r.text
     return {
         "days": days,
-        "scores": [_run(client, world, "scores", d) for d in range(DAYS)],
-        "plain": _run(client, world, "plain", 0),
+        "scores": [run_day(client, world, "scores", d) for d in range(DAYS)],
+        "plain": run_day(client, world, "plain", 0),
     }
 
 

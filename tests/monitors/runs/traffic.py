@@ -98,3 +98,19 @@ def age_sex_day(day: int, rows: int, *, shift: float, minutes: int) -> list[dict
         }
         for k in range(rows)
     ]
+
+
+def apply_yaml(client: TestClient, world: World, text: str) -> Any:
+    """``POST .../monitors/apply`` of a YAML document as the data scientist; the response."""
+    headers = world.headers("data-scientist") | {"Content-Type": "application/yaml"}
+    return client.post(f"{PROJECT}/monitors/apply", content=text, headers=headers)
+
+
+def run_day(client: TestClient, world: World, monitor: str, day: int) -> dict[str, Any]:
+    """Run ``monitor``'s window ending at the end of ``day`` (after T0) over HTTP; the run."""
+    body = {"window_end": (T0 + timedelta(days=day + 1)).isoformat()}
+    r = client.post(
+        f"{PROJECT}/monitors/{monitor}/run", json=body, headers=world.headers("ml-engineer")
+    )
+    assert r.status_code == 200, r.text
+    return dict(r.json()["run"])
