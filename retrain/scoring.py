@@ -147,7 +147,14 @@ def _captured(request: pa.Table, prediction: Prediction, schema: Any, now: datet
         PREDICTION: pa.array(prediction.predictions).cast(schema.prediction.arrow),
     }
     if schema.probabilities:
-        probs = prediction.probabilities
-        values = None if probs is None else np.asarray(probs, dtype=np.float64).tolist()
-        columns[PROBABILITIES] = pa.array(values or [None] * rows, type=pa.list_(pa.float64()))
+        columns[PROBABILITIES] = _probability_lists(prediction.probabilities, rows)
     return pa.table(columns).cast(schema.inference_arrow())
+
+
+def _probability_lists(probs: np.ndarray | None, rows: int) -> pa.Array:
+    """One list of class probabilities per row, straight from the matrix (no Python floats)."""
+    if probs is None:
+        return pa.nulls(rows, type=pa.list_(pa.float64()))
+    matrix = np.asarray(probs, dtype=np.float64).reshape(rows, -1)
+    offsets = pa.array(np.arange(0, matrix.size + 1, matrix.shape[1], dtype=np.int32))
+    return pa.ListArray.from_arrays(offsets, pa.array(matrix.ravel()))

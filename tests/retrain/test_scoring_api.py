@@ -93,6 +93,7 @@ def test_the_deployed_version_scores_and_every_row_is_captured(
     stored = {row["correlation_id"]: row for row in logged.json()["rows"]}
     assert set(stored) == set(ids)
     assert stored["req-0"]["prediction"] == answer["predictions"][0]
+    assert stored["req-0"]["probabilities"] == answer["probabilities"][0]
     labels = {"labels": [{"correlation_id": i, "label": ">50K"} for i in ids[:5]]}
     r = client.post(f"{P}/endpoints/income/labels", json=labels, headers=app)
     assert r.status_code == 201, r.text  # labels follow the scored rows by their ids
