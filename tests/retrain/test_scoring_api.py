@@ -172,3 +172,13 @@ def test_who_may_score_and_what_scoring_needs(
         == 403
     )
     assert client.post(SCORE, json=body, headers=app).status_code == 200
+
+
+def test_concurrent_first_requests_share_one_scorer(services: Services) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from steward.api.routes.scoring import scorer
+
+    with ThreadPoolExecutor(8) as pool:
+        built = list(pool.map(lambda _: scorer(services), range(8)))
+    assert all(b is built[0] for b in built) and services.scorer is built[0]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import threading
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Response
@@ -20,6 +21,7 @@ from steward.api.routes.inference import Body, ContentType, body_doc
 
 router = APIRouter(prefix="/api/v1", tags=["scoring"], responses=ERROR_RESPONSES)
 # Scored rows are stored in batches that mix callers: their capture is the service's own.
+_BUILDING = threading.Lock()
 SCORING = Principal(id=None, name="steward-scoring", kind=PrincipalKind.system, via="internal")
 
 ProjectName = Annotated[str, Path(max_length=64)]
@@ -51,20 +53,29 @@ class ScoreResponse(BaseModel):
 
 
 def scorer(svc: Services) -> Scorer:
-    """The app's scorer (and its capture buffer), built at the first scoring request."""
-    if svc.scorer is None:
-        schemas: EndpointSchemaSource = svc.schema_source or LineageSchemaSource()
-        write = capture_writer(
-            svc.db, files=capture_files(svc.settings), schemas=schemas, actor=SCORING,
-            clock=svc.clock, limits=ingest_limits(svc.settings),
-        )  # fmt: skip
-        assert svc.settings.artifact_dir is not None
-        svc.scorer = Scorer(
-            db=svc.db, artifact_dir=svc.settings.artifact_dir, capture=CaptureBuffer(write),
-            clock=svc.clock, trusted=tuple(svc.settings.skops_trusted_types),
-            limits=ingest_limits(svc.settings),
-        )  # fmt: skip
-    return svc.scorer
+    """The app's scorer (and its capture buffer), built at the first scoring request.
+
+    Built under a lock: two first requests building two scorers would leave one capture buffer
+    that shutdown never flushes.
+    """
+    with _BUILDING:
+        if svc.scorer is None:
+            svc.scorer = _build(svc)
+        return svc.scorer
+
+
+def _build(svc: Services) -> Scorer:
+    schemas: EndpointSchemaSource = svc.schema_source or LineageSchemaSource()
+    write = capture_writer(
+        svc.db, files=capture_files(svc.settings), schemas=schemas, actor=SCORING,
+        clock=svc.clock, limits=ingest_limits(svc.settings),
+    )  # fmt: skip
+    assert svc.settings.artifact_dir is not None
+    return Scorer(
+        db=svc.db, artifact_dir=svc.settings.artifact_dir, capture=CaptureBuffer(write),
+        clock=svc.clock, trusted=tuple(svc.settings.skops_trusted_types),
+        limits=ingest_limits(svc.settings),
+    )  # fmt: skip
 
 
 @router.post(
