@@ -296,8 +296,8 @@ def monitor_set(
     """Change a monitor's alert rule or retention (the fields left out keep their value)."""
     from governance.core.errors import InvalidInput
     from monitors.alerts.schemas import AlertRule
-    from monitors.specs.schemas import MonitorSpec, MonitorUpdate
-    from monitors.specs.service import apply_monitors, get_monitor, update_monitor
+    from monitors.specs.schemas import MonitorUpdate
+    from monitors.specs.service import get_monitor, update_monitor
     from steward.cli.project import DEFAULT, duration_text, validate_options
 
     db = database()
@@ -308,12 +308,11 @@ def monitor_set(
     if not asked and retention is None:
         raise InvalidInput("nothing to change: give --cooldown, --retention, --breaches or --of")
     alert = validate_options(AlertRule, spec.alert.model_dump() | asked)
-    if retention == DEFAULT:  # a PATCH cannot send null: the whole spec is applied instead
-        new = validate_options(MonitorSpec, spec.model_dump() | {"alert": alert, "retention": None})
-        monitor = apply_monitors(db, project=project, specs=[new], actor=actor)[0].monitor
-    else:
-        data = validate_options(MonitorUpdate, {"alert": alert, "retention": retention})
-        monitor = update_monitor(db, project=project, name=name, data=data, actor=actor)
+    changes: dict[str, object] = {"alert": alert}
+    if retention is not None:  # left out: kept; 'default': null, which resets it
+        changes["retention"] = None if retention == DEFAULT else retention
+    data = validate_options(MonitorUpdate, changes)
+    monitor = update_monitor(db, project=project, name=name, data=data, actor=actor)
     now = monitor.spec
     console.print(
         f"{project}/{name} (rev {monitor.revision}): alert {now.alert.breaches} of "

@@ -177,6 +177,10 @@ def test_monitor_set_edits_the_rule_and_retention_from_the_cli(
     spec = client.get(f"{MONITORS}/drift", headers=world.headers("viewer")).json()["spec"]
     assert spec["alert"] == {"breaches": 2, "of": 3, "cooldown": "PT30M"}
     assert spec["retention"] == "P90D"
+    done = steward(settings, *args, "--cooldown", "PT45M")
+    assert done.returncode == 0, done.stderr + done.stdout
+    spec = client.get(f"{MONITORS}/drift", headers=world.headers("viewer")).json()["spec"]
+    assert spec["retention"] == "P90D"  # not named: kept
     done = steward(settings, *args, "--retention", "default", "--cooldown", "default")
     assert done.returncode == 0, done.stderr + done.stdout
     spec = client.get(f"{MONITORS}/drift", headers=world.headers("viewer")).json()["spec"]
