@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
@@ -78,6 +78,31 @@ def _run_env(svc: Services) -> Callable[[], RunEnvironment]:
     return build
 
 
+def _lifespan(
+    svc: Services, seal_in_background: bool, backfill_env: Callable[[], RunEnvironment]
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """What the app starts (sealer, backfill worker) and stops, in the order they must stop."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        sealer = Sealer(svc.db, interval=svc.settings.checkpoint_interval_seconds)
+        svc.sealer = sealer
+        if seal_in_background:
+            sealer.start()
+        backfills = BackfillWorker(svc.db, env=backfill_env, clock=svc.clock)
+        app.state.backfills = backfills
+        backfills.start()
+        yield
+        backfills.stop()  # its window finishes, its backfill goes back to the queue
+        if svc.scorer is not None:
+            svc.scorer.capture.stop()  # scored rows still buffered are stored before exit
+        svc.auth_failures.flush()  # before the last seal, so the counted failures are sealed too
+        if seal_in_background:
+            sealer.stop()
+
+    return lifespan
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -91,29 +116,11 @@ def create_app(
     the configured stores).
     """
     svc = services or build_services(settings or Settings())
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        sealer = Sealer(svc.db, interval=svc.settings.checkpoint_interval_seconds)
-        svc.sealer = sealer
-        if seal_in_background:
-            sealer.start()
-        backfills = BackfillWorker(svc.db, env=backfill_env or _run_env(svc), clock=svc.clock)
-        app.state.backfills = backfills
-        backfills.start()
-        yield
-        backfills.stop()  # its window finishes, its backfill goes back to the queue
-        if svc.scorer is not None:
-            svc.scorer.capture.stop()  # scored rows still buffered are stored before exit
-        svc.auth_failures.flush()  # before the last seal, so the counted failures are sealed too
-        if seal_in_background:
-            sealer.stop()
-
     app = FastAPI(
         title="Steward",
         version="0.1.0",
         description="Self-hosted MLOps monitoring, governance and responsible AI.",
-        lifespan=lifespan,
+        lifespan=_lifespan(svc, seal_in_background, backfill_env or _run_env(svc)),
         docs_url=None,
         openapi_url="/api/openapi.json",
         redoc_url=None,
