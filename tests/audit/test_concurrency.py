@@ -138,6 +138,7 @@ def test_writers_killed_at_random_moments(db_url: str, tmp_path: Path) -> None:
     rows, report = _stored(db_url, key)
     assert len(acknowledged) >= rounds * pair
     missing = {s for s in acknowledged if rows.get(s) != acknowledged[s]}
-    assert not missing, f"acknowledged entries lost or changed: {sorted(missing)[:10]}"
+    found = {s: (acknowledged[s], rows.get(s)) for s in sorted(missing)[:10]}
+    assert not missing, f"acknowledged entries lost or changed (acked, stored): {found}"
     assert sorted(rows) == list(range(1, len(rows) + 1))
     assert report["ok"], report
