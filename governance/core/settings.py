@@ -70,6 +70,22 @@ class Settings(BaseSettings):
     # The PostgreSQL role `steward db upgrade` creates and grants the application's rights to
     # (what serve and daemon connect as); empty: roles and grants are managed by hand.
     db_app_role: str = Field(default="steward_app", pattern=r"^([a-z_][a-z0-9_]{0,62})?$")
+    # Pipelines: step functions (``module:function``) may only come from modules under these
+    # prefixes (empty: no pipeline may run), importable from the interpreter's path plus
+    # ``pipeline_path``. A step's process gets at most ``pipeline_memory_bytes`` of address
+    # space and ``pipeline_step_timeout_seconds`` unless its spec asks for less.
+    pipeline_modules: list[str] = Field(default_factory=list)
+    pipeline_path: list[Path] = Field(default_factory=list)
+    pipeline_step_timeout_seconds: float = Field(default=3600.0, gt=0)
+    pipeline_memory_bytes: int | None = Field(default=None, ge=64 * 1024**2)
+    # Steps run on this Dask scheduler (tcp://host:port) instead of local processes when set.
+    dask_address: str | None = None
+    # Whether this server's worker threads claim queued pipeline runs (the daemon's always do).
+    pipeline_worker: bool = True
+    # A rollout whose candidate fails this share of at least ``rollback_min_requests`` scoring
+    # requests is rolled back automatically.
+    rollback_error_rate: float = Field(default=0.2, gt=0, le=1)
+    rollback_min_requests: int = Field(default=20, ge=1)
 
     @model_validator(mode="after")
     def _derive_paths(self) -> Settings:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -50,6 +50,15 @@ class DaemonOptions:
     stop_grace: float = 20.0
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
+class LeaderJob:
+    """Work the leader does every ``every`` seconds (packages above monitors pass these in)."""
+
+    name: str
+    every: float
+    run: Callable[[], object]
+
+
 class Daemon:
     """Leader-elected scheduler of monitor runs; ``start``/``stop`` or ``run_forever``."""
 
@@ -63,6 +72,7 @@ class Daemon:
         holder: str | None = None,
         on_run: Callable[[Monitor, RunReport], None] | None = None,
         retention: Callable[[], object] | None = None,
+        jobs: Sequence[LeaderJob] = (),
     ) -> None:
         self.db = db
         self.env = env
@@ -74,6 +84,7 @@ class Daemon:
         )
         self.on_run = on_run
         self.retention = retention
+        self.jobs = tuple(jobs)
         self.leading = False
         self._standby = False  # logged once per spell on standby
         self._jobs: dict[UUID, str] = {}
@@ -114,7 +125,22 @@ class Daemon:
                 seconds=self.options.retention_every,
                 id="retention",
             )
+        for job in self.jobs:
+            self._scheduler.add_job(
+                self._leader_only(job), "interval", seconds=job.every, id=f"leader:{job.name}"
+            )
         self._scheduler.start()
+
+    def _leader_only(self, job: LeaderJob) -> Callable[[], None]:
+        def run() -> None:
+            if not self.leading or self._stopped.is_set():
+                return
+            try:
+                job.run()
+            except Exception:  # the next round retries; the failure is logged
+                log.exception("leader job %s failed", job.name)
+
+        return run
 
     def stop(self, *, release: bool = True) -> bool:
         """Stop scheduling, wait up to ``stop_grace`` for running jobs, and hand the lease on.

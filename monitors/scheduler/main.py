@@ -6,7 +6,7 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from types import FrameType
@@ -20,7 +20,7 @@ from monitors.capture.service import apply_retention, capture_files, clean_lefto
 from monitors.runs.adapters import default_environment
 from monitors.runs.retention import apply_run_retention
 from monitors.scheduler.clock import AcceleratedClock
-from monitors.scheduler.daemon import Daemon, DaemonOptions
+from monitors.scheduler.daemon import Daemon, DaemonOptions, LeaderJob
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,7 @@ def build_daemon(
     *,
     options: DaemonOptions | None = None,
     accelerate: Acceleration | None = None,
+    jobs: Callable[[Clock], Sequence[LeaderJob]] | None = None,
 ) -> Daemon:
     """A daemon on the real seams (capture store, lineage, alerts) and the chosen clock."""
     clock: Clock = SystemClock()
@@ -59,6 +60,7 @@ def build_daemon(
         clock=clock,
         options=options,
         retention=lambda: _apply_retention(db, files, clock),
+        jobs=jobs(clock) if jobs is not None else (),
     )
 
 

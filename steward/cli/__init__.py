@@ -8,7 +8,20 @@ import typer
 from rich.console import Console
 
 from governance.core.errors import StewardError
-from steward.cli import admin, audit, daemon, demo, lineage, monitor, project, server
+from steward.cli import (
+    admin,
+    approval,
+    audit,
+    daemon,
+    demo,
+    lineage,
+    monitor,
+    pipeline,
+    project,
+    rollout,
+    server,
+    trigger,
+)
 from steward.cli.context import seal_opened
 
 app = typer.Typer(
@@ -29,6 +42,10 @@ daemon.register(app)
 demo.register(app)
 lineage.register(app)
 monitor.register(app)
+pipeline.register(app)
+trigger.register(app)
+approval.register(app)
+rollout.register(app)
 
 err = Console(stderr=True)
 

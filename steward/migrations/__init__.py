@@ -27,6 +27,11 @@ MODEL_MODULES = (
     "monitors.specs.models",
     "monitors.runs.models",
     "monitors.scheduler.models",
+    "retrain.pipelines.models",
+    "retrain.triggers.models",
+    "retrain.gate.models",
+    "retrain.approvals.models",
+    "retrain.rollout.models",
 )
 
 

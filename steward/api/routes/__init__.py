@@ -9,9 +9,11 @@ from fastapi.routing import APIRoute
 
 from steward.api.routes import (
     alerts,
+    approvals,
     audit,
     datasets,
     endpoints,
+    gates,
     health,
     identity,
     inference,
@@ -19,18 +21,23 @@ from steward.api.routes import (
     metrics,
     models,
     monitors,
+    pipelines,
     projects,
+    rollouts,
     runs,
     scoring,
+    triggers,
 )
 
 # Mounting order is the order of paths in the OpenAPI document (and the order in which routes
 # are matched); a new route module is added here explicitly.
 ROUTE_MODULES = (
     alerts,
+    approvals,
     audit,
     datasets,
     endpoints,
+    gates,
     health,
     identity,
     inference,
@@ -38,9 +45,12 @@ ROUTE_MODULES = (
     metrics,
     models,
     monitors,
+    pipelines,
     projects,
+    rollouts,
     runs,
     scoring,
+    triggers,
 )
 
 

@@ -1,0 +1,1 @@
+"""Approvals: a second person lets a passing challenger deploy."""

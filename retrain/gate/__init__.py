@@ -1,0 +1,1 @@
+"""Evaluation gates: challenger against champion on quality and fairness."""

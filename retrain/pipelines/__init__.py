@@ -1,0 +1,1 @@
+"""Pipelines: versioned DAGs of steps, and their runs."""

@@ -1,0 +1,1 @@
+"""Rollouts: immediate, shadow and canary deployments, and rollback."""

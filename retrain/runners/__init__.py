@@ -1,0 +1,1 @@
+"""Runners: where a pipeline step executes (local processes or a Dask cluster)."""

@@ -1,0 +1,1 @@
+"""Triggers: what launches a pipeline run (alerts, schedules, a person)."""

@@ -1,0 +1,9 @@
+"""``steward pipeline``."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``pipeline`` to ``app``."""

@@ -1,0 +1,9 @@
+"""``steward rollout``."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``rollout`` to ``app``."""

@@ -1,0 +1,9 @@
+"""``steward trigger``."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``trigger`` to ``app``."""
