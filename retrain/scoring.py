@@ -72,9 +72,18 @@ class Scorer:
     )
 
     def score(
-        self, *, project: str, endpoint: str, body: bytes, content_type: str | None
+        self,
+        *,
+        project: str,
+        endpoint: str,
+        body: bytes,
+        content_type: str | None,
+        request_key: str | None = None,
     ) -> ScoreResult:
-        """Check the request, predict, queue its capture; the caller sees the predictions."""
+        """Check the request, predict, queue its capture; the caller sees the predictions.
+
+        ``request_key`` keeps a caller on one version while a canary rollout runs.
+        """
         version = self._deployed(project, endpoint)
         # the deployed signature, not a second look-up of the endpoint: the two could differ
         schema = schema_from_signature(version.signature)

@@ -6,7 +6,7 @@ import dataclasses
 import threading
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Response
+from fastapi import APIRouter, Depends, Header, Path, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
@@ -26,6 +26,11 @@ SCORING = Principal(id=None, name="steward-scoring", kind=PrincipalKind.system, 
 
 ProjectName = Annotated[str, Path(max_length=64)]
 EndpointName = Annotated[str, Path(max_length=200)]
+# Requests with the same key are served by the same version during a canary rollout.
+RequestKey = Annotated[
+    str | None,
+    Header(alias="X-Steward-Request-Key", max_length=200, description="canary stickiness key"),
+]
 
 
 class ScoreRecord(BaseModel):
@@ -90,6 +95,7 @@ def score(
     caller: Annotated[Caller, Depends(require("endpoint", "score"))],
     svc: ServicesDep,
     content_type: ContentType = None,
+    request_key: RequestKey = None,
 ) -> Response:
     """Predict with the endpoint's deployed version; the rows are logged as its inferences.
 
@@ -97,8 +103,9 @@ def score(
     response's correlation ids (given, or new) are what labels for these rows refer to.
     """
     result = scorer(svc).score(
-        project=project, endpoint=endpoint, body=body, content_type=content_type
-    )
+        project=project, endpoint=endpoint, body=body, content_type=content_type,
+        request_key=request_key,
+    )  # fmt: skip
     # the response model documents the body; building it again for thousands of rows would
     # cost more than the model (the values are plain JSON already)
     return JSONResponse(dataclasses.asdict(result))
