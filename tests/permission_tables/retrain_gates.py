@@ -2,4 +2,9 @@
 
 from __future__ import annotations
 
-ROUTES: dict[tuple[str, str], tuple[str, str, str]] = {}
+_BASE = "/api/v1/projects/{project}/gates"
+
+ROUTES: dict[tuple[str, str], tuple[str, str, str]] = {
+    ("GET", _BASE): ("job", "read", "project"),
+    ("GET", f"{_BASE}/{{decision_id}}"): ("job", "read", "project"),
+}
