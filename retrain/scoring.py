@@ -9,6 +9,7 @@ monitors see them like any logged inference.
 from __future__ import annotations
 
 import itertools
+import logging
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,15 +24,26 @@ import pyarrow as pa
 from governance.core.cache import BoundedCache
 from governance.core.clock import Clock
 from governance.core.db import Database
-from governance.core.errors import InvalidInput, InvalidState
+from governance.core.errors import InvalidInput, InvalidState, StewardError
 from lineage import service as lineage
 from lineage.schemas import ModelVersion
 from monitors.capture import bulk, validate
 from monitors.capture.buffer import CaptureBuffer
-from monitors.capture.schemas import CORRELATION_ID, PREDICTION, PROBABILITIES, TIMESTAMP
+from monitors.capture.schemas import (
+    CORRELATION_ID,
+    PREDICTION,
+    PROBABILITIES,
+    TIMESTAMP,
+    ExpectedSchema,
+)
 from monitors.capture.source import schema_from_signature
 from retrain.artifacts.formats import LoadedModel, Prediction
 from retrain.artifacts.store import find_artifact, load_artifact
+from retrain.rollout.routing import RolloutTraffic, Route, canary_takes
+from retrain.rollout.schemas import Strategy
+from retrain.rollout.service import shadow_endpoint_of
+
+log = logging.getLogger(__name__)
 
 DEFAULT_MAX_MODELS = 8
 
@@ -70,6 +82,8 @@ class Scorer:
     versions: BoundedCache[UUID, ModelVersion] = field(
         default_factory=lambda: BoundedCache(size=256)
     )
+    # active rollouts and their counts; None: every request goes to the deployed version
+    rollouts: RolloutTraffic | None = None
 
     def score(
         self,
@@ -82,18 +96,31 @@ class Scorer:
     ) -> ScoreResult:
         """Check the request, predict, queue its capture; the caller sees the predictions.
 
-        ``request_key`` keeps a caller on one version while a canary rollout runs.
+        While a rollout runs, ``request_key`` keeps a caller on one version of a canary; a
+        shadow candidate scores a copy that only its own stream logs.
         """
         version = self._deployed(project, endpoint)
         # the deployed signature, not a second look-up of the endpoint: the two could differ
         schema = schema_from_signature(version.signature)
         request = self._request(body, content_type, schema)
-        model = self.cache.get(
-            (project, version.model, version.version), lambda: self._load(version)
-        )
-        prediction = _predict(model, request)
+        route = None if self.rollouts is None else self.rollouts.route(project, endpoint)
+        if route is not None:
+            return self._routed(route, version, request, schema, endpoint, request_key)
+        return self._serve(version, request, schema, endpoint)
+
+    def _serve(
+        self, version: ModelVersion, request: pa.Table, schema: ExpectedSchema, endpoint: str
+    ) -> ScoreResult:
+        """Predict with ``version`` and capture the rows under ``endpoint``."""
+        prediction = _predict(self._model(version), request)
+        return self._captured_result(version, request, prediction, schema, endpoint)
+
+    def _captured_result(
+        self, version: ModelVersion, request: pa.Table, prediction: Prediction,
+        schema: ExpectedSchema, endpoint: str,
+    ) -> ScoreResult:  # fmt: skip
         now = self.clock.now()
-        self.capture.add(project, endpoint, _captured(request, prediction, schema, now))
+        self.capture.add(version.project, endpoint, _captured(request, prediction, schema, now))
         probs = prediction.probabilities
         return ScoreResult(
             model=version.model,
@@ -103,6 +130,81 @@ class Scorer:
             probabilities=None if probs is None else probs.tolist(),
             classes=version.signature.classes,
         )
+
+    def _model(self, version: ModelVersion) -> LoadedModel:
+        key = (version.project, version.model, version.version)
+        return self.cache.get(key, lambda: self._load(version))
+
+    def _routed(
+        self, route: Route, served: ModelVersion, request: pa.Table, schema: ExpectedSchema,
+        endpoint: str, request_key: str | None,
+    ) -> ScoreResult:  # fmt: skip
+        """Score during a rollout; the candidate's outcomes are counted."""
+        rollout, candidate = route.rollout, route.candidate
+        if rollout.strategy is Strategy.immediate:
+            if served.id != candidate.id:  # deployed again since: nothing to watch here
+                return self._serve(served, request, schema, endpoint)
+            return self._watched(route, served, request, schema, endpoint)
+        if rollout.strategy is Strategy.canary:
+            if canary_takes(request_key, rollout.percent or 0):
+                return self._canary(route, served, request, schema, endpoint)
+            return self._serve(served, request, schema, endpoint)
+        result = self._serve(served, request, schema, endpoint)
+        self._shadow(route, request)
+        return result
+
+    def _watched(
+        self, route: Route, served: ModelVersion, request: pa.Table, schema: ExpectedSchema,
+        endpoint: str,
+    ) -> ScoreResult:  # fmt: skip
+        """A newly deployed version: its failures are returned as always, and counted."""
+        assert self.rollouts is not None
+        try:
+            result = self._serve(served, request, schema, endpoint)
+        except StewardError:
+            self.rollouts.count(route.rollout, failed=True)
+            raise
+        self.rollouts.count(route.rollout, failed=False)
+        return result
+
+    def _canary(
+        self, route: Route, served: ModelVersion, request: pa.Table, schema: ExpectedSchema,
+        endpoint: str,
+    ) -> ScoreResult:  # fmt: skip
+        """The candidate serves; when it cannot, the champion does and the failure counts."""
+        assert self.rollouts is not None
+        try:
+            prediction = _predict(self._model(route.candidate), request)
+        except StewardError as exc:
+            log.warning("canary %s failed, champion serves: %s", route.rollout.id, exc)
+            self.rollouts.count(route.rollout, failed=True)
+            return self._serve(served, request, schema, endpoint)
+        self.rollouts.count(route.rollout, failed=False)
+        return self._captured_result(route.candidate, request, prediction, schema, endpoint)
+
+    def _shadow(self, route: Route, request: pa.Table) -> None:
+        """The candidate scores a copy into its shadow stream; nothing of it is returned."""
+        assert self.rollouts is not None
+        rollout, candidate = route.rollout, route.candidate
+        failed = False
+        try:
+            schema = schema_from_signature(candidate.signature)
+            copy = _as_schema(request, schema)
+            prediction = _predict(self._model(candidate), copy)
+            stream = rollout.shadow_endpoint or shadow_endpoint_of(rollout.endpoint)
+            self.capture.add(
+                rollout.project, stream, _captured(copy, prediction, schema, self.clock.now())
+            )
+        except (StewardError, ValueError, TypeError, KeyError, pa.ArrowException) as exc:
+            log.warning("shadow %s failed: %s", rollout.id, exc)
+            failed = True
+        self.rollouts.count(rollout, failed=failed)
+
+    def close(self) -> None:
+        """Store what is still held: rollout counts, then the buffered rows."""
+        if self.rollouts is not None:
+            self.rollouts.flush_all()
+        self.capture.stop()
 
     def _request(self, body: bytes, content_type: str | None, schema: Any) -> pa.Table:
         media = bulk.media_type(content_type)
@@ -123,6 +225,7 @@ class Scorer:
         )
 
     def _load(self, version: ModelVersion) -> LoadedModel:
+        """The version's artifact loaded (a missing or unloadable one raises a StewardError)."""
         artifact = find_artifact(
             self.db, project=version.project, model=version.model, version=version.version,
             root=self.artifact_dir,
@@ -134,6 +237,12 @@ def _ids() -> Callable[[], str]:
     """Correlation ids for one request: a random 96-bit prefix and the row's number."""
     prefix, count = secrets.token_hex(12), itertools.count()
     return lambda: f"{prefix}-{next(count)}"
+
+
+def _as_schema(request: pa.Table, schema: ExpectedSchema) -> pa.Table:
+    """The request's rows with another version's columns (same correlation ids)."""
+    columns = [CORRELATION_ID, *schema.feature_names]
+    return request.select(columns).cast(schema.request_arrow())
 
 
 def _predict(model: LoadedModel, request: pa.Table) -> Prediction:

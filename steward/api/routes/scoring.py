@@ -14,6 +14,7 @@ from governance.core.principal import Principal, PrincipalKind
 from monitors.capture.buffer import CaptureBuffer, capture_writer
 from monitors.capture.service import capture_files, ingest_limits
 from monitors.capture.source import EndpointSchemaSource, LineageSchemaSource
+from retrain.rollout.routing import RolloutTraffic
 from retrain.scoring import Scorer
 from steward.api.deps import Caller, Services, ServicesDep, require
 from steward.api.errors import ERROR_RESPONSES
@@ -80,6 +81,7 @@ def _build(svc: Services) -> Scorer:
         db=svc.db, artifact_dir=svc.settings.artifact_dir, capture=CaptureBuffer(write),
         clock=svc.clock, trusted=tuple(svc.settings.skops_trusted_types),
         limits=ingest_limits(svc.settings),
+        rollouts=RolloutTraffic(db=svc.db, settings=svc.settings, clock=svc.clock),
     )  # fmt: skip
 
 
