@@ -24,6 +24,7 @@ from monitors.capture.service import read_window
 from monitors.runs.schemas import RunStatus
 from monitors.runs.sources import (
     LoadedReference,
+    ModelExplainerSource,
     RunEnvironment,
     RunRecord,
     WindowReader,
@@ -246,12 +247,22 @@ class AlertsSink:
 
 
 def default_environment(
-    db: Database, settings: Settings, *, clock: Clock | None = None, sender: Any = None
+    db: Database,
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    sender: Any = None,
+    explainers: ModelExplainerSource | None = None,
 ) -> RunEnvironment:
-    """The collaborators of runs in the server, the daemon and the CLI."""
+    """The collaborators of runs in the server, the daemon and the CLI.
+
+    ``explainers`` (``retrain.explain.model_source``) lets attribution drift explain the
+    deployed model itself; without it, surrogates of the logged outputs are explained.
+    """
     return RunEnvironment(
         windows=CaptureWindowReader(db, settings),
         references=LineageReferenceLoader(db, settings),
         alerts=AlertsSink(settings, clock=clock, sender=sender),
         lineage=LineageRunSink(clock),
+        explainers=explainers,
     )

@@ -10,8 +10,9 @@ surrogate that does not reproduce the model fails the signal instead of judging 
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -20,9 +21,11 @@ import pyarrow.compute as pc
 
 from governance.core.cache import BoundedCache
 from governance.core.errors import InvalidInput, InvalidState
+from monitors.runs.model_attribution import Sides, model_attribution_drift
 from monitors.runs.quality import PROBABILITIES
 from monitors.runs.schemas import Metric, SignalOutcome
-from monitors.specs.options import AttributionDriftOptions
+from monitors.runs.sources import Explainable, ModelLookup
+from monitors.specs.options import AttributionDriftOptions, AttributionMethod
 from monitors.specs.schemas import Signal
 from monitors.stats.attribution import (
     DEFAULT_NDCG_THRESHOLD,
@@ -67,6 +70,8 @@ class Compared:
     current: pa.Table
     roles: ColumnRoles
     features: tuple[str, ...]
+    # where the endpoint's model is looked up; None: only the surrogate can explain
+    model: ModelLookup | None = None
 
 
 def attribution_drift(
@@ -74,10 +79,47 @@ def attribution_drift(
 ) -> SignalOutcome:
     """NDCG of the window's attribution ranking against the reference's (below threshold: drift).
 
+    The model itself is explained when Steward holds the version that served the window
+    (``method: model`` in the summary), else surrogates of its logged outputs (``surrogate``).
     Raises InvalidInput when the reference lacks the model's outputs, and InvalidState when a
     surrogate does not reproduce the model: the signal fails alone, saying why.
     """
     options = signal.options_as(AttributionDriftOptions)
+    held = _held_model(options, data.model)
+    if held is not None:
+        sides = Sides(
+            reference=data.reference,
+            current=data.current,
+            features=data.features,
+            threshold=_threshold(signal),
+        )
+        return model_attribution_drift(signal, sides, held)
+    started = time.perf_counter()
+    outcome = _surrogate_drift(signal, options, data, cache)
+    seconds = round(time.perf_counter() - started, 4)
+    summary = {"method": "surrogate", **outcome.summary, "seconds": seconds}
+    return replace(outcome, summary=summary)
+
+
+def _held_model(options: AttributionDriftOptions, lookup: ModelLookup | None) -> Explainable | None:
+    """The model to explain, None for the surrogate; refused when the spec demands the model."""
+    if options.method is AttributionMethod.surrogate:
+        return None
+    found = None if lookup is None else lookup.find()
+    if found is None and options.method is AttributionMethod.model:
+        raise InvalidState(
+            "attribution drift was asked to explain the model (options.method: model), but "
+            "Steward does not hold the version that served the window (upload its artifact, "
+            "or use method auto or surrogate)",
+            code="model_not_held",
+        )
+    return found
+
+
+def _surrogate_drift(
+    signal: Signal, options: AttributionDriftOptions, data: Compared, cache: SurrogateCache
+) -> SignalOutcome:
+    """Attribution drift of surrogates of the logged outputs on each side."""
     names = [f for f in data.features if f in data.current.column_names]
     if not names:
         raise InvalidInput("attribution drift needs features in both the reference and window")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import pyarrow as pa
@@ -12,8 +13,8 @@ import pyarrow as pa
 from governance.core.errors import StewardError
 from monitors.runs.schemas import RunStatus, SignalOutcome
 from monitors.runs.signals import SignalInput, compute_signal, summary_of
-from monitors.runs.sources import LoadedReference, RunEnvironment
-from monitors.specs.schemas import Monitor, Signal, SignalKind
+from monitors.runs.sources import LoadedReference, ModelLookup, RunEnvironment
+from monitors.specs.schemas import Monitor, Signal, SignalKind, TargetKind
 from monitors.specs.windows import WindowPlan
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,7 @@ def compute_window(monitor: Monitor, plan: WindowPlan, env: RunEnvironment) -> C
                 reference=reference.table,
                 current=current,
                 roles=reference.roles,
+                model=_model_lookup(monitor, plan, env),
             )
             outcomes = tuple(_signal(monitor, s, data) for s in spec.signals)
     except StewardError as exc:
@@ -79,6 +81,16 @@ def compute_window(monitor: Monitor, plan: WindowPlan, env: RunEnvironment) -> C
         error=error,
         seconds=time.perf_counter() - started,
     )
+
+
+def _model_lookup(monitor: Monitor, plan: WindowPlan, env: RunEnvironment) -> ModelLookup | None:
+    """Where the model serving the window is found, when the run has a source of models."""
+    target = monitor.spec.target
+    if env.explainers is None or target.kind is not TargetKind.endpoint:
+        return None
+    # the version live at the window's last instant is the one that logged most recently
+    at = plan.production.end - timedelta(microseconds=1)
+    return ModelLookup(source=env.explainers, project=monitor.project, endpoint=target.name, at=at)
 
 
 def _signal(monitor: Monitor, signal: Signal, data: SignalInput) -> SignalOutcome:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from monitors.runs.schemas import SignalOutcome
+from monitors.runs.sources import ModelLookup
 from monitors.specs.schemas import Signal
 from monitors.stats.columns import DEFAULT_ROLES, ColumnRoles
 from monitors.stats.reference import ReferenceProfile
@@ -25,6 +26,8 @@ class SignalInput:
     reference: pa.Table
     current: pa.Table
     roles: ColumnRoles = DEFAULT_ROLES
+    # the endpoint's model, when the run can look it up (attribution drift explains it)
+    model: ModelLookup | None = None
 
 
 Computer = Callable[[Signal, SignalInput], SignalOutcome]

@@ -246,6 +246,7 @@ def attribution_drift(signal: Signal, data: SignalInput) -> SignalOutcome:
         current=data.current,
         roles=data.roles,
         features=feature_columns(data, signal),
+        model=data.model,
     )
     return attribution.attribution_drift(signal, compared)
 

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Protocol
 from uuid import UUID
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy.orm import Session
@@ -90,6 +91,78 @@ class LineageSink(Protocol):
         ...
 
 
+class Explainable(Protocol):
+    """A model version Steward holds, whose outputs SHAP attributes to its inputs.
+
+    ``features`` are the model's inputs, the columns ``shap_values`` reads. ``shap_values``
+    returns an array of shape (rows, features) or (rows, features, outputs) for ``rows``,
+    masking a feature with the ``background`` rows' values where its explainer needs a
+    background, seeded by ``seed``. ``key`` identifies the version's bytes (cached results of
+    one version are never reused for another).
+    """
+
+    @property
+    def model(self) -> str:
+        """The registered model's name."""
+        ...
+
+    @property
+    def version(self) -> int:
+        """The model version."""
+        ...
+
+    @property
+    def key(self) -> str:
+        """The SHA-256 of the version's artifact."""
+        ...
+
+    @property
+    def flavor(self) -> str:
+        """The artifact's flavour (sklearn, onnx, torchscript)."""
+        ...
+
+    @property
+    def features(self) -> tuple[str, ...]:
+        """The model's inputs, in the order of ``shap_values``' second axis."""
+        ...
+
+    @property
+    def explainer(self) -> str:
+        """The SHAP explainer used: ``tree`` or ``permutation``."""
+        ...
+
+    def shap_values(self, rows: pa.Table, *, background: pa.Table, seed: int) -> np.ndarray:
+        """SHAP values of the model's output for each row of ``rows``."""
+        ...
+
+
+class ModelExplainerSource(Protocol):
+    """Finds the model version that served an endpoint at a time, if Steward holds it."""
+
+    def find(self, *, project: str, endpoint: str, at: datetime) -> Explainable | None:
+        """The explainable model serving ``endpoint`` at ``at``; None when Steward lacks it.
+
+        None means "not held" (no deployment, no uploaded artifact, or a flavour Steward cannot
+        score): attribution drift falls back to a surrogate of the logged outputs. An artifact
+        that is held but refused (changed on disk, untrusted types) raises.
+        """
+        ...
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ModelLookup:
+    """Where a run looks its endpoint's model up: found only when a signal needs it."""
+
+    source: ModelExplainerSource
+    project: str
+    endpoint: str
+    at: datetime
+
+    def find(self) -> Explainable | None:
+        """The explainable model serving the endpoint at ``at``, if Steward holds it."""
+        return self.source.find(project=self.project, endpoint=self.endpoint, at=self.at)
+
+
 class ProfileCache(BoundedCache[str, ReferenceProfile]):
     """Reference profiles by reference key, computed once per process (LRU, thread-safe)."""
 
@@ -113,6 +186,8 @@ class RunEnvironment:
     alerts: AlertSink
     lineage: LineageSink
     profiles: ProfileCache = PROFILES
+    # None: attribution drift explains surrogates of the logged outputs, never the model
+    explainers: ModelExplainerSource | None = None
 
 
 class TableWindowReader:

@@ -176,8 +176,16 @@ class FairnessOptions(_Options):
     significance: float = Field(default=0.05, gt=0, lt=0.5)
 
 
+class AttributionMethod(StrEnum):
+    """Whose attributions are compared: the model's own, or a surrogate of its outputs."""
+
+    auto = "auto"  # the model when Steward holds the version serving the window, else surrogate
+    model = "model"  # the model only: the signal fails when Steward does not hold it
+    surrogate = "surrogate"
+
+
 class AttributionDriftOptions(_Options):
-    """The cut-off of the NDCG, the rows explained, and the surrogate's fidelity bound.
+    """The cut-off of the NDCG, the rows explained, the surrogate's fidelity, whose attributions.
 
     ``threshold`` (the signal's field) is the NDCG below which the signal breaches (0.9, as
     Azure ML); ``features`` are the features explained.
@@ -192,6 +200,12 @@ class AttributionDriftOptions(_Options):
     min_fidelity: float = Field(default=0.7, ge=0, le=1)
     # Smaller windows are not judged (not breached, ndcg None, "window too small").
     min_window_rows: int = Field(default=200, ge=40, le=MAX_WINDOW_ROWS)
+    # The model itself when Steward holds the version serving the window (auto), or never.
+    method: AttributionMethod = AttributionMethod.auto
+    # Rows of each side the model itself is explained on (a seeded sample): bounds the cost.
+    sample_size: int = Field(default=500, ge=50, le=20_000)
+    # Reference rows that stand in for a feature the model-agnostic explainer masks out.
+    background_size: int = Field(default=50, ge=5, le=1000)
 
 
 # Metrics estimated without labels: CBPE for binary classifiers, DLE for regressors.

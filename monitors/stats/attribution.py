@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -15,6 +15,8 @@ DEFAULT_NDCG_THRESHOLD = 0.9
 # Share of a surrogate's rows held out to measure how well it reproduces the model.
 HELD_OUT = 0.25
 MIN_SURROGATE_ROWS = 8
+# Model rows per call of the model-agnostic explainer: bounds its memory (rows x features floats).
+MAX_BATCH_ROWS = 200_000
 TREE_MODULES = ("sklearn.ensemble", "sklearn.tree", "xgboost", "lightgbm", "catboost")
 
 
@@ -94,6 +96,87 @@ def shap_values(
     predict = getattr(model, "predict_proba", None) or getattr(model, "predict", model)
     explainer = shap.PermutationExplainer(predict, shap.maskers.Independent(background), seed=seed)
     return np.asarray(explainer(data, max_evals=2 * data.shape[1] + 1, silent=True).values)
+
+
+def permutation_shap_values(
+    predict: Callable[[np.ndarray], np.ndarray],
+    rows: np.ndarray,
+    background: np.ndarray,
+    *,
+    seed: int = 0,
+    max_batch_rows: int = MAX_BATCH_ROWS,
+) -> np.ndarray:
+    """SHAP values of ``predict`` by shap's PermutationExplainer, many rows per model call.
+
+    The algorithm of ``shap.PermutationExplainer`` with an Independent masker and the fewest
+    evaluations (``max_evals = 2 * features + 1``): per row, one seeded random order of the
+    features, switched from the ``background`` rows' values to the row's one at a time, then
+    back in the same order; a feature's value is the mean change of the output (averaged
+    over the background) when it is switched. shap calls the model once per row; here the
+    masked rows of many rows go to one call (at most ``max_batch_rows`` model rows), which is
+    what makes a model with a per-call cost (a pandas pipeline) explainable in seconds.
+    Returns (rows, features) for a 1-D output, else (rows, features, outputs).
+    """
+    matrix = np.asarray(rows, dtype=np.float64)
+    masks = np.asarray(background, dtype=np.float64)
+    per_row = (2 * matrix.shape[1] + 1) * masks.shape[0]
+    chunk = max(1, max_batch_rows // per_row)
+    rng = np.random.default_rng(seed)
+    parts = [
+        _permuted(predict, matrix[start : start + chunk], masks, rng)
+        for start in range(0, matrix.shape[0], chunk)
+    ]
+    values = np.concatenate(parts) if parts else np.zeros((0, matrix.shape[1], 1))
+    return values[..., 0] if values.shape[2] == 1 else values
+
+
+def _permuted(
+    predict: Callable[[np.ndarray], np.ndarray],
+    rows: np.ndarray,
+    background: np.ndarray,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """One forward and backward pass of a random order per row: (rows, features, outputs)."""
+    n, f = rows.shape
+    order = np.argsort(rng.random((n, f)), axis=1)
+    rank = np.argsort(order, axis=1)
+    steps = np.arange(2 * f + 1)[None, :, None]
+    # state s <= f: the first s features of the order are the row's; after f, they leave in turn
+    on = np.where(steps <= f, rank[:, None, :] < steps, rank[:, None, :] >= steps - f)
+    masked = np.where(on[:, :, None, :], rows[:, None, None, :], background[None, None, :, :])
+    # as shap's delta masking: a step that switches a feature to the value it already has
+    # leaves the masked row (and the output) unchanged, so only the rows that change are run
+    switched = np.concatenate([order, order], axis=1)  # the feature each step switches
+    cells = (np.arange(n)[:, None], switched)
+    changed = rows[cells][:, :, None] != background[:, switched].transpose(1, 2, 0)
+    outputs = _changed_outputs(predict, masked, changed)
+    means = outputs.mean(axis=2)
+    forward = means[:, 1 : f + 1] - means[:, :f]
+    backward = means[:, f : 2 * f] - means[:, f + 1 :]
+    values: np.ndarray = np.empty_like(forward)
+    np.put_along_axis(values, order[:, :, None], (forward + backward) / 2, axis=1)
+    return values
+
+
+def _changed_outputs(
+    predict: Callable[[np.ndarray], np.ndarray], masked: np.ndarray, changed: np.ndarray
+) -> np.ndarray:
+    """The model's outputs on every masked row (rows, states, background, outputs).
+
+    State 0 is the background itself, the same for every row: run once. A later state's row
+    that its step did not change keeps the previous state's output.
+    """
+    n, states, b, _ = masked.shape
+    base = np.asarray(predict(masked[0, 0]), dtype=np.float64).reshape(b, -1)
+    run = np.asarray(predict(masked[:, 1:][changed]), dtype=np.float64).reshape(-1, base.shape[1])
+    outputs = np.empty((n, states, b, base.shape[1]))
+    outputs[:, 0] = base
+    later = outputs[:, 1:]
+    later[changed] = run
+    for s in range(1, states):
+        kept = ~changed[:, s - 1]
+        outputs[:, s][kept] = outputs[:, s - 1][kept]
+    return outputs
 
 
 def importance_from_shap(values: np.ndarray, feature_names: Sequence[str]) -> dict[str, float]:

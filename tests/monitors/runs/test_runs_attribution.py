@@ -194,9 +194,11 @@ def test_a_small_window_is_not_judged(adult: Adult) -> None:
     outcome = compute_signal(SIGNAL, _input(_reference(adult), window))
     assert not outcome.breached and _value(outcome.metrics, "ndcg") is None
     assert outcome.summary == {
+        "method": "surrogate",
         "reason": "window too small",
         "window_rows": 150,
         "min_window_rows": 200,
+        "seconds": outcome.summary["seconds"],
     }
 
 

@@ -63,7 +63,15 @@ SAMPLES: dict[SignalKind, tuple[dict[str, Any], dict[str, Any]]] = {
     ),
     SignalKind.attribution_drift: (
         {"threshold": 0.8},
-        {"top_n": 5, "max_rows": 500, "min_fidelity": 0.6, "min_window_rows": 100},
+        {
+            "top_n": 5,
+            "max_rows": 500,
+            "min_fidelity": 0.6,
+            "min_window_rows": 100,
+            "method": "surrogate",
+            "sample_size": 300,
+            "background_size": 40,
+        },
     ),
     SignalKind.estimated_performance: (
         {"threshold": 0.6},
