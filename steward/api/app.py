@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
@@ -22,6 +22,9 @@ from monitors.runs.adapters import default_environment
 from monitors.runs.sources import RunEnvironment
 from monitors.runs.worker import BackfillWorker
 from retrain.artifacts.store import remove_incoming_leftovers
+from retrain.pipelines.schemas import PipelineRun
+from retrain.pipelines.worker import PipelineWorker
+from retrain.runners.base import StepRunner
 from steward.api import docs, errors
 from steward.api.deps import Services
 from steward.api.middleware import (
@@ -78,10 +81,34 @@ def _run_env(svc: Services) -> Callable[[], RunEnvironment]:
     return build
 
 
+PipelineCallback = Callable[[PipelineRun], None]
+
+
+def _pipeline_worker(
+    svc: Services, runner: StepRunner | None, callbacks: Sequence[PipelineCallback]
+) -> tuple[PipelineWorker | None, StepRunner | None]:
+    """The worker executing queued pipeline runs, and the runner the app made for it (if any)."""
+    if not svc.settings.pipeline_worker:
+        return None, None
+    owned = None
+    if runner is None:
+        from retrain.runners.select import runner_for
+
+        runner = owned = runner_for(svc.settings)
+    worker = PipelineWorker(
+        svc.db, settings=svc.settings, runner=runner, clock=svc.clock, on_finished=callbacks
+    )
+    return worker, owned
+
+
 def _lifespan(
-    svc: Services, seal_in_background: bool, backfill_env: Callable[[], RunEnvironment]
+    svc: Services,
+    seal_in_background: bool,
+    backfill_env: Callable[[], RunEnvironment],
+    pipeline_runner: StepRunner | None = None,
+    pipeline_callbacks: Sequence[PipelineCallback] = (),
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
-    """What the app starts (sealer, backfill worker) and stops, in the order they must stop."""
+    """What the app starts (sealer, backfill and pipeline workers) and stops, in order."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -92,7 +119,15 @@ def _lifespan(
         backfills = BackfillWorker(svc.db, env=backfill_env, clock=svc.clock)
         app.state.backfills = backfills
         backfills.start()
+        pipelines, owned = _pipeline_worker(svc, pipeline_runner, pipeline_callbacks)
+        app.state.pipelines = pipelines
+        if pipelines is not None:
+            pipelines.start()
         yield
+        if pipelines is not None:
+            pipelines.stop()  # the run it executes ends first
+        if owned is not None:
+            owned.close()
         backfills.stop()  # its window finishes, its backfill goes back to the queue
         if svc.scorer is not None:
             svc.scorer.capture.stop()  # scored rows still buffered are stored before exit
@@ -109,18 +144,28 @@ def create_app(
     services: Services | None = None,
     seal_in_background: bool = True,
     backfill_env: Callable[[], RunEnvironment] | None = None,
+    pipeline_callbacks: Sequence[PipelineCallback] = (),
+    pipeline_runner: StepRunner | None = None,
 ) -> FastAPI:
     """Build the app (``uvicorn --factory steward.api.app:create_app`` also works).
 
     ``backfill_env`` builds the collaborators of the backfills the app's worker runs (default:
-    the configured stores).
+    the configured stores). With ``settings.pipeline_worker`` the app executes queued pipeline
+    runs on ``pipeline_runner`` (default: ``retrain.runners.select.runner_for``) and hands each
+    ended run to ``pipeline_callbacks``.
     """
     svc = services or build_services(settings or Settings())
     app = FastAPI(
         title="Steward",
         version="0.1.0",
         description="Self-hosted MLOps monitoring, governance and responsible AI.",
-        lifespan=_lifespan(svc, seal_in_background, backfill_env or _run_env(svc)),
+        lifespan=_lifespan(
+            svc,
+            seal_in_background,
+            backfill_env or _run_env(svc),
+            pipeline_runner,
+            pipeline_callbacks,
+        ),
         docs_url=None,
         openapi_url="/api/openapi.json",
         redoc_url=None,

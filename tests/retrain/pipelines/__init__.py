@@ -1,0 +1,1 @@
+"""Tests of retrain.pipelines; its step functions live in ``steps``."""
