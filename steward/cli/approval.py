@@ -1,9 +1,183 @@
-"""``steward approval``."""
+"""``steward approval``: list, show, approve or reject releases; show or set the deploy policy.
+
+Local by default (the operator acts with database access); with ``STEWARD_URL`` set the
+commands call that server's API with ``STEWARD_TOKEN``, as the token's principal.
+"""
 
 from __future__ import annotations
 
+import json
+import os
+from typing import Any
+from uuid import UUID
+
 import typer
+from rich.table import Table
+
+from governance.access.schemas import ROLES
+from governance.core.errors import InvalidInput, StewardError
+from retrain.approvals.schemas import (
+    Approval,
+    ApprovalState,
+    DeployMode,
+    DeployPolicy,
+    DeployPolicySet,
+)
+from steward.cli.context import authorized, console, database, read_database, settings
+
+approval_app = typer.Typer(
+    name="approval", help="Approvals of gated releases and the deploy policy.", no_args_is_help=True
+)
+Project = typer.Option("default", "--project", "-p")
+Output = typer.Option("table", "--output", "-o", help="table or json")
 
 
 def register(app: typer.Typer) -> None:
     """Add ``approval`` to ``app``."""
+    app.add_typer(approval_app)
+
+
+def _remote(method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+    """Call the server named by STEWARD_URL; its error (code and detail) is raised as ours."""
+    import httpx
+
+    base = os.environ["STEWARD_URL"].rstrip("/")
+    headers = {"Authorization": f"Bearer {os.environ.get('STEWARD_TOKEN', '')}"}
+    response = httpx.request(method, f"{base}/api/v1{path}", json=body, headers=headers)
+    if response.status_code >= 400:
+        try:
+            error = response.json()
+        except ValueError:
+            error = {}
+        code = str(error.get("code", "http_error"))
+        raise StewardError(str(error.get("detail", response.text[:200])), code=code)
+    return response.json()
+
+
+def _is_remote() -> bool:
+    return bool(os.environ.get("STEWARD_URL"))
+
+
+def _print(items: list[Approval], output: str) -> None:
+    if output == "json":
+        typer.echo(json.dumps([a.model_dump(mode="json") for a in items], indent=2))
+        return
+    table = Table("id", "endpoint", "challenger", "rollout", "state", "requested by", "decided by")
+    for a in items:
+        plan = a.rollout.strategy.value + (f" {a.rollout.percent}%" if a.rollout.percent else "")
+        table.add_row(
+            str(a.id), a.endpoint, f"{a.challenger.model} v{a.challenger.version}", plan,
+            a.state.value, a.requested_by, a.decided_by or "-",
+        )  # fmt: skip
+    console.print(table)
+
+
+@approval_app.command("list")
+def approval_list(
+    project: str = Project,
+    state: ApprovalState | None = typer.Option(None, "--state", help="only this state"),
+    output: str = Output,
+) -> None:
+    """List a project's approvals, newest first."""
+    if _is_remote():
+        query = f"?state={state.value}" if state else ""
+        found = [
+            Approval.model_validate(a)
+            for a in _remote("GET", f"/projects/{project}/approvals{query}")
+        ]
+    else:
+        from retrain.approvals.service import list_approvals
+
+        db = read_database()
+        authorized(db, project=project, obj="approval", act="read")
+        found = list_approvals(db, project=project, state=state)
+    _print(found, output)
+
+
+@approval_app.command("show")
+def approval_show(approval_id: UUID, project: str = Project) -> None:
+    """Show one approval (JSON)."""
+    if _is_remote():
+        shown = Approval.model_validate(
+            _remote("GET", f"/projects/{project}/approvals/{approval_id}")
+        )
+    else:
+        from retrain.approvals.service import get_approval
+
+        db = read_database()
+        authorized(db, project=project, obj="approval", act="read")
+        shown = get_approval(db, project=project, approval_id=approval_id)
+    typer.echo(json.dumps(shown.model_dump(mode="json"), indent=2))
+
+
+def _decide(verb: str, approval_id: UUID, project: str, note: str) -> Approval:
+    if _is_remote():
+        path = f"/projects/{project}/approvals/{approval_id}/{verb}"
+        return Approval.model_validate(_remote("POST", path, {"note": note}))
+    from retrain.approvals import service
+
+    db = database()
+    actor = authorized(db, project=project, obj="approval", act="decide")
+    if verb == "approve":
+        return service.approve(
+            db, settings=settings(), project=project, approval_id=approval_id, actor=actor,
+            note=note,
+        )  # fmt: skip
+    return service.reject(db, project=project, approval_id=approval_id, actor=actor, note=note)
+
+
+@approval_app.command("approve")
+def approval_approve(
+    approval_id: UUID, project: str = Project, note: str = typer.Option("", "--note")
+) -> None:
+    """Approve a pending release and start its rollout (not as its launcher or trigger owner)."""
+    done = _decide("approve", approval_id, project, note)
+    console.print(
+        f"approved {done.id}: {done.challenger.model} v{done.challenger.version} -> "
+        f"{done.endpoint} ({done.rollout.strategy.value}), rollout {done.rollout_id}"
+    )
+
+
+@approval_app.command("reject")
+def approval_reject(
+    approval_id: UUID, project: str = Project, note: str = typer.Option("", "--note")
+) -> None:
+    """Reject a pending release: its challenger is not rolled out."""
+    done = _decide("reject", approval_id, project, note)
+    console.print(f"rejected {done.id}: {done.challenger.model} v{done.challenger.version}")
+
+
+@approval_app.command("policy")
+def approval_policy(
+    project: str = Project,
+    mode: DeployMode | None = typer.Option(None, "--mode", help="auto or approval"),
+    role: str | None = typer.Option(None, "--role", help="the role an approver must hold"),
+) -> None:
+    """Show the project's deploy policy, or change it with --mode and/or --role."""
+    policy = _policy(project, mode, role)
+    by = f" (set by {policy.updated_by} at {policy.updated_at})" if policy.updated_by else ""
+    console.print(f"{project}: mode {policy.mode.value}, approver role {policy.approver_role}{by}")
+
+
+def _policy(project: str, mode: DeployMode | None, role: str | None) -> DeployPolicy:
+    if role is not None and role not in ROLES:
+        raise InvalidInput(f"unknown role {role!r}; one of {', '.join(ROLES)}")
+    change = mode is not None or role is not None
+    if _is_remote():
+        path = f"/projects/{project}/deploy-policy"
+        current = DeployPolicy.model_validate(_remote("GET", path))
+        if not change:
+            return current
+        wanted = DeployPolicySet(
+            mode=mode or current.mode, approver_role=role or current.approver_role
+        )
+        return DeployPolicy.model_validate(_remote("PUT", path, wanted.model_dump(mode="json")))
+    from retrain.approvals import service
+
+    db = database() if change else read_database()
+    actor = authorized(db, project=project, obj="project", act="write" if change else "read")
+    current = service.get_deploy_policy(db, project=project)
+    if not change:
+        return current
+    wanted = DeployPolicySet(mode=mode or current.mode, approver_role=role or current.approver_role)
+    return service.set_deploy_policy(db, project=project, data=wanted, actor=actor)
