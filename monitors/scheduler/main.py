@@ -19,6 +19,7 @@ from monitors.capture.files import ParquetCaptureStore
 from monitors.capture.service import apply_retention, capture_files, clean_leftovers
 from monitors.runs.adapters import default_environment
 from monitors.runs.retention import apply_run_retention
+from monitors.runs.sources import ModelExplainerSource
 from monitors.scheduler.clock import AcceleratedClock
 from monitors.scheduler.daemon import Daemon, DaemonOptions, LeaderJob
 
@@ -42,8 +43,13 @@ def build_daemon(
     options: DaemonOptions | None = None,
     accelerate: Acceleration | None = None,
     jobs: Callable[[Clock], Sequence[LeaderJob]] | None = None,
+    explainers: ModelExplainerSource | None = None,
 ) -> Daemon:
-    """A daemon on the real seams (capture store, lineage, alerts) and the chosen clock."""
+    """A daemon on the real seams (capture store, lineage, alerts) and the chosen clock.
+
+    ``jobs`` are what packages above monitors run on the leader (retrain triggers, rollout
+    watch); ``explainers`` explain deployed models for attribution drift.
+    """
     clock: Clock = SystemClock()
     options = options or DaemonOptions()
     if accelerate is not None:
@@ -51,7 +57,7 @@ def build_daemon(
             accelerate.origin, speed=accelerate.speed, wall_start=accelerate.wall_start
         )
         options = replace(options, tick=accelerate.tick)
-    env = default_environment(db, settings, clock=clock)
+    env = default_environment(db, settings, clock=clock, explainers=explainers)
     files = capture_files(settings)
     clean_leftovers(db, settings)  # files that writers killed mid-way left
     return Daemon(

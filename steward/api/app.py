@@ -18,10 +18,10 @@ from governance.core.clock import Clock, SystemClock
 from governance.core.db import Database
 from governance.core.settings import Settings
 from monitors.capture.service import clean_leftovers
-from monitors.runs.adapters import default_environment
 from monitors.runs.sources import RunEnvironment
 from monitors.runs.worker import BackfillWorker
 from retrain.artifacts.store import remove_incoming_leftovers
+from retrain.loop import release_callback
 from retrain.pipelines.schemas import PipelineRun
 from retrain.pipelines.worker import PipelineWorker
 from retrain.runners.base import StepRunner
@@ -35,6 +35,7 @@ from steward.api.middleware import (
 )
 from steward.api.ratelimit import RateLimiter
 from steward.api.routes import all_routers
+from steward.environment import run_environment
 from steward.metrics import HttpMetrics
 from steward.migrations import ensure_current
 
@@ -76,7 +77,7 @@ def build_services(
 
 def _run_env(svc: Services) -> Callable[[], RunEnvironment]:
     def build() -> RunEnvironment:
-        return default_environment(svc.db, svc.settings, clock=svc.clock)
+        return run_environment(svc.db, svc.settings, clock=svc.clock)
 
     return build
 
@@ -130,7 +131,7 @@ def _lifespan(
             owned.close()
         backfills.stop()  # its window finishes, its backfill goes back to the queue
         if svc.scorer is not None:
-            svc.scorer.capture.stop()  # scored rows still buffered are stored before exit
+            svc.scorer.close()  # rollout counts and scored rows still held are stored
         svc.auth_failures.flush()  # before the last seal, so the counted failures are sealed too
         if seal_in_background:
             sealer.stop()
@@ -144,7 +145,7 @@ def create_app(
     services: Services | None = None,
     seal_in_background: bool = True,
     backfill_env: Callable[[], RunEnvironment] | None = None,
-    pipeline_callbacks: Sequence[PipelineCallback] = (),
+    pipeline_callbacks: Sequence[PipelineCallback] | None = None,
     pipeline_runner: StepRunner | None = None,
 ) -> FastAPI:
     """Build the app (``uvicorn --factory steward.api.app:create_app`` also works).
@@ -152,9 +153,12 @@ def create_app(
     ``backfill_env`` builds the collaborators of the backfills the app's worker runs (default:
     the configured stores). With ``settings.pipeline_worker`` the app executes queued pipeline
     runs on ``pipeline_runner`` (default: ``retrain.runners.select.runner_for``) and hands each
-    ended run to ``pipeline_callbacks``.
+    ended run to ``pipeline_callbacks`` (default: the release loop, which gates a run's model and
+    deploys it or asks for approval).
     """
     svc = services or build_services(settings or Settings())
+    if pipeline_callbacks is None:
+        pipeline_callbacks = [release_callback(svc.db, settings=svc.settings, clock=svc.clock)]
     app = FastAPI(
         title="Steward",
         version="0.1.0",

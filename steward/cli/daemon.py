@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import typer
 
+from governance.core.clock import Clock, SystemClock
+from governance.core.db import Database
 from steward.cli.context import console, database, settings
 from steward.cli.server import warn_at_start
+
+if TYPE_CHECKING:
+    from monitors.scheduler.daemon import LeaderJob
+    from retrain.pipelines.worker import PipelineWorker
 
 
 def register(app: typer.Typer) -> None:
@@ -29,6 +36,7 @@ def daemon(
     """Run monitors on schedule; several daemons may run, one leads (takeover < 30 s)."""
     from monitors.scheduler.daemon import DaemonOptions
     from monitors.scheduler.main import Acceleration, build_daemon, configure_logging, main
+    from retrain.explain import model_source
 
     configure_logging(verbose=verbose)
     if renew_every * 2 > lease_ttl:
@@ -42,7 +50,41 @@ def daemon(
     options = DaemonOptions(
         lease_ttl=lease_ttl, renew_every=renew_every, stop_grace=max(stop_grace, 0.0)
     )
-    worker = build_daemon(db, settings(), options=options, accelerate=accelerate)
+    worker = build_daemon(
+        db, settings(), options=options, accelerate=accelerate,
+        jobs=lambda clock: _leader_jobs(db, clock), explainers=model_source(db, settings()),
+    )  # fmt: skip
+    pipelines = _pipeline_worker(db)
     console.print(f"daemon {worker.holder}: waiting for the lease (Ctrl-C stops)")
-    main(db, settings(), worker)
+    pipelines.start()
+    try:
+        main(db, settings(), worker)
+    finally:
+        pipelines.stop()  # the step running now ends; a killed daemon's run is found orphaned
     console.print("daemon stopped")
+
+
+def _leader_jobs(db: Database, clock: Clock) -> list[LeaderJob]:
+    """What the leader does beside monitors: triggers, the rollout watch, the orphan sweep."""
+    from retrain.pipelines.worker import pipeline_leader_job
+    from retrain.rollout.watch import rollout_leader_job
+    from retrain.triggers.service import trigger_leader_job
+
+    return [
+        trigger_leader_job(db, settings(), clock),
+        rollout_leader_job(db, settings(), clock),
+        pipeline_leader_job(db),
+    ]
+
+
+def _pipeline_worker(db: Database) -> PipelineWorker:
+    """Every daemon, leader or not, executes queued pipeline runs and releases their models."""
+    from retrain.loop import release_callback
+    from retrain.pipelines.worker import pipeline_worker
+    from retrain.runners.select import runner_for
+
+    config = settings()
+    return pipeline_worker(
+        db, settings=config, runner=runner_for(config),
+        on_finished=[release_callback(db, settings=config, clock=SystemClock())],
+    )  # fmt: skip

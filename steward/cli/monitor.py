@@ -27,9 +27,9 @@ def register(app: typer.Typer) -> None:
 
 
 def _env(db: Database) -> RunEnvironment:
-    from monitors.runs.adapters import default_environment
+    from steward.environment import run_environment
 
-    return default_environment(db, settings())
+    return run_environment(db, settings())
 
 
 @monitor_app.command("list")

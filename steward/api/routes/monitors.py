@@ -11,7 +11,6 @@ from fastapi.concurrency import run_in_threadpool
 
 from monitors.runs import backfills
 from monitors.runs import service as runs
-from monitors.runs.adapters import default_environment
 from monitors.runs.dryrun import SpecCheck, validate_specs
 from monitors.runs.schemas import (
     Backfill,
@@ -28,6 +27,7 @@ from monitors.specs.document import load_specs
 from monitors.specs.schemas import Monitor, MonitorSpec, MonitorUpdate
 from steward.api.deps import Caller, Cursor, Limit, Services, ServicesDep, require
 from steward.api.errors import ERROR_RESPONSES
+from steward.environment import run_environment
 
 router = APIRouter(prefix="/api/v1", tags=["monitors"], responses=ERROR_RESPONSES)
 
@@ -39,7 +39,7 @@ _ONE = _BASE + "/{monitor}"
 
 
 def _env(svc: Services) -> RunEnvironment:
-    return default_environment(svc.db, svc.settings, clock=svc.clock)
+    return run_environment(svc.db, svc.settings, clock=svc.clock)
 
 
 @router.get(_BASE, response_model=list[Monitor])
