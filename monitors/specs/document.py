@@ -60,7 +60,8 @@ class _BoundedLoader(yaml.SafeLoader):
         return node
 
 
-def _documents(text: str) -> list[Any]:
+def load_documents(text: str) -> list[Any]:
+    """The YAML documents of ``text``, with the loader's bounds (depth, size, no aliases)."""
     loader = _BoundedLoader(text)
     try:
         documents = []
@@ -77,7 +78,7 @@ def _documents(text: str) -> list[Any]:
 
 def load_specs(text: str) -> list[MonitorSpec]:
     """Parse YAML text into monitor specs; any invalid field refuses the whole file."""
-    documents = [d for d in _documents(text) if d is not None]
+    documents = [d for d in load_documents(text) if d is not None]
     raw: list[Any] = []
     for document in documents:
         if isinstance(document, dict) and set(document) == {"monitors"}:

@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from governance.core.errors import InvalidInput
-from monitors.specs.document import _documents as yaml_documents
+from monitors.specs.document import load_documents as yaml_documents
 
 NAME = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
 FUNCTION = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*$")

@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from governance.core.errors import InvalidInput
-from monitors.specs.document import _documents as yaml_documents
+from monitors.specs.document import load_documents as yaml_documents
 from retrain.triggers.schemas import TriggerSpec
 
 MAX_SHOWN_PROBLEMS = 5

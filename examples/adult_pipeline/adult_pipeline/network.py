@@ -27,6 +27,11 @@ class Income(torch.nn.Module):
         return torch.softmax(self.net(x), dim=1)
 
 
+def seed(value: int) -> None:
+    """Seed torch's generator (initial weights, dropout) before a network is built."""
+    torch.manual_seed(value)
+
+
 def build(
     x: np.ndarray, logged: list[bool], *, hidden: int, classes: int
 ) -> torch.jit.ScriptModule:

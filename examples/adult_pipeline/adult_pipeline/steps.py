@@ -66,6 +66,7 @@ def train(
         table = table.slice(0, max_rows)
     x, y = features(table), labels(table)
     logged = [name in LOGGED for name in NUMERIC]
+    network.seed(seed)  # the initial weights too: the same inputs give the same model
     model = network.build(x, logged, hidden=hidden, classes=len(CLASSES))
     model = network.fit(model, x, y, epochs=epochs, seed=seed, log=ctx.log)
     path = ctx.workdir / "model.pt"

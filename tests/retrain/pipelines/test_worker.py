@@ -18,6 +18,8 @@ from retrain.pipelines.schemas import PipelineRun
 from retrain.pipelines.service import claim_run, detect_orphans
 from retrain.pipelines.worker import PipelineWorker
 from retrain.pipelines.workspace import StepFailure, inside
+from retrain.runners.base import StepRunner
+from retrain.runners.dask import DaskRunner
 from retrain.runners.local import LocalRunner
 from steward.api.deps import Services
 from steward.demo.data import load_adult
@@ -26,10 +28,10 @@ from tests.retrain.pipelines.conftest import register_dataset
 from tests.retrain.pipelines.test_pipelines_api import STEPS, P, apply, launch, spec, wait_ended
 
 
-def _worker(services: Services, **kw: Any) -> PipelineWorker:
+def _worker(services: Services, runner: StepRunner | None = None, **kw: Any) -> PipelineWorker:
     return PipelineWorker(
-        services.db, settings=services.settings, runner=LocalRunner(), clock=SystemClock(),
-        poll=0.05, beat_every=0.1, **kw,
+        services.db, settings=services.settings, runner=runner or LocalRunner(),
+        clock=SystemClock(), poll=0.05, beat_every=0.1, **kw,
     )  # fmt: skip
 
 
@@ -110,8 +112,9 @@ def test_the_service_refuses_paths_outside_the_workdir_itself(tmp_path: Path) ->
 
 
 @pytest.mark.slow
-def test_the_adult_example_runs_on_local_processes(
-    client: TestClient, world: World, services: Services
+@pytest.mark.parametrize("where", ["local", "dask"])
+def test_the_adult_example_runs_on_local_processes_and_on_a_dask_cluster(
+    client: TestClient, world: World, services: Services, where: str, request: pytest.FixtureRequest
 ) -> None:
     client.app.state.pipelines.stop()  # type: ignore[attr-defined]
     adult: pa.Table = load_adult().slice(0, 2000)
@@ -136,11 +139,14 @@ def test_the_adult_example_runs_on_local_processes(
     assert apply(client, world, body).status_code == 201
     run = launch(client, world, "adult-retrain")
     finished: list[PipelineRun] = []
-    worker = _worker(services, on_finished=[finished.append, _broken])
+    runner: StepRunner = LocalRunner()
+    if where == "dask":  # the LocalCluster of two worker processes
+        runner = DaskRunner(client=request.getfixturevalue("dask_client"))
+    worker = _worker(services, runner, on_finished=[finished.append, _broken])
     ended = worker.work_once()
     assert ended is not None and ended.state.value == "succeeded", ended
     assert finished == [ended]  # the broken callback changed nothing
-    assert ended.runner == "local"
+    assert ended.runner == where
     assert ended.outputs["train.model"] == {"kind": "model", "model": "income", "version": 1}
     assert ended.outputs["evaluate.metrics"]["values"]["accuracy"] > 0.6
     model = lineage.get_model_version(services.db, project="alpha", model="income", version=1)

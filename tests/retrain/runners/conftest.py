@@ -79,20 +79,6 @@ def adult_parquet(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture(scope="package")
-def dask_client() -> Iterator[Any]:
-    """A real distributed cluster: two worker processes, one thread each."""
-    from distributed import Client, LocalCluster
-
-    with (
-        LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-        ) as cluster,
-        Client(cluster, set_as_default=False) as client,
-    ):
-        yield client
-
-
 @pytest.fixture(params=["local", "dask"])
 def runner(request: pytest.FixtureRequest) -> Iterator[StepRunner]:
     """Each runner in turn."""
