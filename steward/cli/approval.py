@@ -7,15 +7,13 @@ commands call that server's API with ``STEWARD_TOKEN``, as the token's principal
 from __future__ import annotations
 
 import json
-import os
-from typing import Any
 from uuid import UUID
 
 import typer
 from rich.table import Table
 
 from governance.access.schemas import ROLES
-from governance.core.errors import InvalidInput, StewardError
+from governance.core.errors import InvalidInput
 from retrain.approvals.schemas import (
     Approval,
     ApprovalState,
@@ -23,7 +21,15 @@ from retrain.approvals.schemas import (
     DeployPolicy,
     DeployPolicySet,
 )
-from steward.cli.context import authorized, console, database, read_database, settings
+from steward.cli.context import (
+    authorized,
+    console,
+    database,
+    is_remote,
+    read_database,
+    remote,
+    settings,
+)
 
 approval_app = typer.Typer(
     name="approval", help="Approvals of gated releases and the deploy policy.", no_args_is_help=True
@@ -35,27 +41,6 @@ Output = typer.Option("table", "--output", "-o", help="table or json")
 def register(app: typer.Typer) -> None:
     """Add ``approval`` to ``app``."""
     app.add_typer(approval_app)
-
-
-def _remote(method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-    """Call the server named by STEWARD_URL; its error (code and detail) is raised as ours."""
-    import httpx
-
-    base = os.environ["STEWARD_URL"].rstrip("/")
-    headers = {"Authorization": f"Bearer {os.environ.get('STEWARD_TOKEN', '')}"}
-    response = httpx.request(method, f"{base}/api/v1{path}", json=body, headers=headers)
-    if response.status_code >= 400:
-        try:
-            error = response.json()
-        except ValueError:
-            error = {}
-        code = str(error.get("code", "http_error"))
-        raise StewardError(str(error.get("detail", response.text[:200])), code=code)
-    return response.json()
-
-
-def _is_remote() -> bool:
-    return bool(os.environ.get("STEWARD_URL"))
 
 
 def _print(items: list[Approval], output: str) -> None:
@@ -79,11 +64,11 @@ def approval_list(
     output: str = Output,
 ) -> None:
     """List a project's approvals, newest first."""
-    if _is_remote():
+    if is_remote():
         query = f"?state={state.value}" if state else ""
         found = [
             Approval.model_validate(a)
-            for a in _remote("GET", f"/projects/{project}/approvals{query}")
+            for a in remote("GET", f"/projects/{project}/approvals{query}")
         ]
     else:
         from retrain.approvals.service import list_approvals
@@ -97,9 +82,9 @@ def approval_list(
 @approval_app.command("show")
 def approval_show(approval_id: UUID, project: str = Project) -> None:
     """Show one approval (JSON)."""
-    if _is_remote():
+    if is_remote():
         shown = Approval.model_validate(
-            _remote("GET", f"/projects/{project}/approvals/{approval_id}")
+            remote("GET", f"/projects/{project}/approvals/{approval_id}")
         )
     else:
         from retrain.approvals.service import get_approval
@@ -111,9 +96,9 @@ def approval_show(approval_id: UUID, project: str = Project) -> None:
 
 
 def _decide(verb: str, approval_id: UUID, project: str, note: str) -> Approval:
-    if _is_remote():
+    if is_remote():
         path = f"/projects/{project}/approvals/{approval_id}/{verb}"
-        return Approval.model_validate(_remote("POST", path, {"note": note}))
+        return Approval.model_validate(remote("POST", path, {"note": note}))
     from retrain.approvals import service
 
     db = database()
@@ -163,15 +148,15 @@ def _policy(project: str, mode: DeployMode | None, role: str | None) -> DeployPo
     if role is not None and role not in ROLES:
         raise InvalidInput(f"unknown role {role!r}; one of {', '.join(ROLES)}")
     change = mode is not None or role is not None
-    if _is_remote():
+    if is_remote():
         path = f"/projects/{project}/deploy-policy"
-        current = DeployPolicy.model_validate(_remote("GET", path))
+        current = DeployPolicy.model_validate(remote("GET", path))
         if not change:
             return current
         wanted = DeployPolicySet(
             mode=mode or current.mode, approver_role=role or current.approver_role
         )
-        return DeployPolicy.model_validate(_remote("PUT", path, wanted.model_dump(mode="json")))
+        return DeployPolicy.model_validate(remote("PUT", path, wanted.model_dump(mode="json")))
     from retrain.approvals import service
 
     db = database() if change else read_database()

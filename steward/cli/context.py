@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import getpass
+import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from sqlalchemy.engine import make_url
@@ -13,7 +15,7 @@ from governance.access.authorization import authorize
 from governance.audit.runtime import open_audit
 from governance.audit.sealer import Sealer
 from governance.core.db import Database
-from governance.core.errors import NotFound
+from governance.core.errors import NotFound, StewardError
 from governance.core.files import private_sqlite
 from governance.core.principal import Principal, PrincipalKind
 from governance.core.settings import Settings
@@ -95,3 +97,28 @@ def authorized(db: Database, *, project: str, obj: str, act: str) -> Principal:
     actor = operator()
     authorize(actor, project, obj, act, db=db, policy=None)
     return actor
+
+
+def is_remote() -> bool:
+    """Whether commands call a server (``STEWARD_URL``) instead of the local database."""
+    return bool(os.environ.get("STEWARD_URL"))
+
+
+def remote(method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+    """Call ``/api/v1{path}`` on the server named by STEWARD_URL as ``STEWARD_TOKEN``.
+
+    The server's error (code and detail) is raised as ours, so it prints like a local one.
+    """
+    import httpx
+
+    base = os.environ["STEWARD_URL"].rstrip("/")
+    headers = {"Authorization": f"Bearer {os.environ.get('STEWARD_TOKEN', '')}"}
+    response = httpx.request(method, f"{base}/api/v1{path}", json=body, headers=headers, timeout=60)
+    if response.status_code >= 400:
+        try:
+            error = response.json()
+        except ValueError:
+            error = {}
+        code = str(error.get("code", "http_error"))
+        raise StewardError(str(error.get("detail", response.text[:200])), code=code)
+    return response.json()

@@ -7,17 +7,15 @@ token's principal; otherwise they act on the local database as the operator.
 from __future__ import annotations
 
 import json
-import os
-from typing import Any
 from uuid import UUID
 
 import typer
 from pydantic import ValidationError
 from rich.table import Table
 
-from governance.core.errors import InvalidInput, StewardError
+from governance.core.errors import InvalidInput
 from retrain.rollout.schemas import Rollout, RolloutPlan, Strategy
-from steward.cli.context import authorized, console, database, settings
+from steward.cli.context import authorized, console, database, is_remote, remote, settings
 
 rollout_app = typer.Typer(name="rollout", help="Rollouts and rollbacks.", no_args_is_help=True)
 
@@ -28,27 +26,6 @@ Output = typer.Option("table", "--output", "-o", help="table or json")
 def register(app: typer.Typer) -> None:
     """Add ``rollout`` to ``app``."""
     app.add_typer(rollout_app)
-
-
-def _remote(method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-    """Call the server named by STEWARD_URL; its error (code and detail) is raised as ours."""
-    import httpx
-
-    base = os.environ["STEWARD_URL"].rstrip("/")
-    headers = {"Authorization": f"Bearer {os.environ.get('STEWARD_TOKEN', '')}"}
-    r = httpx.request(method, f"{base}/api/v1{path}", json=body, headers=headers, timeout=60)
-    if r.status_code >= 400:
-        try:
-            error = r.json()
-        except ValueError:
-            error = {}
-        code = str(error.get("code", "http_error"))
-        raise StewardError(str(error.get("detail", r.text[:200])), code=code)
-    return r.json()
-
-
-def _is_remote() -> bool:
-    return bool(os.environ.get("STEWARD_URL"))
 
 
 def _show(rollouts: list[Rollout], output: str) -> None:
@@ -85,11 +62,11 @@ def rollout_start(
         plan = RolloutPlan(strategy=strategy, percent=percent)
     except ValidationError as exc:
         raise InvalidInput(exc.errors()[0]["msg"]) from None
-    if _is_remote():
+    if is_remote():
         body = {"model": model, "version": version, "strategy": str(strategy),
                 "percent": percent, "reason": reason}  # fmt: skip
         done = Rollout.model_validate(
-            _remote("POST", f"/projects/{project}/endpoints/{endpoint}/rollouts", body)
+            remote("POST", f"/projects/{project}/endpoints/{endpoint}/rollouts", body)
         )
     else:
         db = database()
@@ -106,8 +83,8 @@ def rollout_list(endpoint: str, project: str = Project, output: str = Output) ->
     """List an endpoint's rollouts, newest first."""
     from retrain.rollout.service import list_rollouts
 
-    if _is_remote():
-        found = _remote("GET", f"/projects/{project}/endpoints/{endpoint}/rollouts")
+    if is_remote():
+        found = remote("GET", f"/projects/{project}/endpoints/{endpoint}/rollouts")
         _show([Rollout.model_validate(r) for r in found], output)
         return
     db = database()
@@ -123,9 +100,9 @@ def rollout_promote(
     """Deploy a rollout's candidate."""
     from retrain.rollout.service import promote_rollout
 
-    if _is_remote():
+    if is_remote():
         path = f"/projects/{project}/endpoints/{endpoint}/rollouts/{rollout_id}/promote"
-        done = Rollout.model_validate(_remote("POST", path, {"reason": reason}))
+        done = Rollout.model_validate(remote("POST", path, {"reason": reason}))
     else:
         db = database()
         actor = authorized(db, project=project, obj="model", act="deploy")
@@ -144,9 +121,9 @@ def rollout_rollback(
     """End the endpoint's rollout, or serve again the version served before the last one."""
     from retrain.rollout.service import rollback
 
-    if _is_remote():
+    if is_remote():
         path = f"/projects/{project}/endpoints/{endpoint}/rollback"
-        done = Rollout.model_validate(_remote("POST", path, {"reason": reason}))
+        done = Rollout.model_validate(remote("POST", path, {"reason": reason}))
     else:
         db = database()
         actor = authorized(db, project=project, obj="model", act="deploy")
