@@ -104,16 +104,42 @@ def is_remote() -> bool:
     return bool(os.environ.get("STEWARD_URL"))
 
 
-def remote(method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+def remote(
+    method: str,
+    path: str,
+    body: dict[str, Any] | None = None,
+    *,
+    content: bytes | None = None,
+    content_type: str | None = None,
+) -> Any:
     """Call ``/api/v1{path}`` on the server named by STEWARD_URL as ``STEWARD_TOKEN``.
 
-    The server's error (code and detail) is raised as ours, so it prints like a local one.
+    ``content`` (with its ``content_type``) is sent as the raw body instead of ``body`` as JSON;
+    an empty answer (204) is None. The server's error (code and detail) is raised as ours, so it
+    prints like a local one.
     """
+    return remote_status(method, path, body, content=content, content_type=content_type)[1]
+
+
+def remote_status(
+    method: str,
+    path: str,
+    body: dict[str, Any] | None = None,
+    *,
+    content: bytes | None = None,
+    content_type: str | None = None,
+) -> tuple[int, Any]:
+    """``remote``, with the HTTP status of the answer (e.g. 201 created, 200 unchanged)."""
     import httpx
 
     base = os.environ["STEWARD_URL"].rstrip("/")
     headers = {"Authorization": f"Bearer {os.environ.get('STEWARD_TOKEN', '')}"}
-    response = httpx.request(method, f"{base}/api/v1{path}", json=body, headers=headers, timeout=60)
+    if content is not None and content_type:
+        headers["Content-Type"] = content_type
+    response = httpx.request(
+        method, f"{base}/api/v1{path}", json=body if content is None else None,
+        content=content, headers=headers, timeout=60,
+    )  # fmt: skip
     if response.status_code >= 400:
         try:
             error = response.json()
@@ -121,4 +147,4 @@ def remote(method: str, path: str, body: dict[str, Any] | None = None) -> Any:
             error = {}
         code = str(error.get("code", "http_error"))
         raise StewardError(str(error.get("detail", response.text[:200])), code=code)
-    return response.json()
+    return response.status_code, response.json() if response.content else None

@@ -1,24 +1,47 @@
-"""``steward trigger``: apply YAML, list, show, fire by hand, delete, show launches."""
+"""``steward trigger``: apply YAML, list, show, fire by hand, delete, show launches.
+
+Local by default (the operator acts with database access); with ``STEWARD_URL`` set the
+commands call that server's API with ``STEWARD_TOKEN``, as the token's principal.
+"""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 import typer
 from rich.table import Table
 
-from steward.cli.context import authorized, console, database, settings
+from steward.cli.context import authorized, console, database, is_remote, remote, settings
+
+if TYPE_CHECKING:
+    from retrain.pipelines.schemas import PipelineRun
+    from retrain.triggers.schemas import Applied, Trigger, TriggerLaunch
 
 trigger_app = typer.Typer(
     name="trigger",
     help="What launches pipelines: alerts, schedules, a person.",
     no_args_is_help=True,
 )
+Project = typer.Option("default", "--project", "-p")
+Output = typer.Option("table", "--output", "-o", help="table or json")
 
 
 def register(app: typer.Typer) -> None:
     """Add ``trigger`` to ``app``."""
     app.add_typer(trigger_app)
+
+
+def _json(data: Any) -> None:
+    """Print ``data`` as indented JSON: the same bytes locally and remotely."""
+    typer.echo(json.dumps(data, indent=2))
+
+
+def _path(project: str, name: str | None = None) -> str:
+    path = f"/projects/{quote(project, safe='')}/triggers"
+    return path if name is None else f"{path}/{quote(name, safe='')}"
 
 
 def _condition(on: object) -> str:
@@ -33,32 +56,59 @@ def _condition(on: object) -> str:
     return "manual"
 
 
-@trigger_app.command("apply")
-def trigger_apply(
-    file: Path = typer.Option(..., "--file", "-f", exists=True, dir_okay=False, readable=True),
-    project: str = typer.Option("default", "--project", "-p"),
-) -> None:
-    """Create or update the triggers of a YAML file by name (all or none)."""
+def _apply(project: str, file: Path) -> list[Applied]:
+    if is_remote():
+        from retrain.triggers.schemas import Applied
+
+        found = remote("POST", f"{_path(project)}/apply", content=file.read_bytes(),
+                       content_type="application/yaml")  # fmt: skip
+        return [Applied.model_validate(a) for a in found]
     from retrain.triggers.document import load_file
     from retrain.triggers.service import apply_triggers
 
     db = database()
     actor = authorized(db, project=project, obj="trigger", act="write")
-    for item in apply_triggers(db, project=project, specs=load_file(file), actor=actor):
+    return apply_triggers(db, project=project, specs=load_file(file), actor=actor)
+
+
+@trigger_app.command("apply")
+def trigger_apply(
+    file: Path = typer.Option(..., "--file", "-f", exists=True, dir_okay=False, readable=True),
+    project: str = Project,
+    output: str = Output,
+) -> None:
+    """Create or update the triggers of a YAML file by name (all or none)."""
+    applied = _apply(project, file)
+    if output == "json":
+        _json([a.model_dump(mode="json") for a in applied])
+        return
+    for item in applied:
         console.print(
             f"{item.action:9} {project}/{item.trigger.name} (rev {item.trigger.revision})"
         )
 
 
-@trigger_app.command("list")
-def trigger_list(project: str = typer.Option("default", "--project", "-p")) -> None:
-    """List a project's triggers with their condition, pipeline and last launch."""
+def _triggers(project: str) -> list[Trigger]:
+    if is_remote():
+        from retrain.triggers.schemas import Trigger
+
+        return [Trigger.model_validate(t) for t in remote("GET", _path(project))]
     from retrain.triggers.service import list_triggers
 
     db = database()
     authorized(db, project=project, obj="trigger", act="read")
+    return list_triggers(db, project=project)
+
+
+@trigger_app.command("list")
+def trigger_list(project: str = Project, output: str = Output) -> None:
+    """List a project's triggers with their condition, pipeline and last launch."""
+    found = _triggers(project)
+    if output == "json":
+        _json([t.model_dump(mode="json") for t in found])
+        return
     table = Table("trigger", "on", "pipeline", "cooldown", "enabled", "owner", "last fired")
-    for t in list_triggers(db, project=project):
+    for t in found:
         version = f"@{t.spec.pipeline_version}" if t.spec.pipeline_version else ""
         table.add_row(
             t.name,
@@ -72,25 +122,41 @@ def trigger_list(project: str = typer.Option("default", "--project", "-p")) -> N
     console.print(table)
 
 
-@trigger_app.command("show")
-def trigger_show(
-    name: str,
-    project: str = typer.Option("default", "--project", "-p"),
-    limit: int = typer.Option(20, min=1, max=500, help="launches shown"),
-) -> None:
-    """Show one trigger and its newest launches."""
+def _shown(project: str, name: str, limit: int) -> tuple[Trigger, list[TriggerLaunch]]:
+    if is_remote():
+        from retrain.triggers.schemas import Trigger, TriggerLaunch
+
+        t = Trigger.model_validate(remote("GET", _path(project, name)))
+        found = remote("GET", f"{_path(project, name)}/launches?limit={limit}")
+        return t, [TriggerLaunch.model_validate(launch) for launch in found]
     from retrain.triggers.service import get_trigger, list_launches
 
     db = database()
     authorized(db, project=project, obj="trigger", act="read")
     t = get_trigger(db, project=project, name=name)
+    return t, list_launches(db, project=project, name=name, limit=limit)
+
+
+@trigger_app.command("show")
+def trigger_show(
+    name: str,
+    project: str = Project,
+    limit: int = typer.Option(20, min=1, max=500, help="launches shown"),
+    output: str = Output,
+) -> None:
+    """Show one trigger and its newest launches."""
+    t, launches = _shown(project, name, limit)
+    if output == "json":
+        _json({"trigger": t.model_dump(mode="json"),
+               "launches": [launch.model_dump(mode="json") for launch in launches]})  # fmt: skip
+        return
     console.print(
         f"{project}/{t.name} (rev {t.revision}): {_condition(t.spec.on)} -> pipeline "
         f"{t.spec.pipeline}, cooldown {t.spec.cooldown}, enabled={t.spec.enabled}, "
         f"owner {t.owner}"
     )
     table = Table("at", "kind", "key", "run", "launched by", "launched at")
-    for launch in list_launches(db, project=project, name=name, limit=limit):
+    for launch in launches:
         table.add_row(
             str(launch.at), str(launch.kind), launch.key, str(launch.run_id),
             launch.launched_by, str(launch.launched_at),
@@ -98,13 +164,19 @@ def trigger_show(
     console.print(table)
 
 
-@trigger_app.command("fire")
-def trigger_fire(
-    name: str,
-    project: str = typer.Option("default", "--project", "-p"),
-    request_id: str = typer.Option(None, help="the same id again returns the same run"),
-) -> None:
-    """Launch a trigger's pipeline now."""
+def _fire(project: str, name: str, request_id: str | None) -> tuple[PipelineRun, bool]:
+    """The run the trigger launched and whether this call launched it."""
+    if is_remote():
+        from retrain.pipelines.schemas import PipelineRun
+        from retrain.triggers.service import MAX_LAUNCHES
+
+        before: set[str] = set()
+        if request_id:  # only a repeated request id can answer with an earlier run
+            found = remote("GET", f"{_path(project, name)}/launches?limit={MAX_LAUNCHES}")
+            before = {str(launch["run_id"]) for launch in found}
+        body = {"request_id": request_id} if request_id else None
+        run = PipelineRun.model_validate(remote("POST", f"{_path(project, name)}/fire", body))
+        return run, str(run.id) not in before
     from retrain.triggers.service import fire_trigger
 
     db = database()
@@ -112,20 +184,34 @@ def trigger_fire(
     made = fire_trigger(
         db, settings=settings(), project=project, name=name, actor=actor, request_id=request_id
     )
-    verb = "launched" if made.created else "already launched"
-    run = made.run
+    return made.run, made.created
+
+
+@trigger_app.command("fire")
+def trigger_fire(
+    name: str,
+    project: str = Project,
+    request_id: str = typer.Option(None, help="the same id again returns the same run"),
+    output: str = Output,
+) -> None:
+    """Launch a trigger's pipeline now."""
+    run, created = _fire(project, name, request_id)
+    if output == "json":
+        _json(run.model_dump(mode="json"))
+        return
+    verb = "launched" if created else "already launched"
     console.print(f"{verb} run {run.id} of {run.pipeline}@{run.pipeline_version}: {run.state}")
 
 
 @trigger_app.command("delete")
-def trigger_delete(
-    name: str,
-    project: str = typer.Option("default", "--project", "-p"),
-) -> None:
+def trigger_delete(name: str, project: str = Project) -> None:
     """Delete a trigger (the runs it launched stay)."""
-    from retrain.triggers.service import delete_trigger
+    if is_remote():
+        remote("DELETE", _path(project, name))
+    else:
+        from retrain.triggers.service import delete_trigger
 
-    db = database()
-    actor = authorized(db, project=project, obj="trigger", act="delete")
-    delete_trigger(db, project=project, name=name, actor=actor)
+        db = database()
+        actor = authorized(db, project=project, obj="trigger", act="delete")
+        delete_trigger(db, project=project, name=name, actor=actor)
     console.print(f"deleted {project}/{name}")
