@@ -3,14 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
-import threading
-import time
-from collections.abc import Iterator
-
-import pytest
-import uvicorn
-from fastapi import FastAPI
 
 from governance.core.settings import Settings
 from retrain.approvals.schemas import Approval, ApprovalState
@@ -35,24 +27,6 @@ def _ask(services: Services, requested_by: str) -> Approval:
         challenger=ModelRef(model="income", version=4), rollout=RolloutPlan(),
         requested_by=requested_by, actor=LOOP,
     )  # fmt: skip
-
-
-@pytest.fixture
-def server(app: FastAPI) -> Iterator[str]:
-    """The real app served by uvicorn on a free local port, in a background thread."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(timeout=10)
 
 
 def test_the_local_cli_lists_rejects_and_sets_the_policy(

@@ -3,14 +3,9 @@
 from __future__ import annotations
 
 import json
-import socket
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-import uvicorn
 import yaml
 from fastapi import FastAPI
 
@@ -19,24 +14,6 @@ from retrain.pipelines.schemas import Pipeline, PipelineRun
 from tests.builders import World
 from tests.cli.runner import CliResult, run_steward
 from tests.retrain.pipelines.test_pipelines_api import STEPS, spec
-
-
-@pytest.fixture
-def server(app: FastAPI) -> Iterator[str]:
-    """The real app served by uvicorn on a free local port, in a background thread."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(timeout=10)
 
 
 def steward(settings: Settings, *args: str, url: str | None = None, token: str = "") -> CliResult:

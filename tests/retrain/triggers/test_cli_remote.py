@@ -11,10 +11,8 @@ from retrain.pipelines.schemas import Pipeline, PipelineRun
 from retrain.triggers.service import get_trigger
 from steward.api.deps import Services
 from tests.builders import World
-from tests.retrain.pipelines.test_cli_remote import _ok, server, steward
+from tests.retrain.pipelines.test_cli_remote import _ok, steward
 from tests.retrain.triggers.test_api import YAML
-
-__all__ = ["server"]  # the uvicorn fixture, used here too
 
 MANUAL = "name: by-hand\npipeline: retrain\non: {kind: manual}\n"
 
