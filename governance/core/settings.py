@@ -86,6 +86,10 @@ class Settings(BaseSettings):
     # requests is rolled back automatically.
     rollback_error_rate: float = Field(default=0.2, gt=0, le=1)
     rollback_min_requests: int = Field(default=20, ge=1)
+    # A credential and the role bindings are trusted this long without a database read, so a
+    # token revoked or a role changed by another process (the CLI) takes effect within it; a
+    # change made through the same server applies at once. 0 reads the database every request.
+    access_cache_seconds: float = Field(default=1.0, ge=0, le=60)
 
     @model_validator(mode="after")
     def _derive_paths(self) -> Settings:

@@ -232,16 +232,7 @@ def approve(
     approval = _pending(get_approval(db, project=project, approval_id=approval_id))
     check_approver(db, approval, actor)
     check_current(db, approval)
-    with db.transaction() as session:
-        decided = SqlApprovalStore(session).decide(
-            approval_id, state=ApprovalState.approved, by=actor.ref, note=note, now=clock.now()
-        )
-        if decided is None:
-            raise Conflict("the approval was decided meanwhile", code="approval_decided")
-        record_audit(
-            session, actor=actor, action="approval.approve", project=project,
-            target=f"approval:{approval_id}", details={**_summary(decided), "note": note},
-        )  # fmt: skip
+    decided = _decide(db, project, approval_id, ApprovalState.approved, actor, note, clock)
     # The rollout is another domain's use case with its own transaction: the approval is taken
     # first (so two approvers cannot start two rollouts) and given back if the rollout fails.
     try:
@@ -301,14 +292,23 @@ def reject(
 ) -> Approval:
     """Reject a pending approval: the challenger is not rolled out (anyone who may decide)."""
     _pending(get_approval(db, project=project, approval_id=approval_id))
+    return _decide(db, project, approval_id, ApprovalState.rejected, actor, note, clock)
+
+
+def _decide(
+    db: Database, project: str, approval_id: UUID, state: ApprovalState, actor: Principal,
+    note: str, clock: Clock,
+) -> Approval:  # fmt: skip
+    """Record the decision unless another decided first (409), audited as approve or reject."""
+    verb = "approve" if state is ApprovalState.approved else "reject"
     with db.transaction() as session:
         decided = SqlApprovalStore(session).decide(
-            approval_id, state=ApprovalState.rejected, by=actor.ref, note=note, now=clock.now()
+            approval_id, state=state, by=actor.ref, note=note, now=clock.now()
         )
         if decided is None:
             raise Conflict("the approval was decided meanwhile", code="approval_decided")
         record_audit(
-            session, actor=actor, action="approval.reject", project=project,
+            session, actor=actor, action=f"approval.{verb}", project=project,
             target=f"approval:{approval_id}", details={**_summary(decided), "note": note},
         )  # fmt: skip
     return decided

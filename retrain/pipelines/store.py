@@ -92,6 +92,61 @@ class PipelineStore(Protocol):
         """Take a queued run for ``worker``; False when another took it first."""
         ...
 
+    def list_latest(self, project: str) -> list[Pipeline]:
+        """The newest version of every pipeline of a project, by name."""
+        ...
+
+    def run_by_key(self, launch_key: str) -> PipelineRun | None:
+        """The run a launch key launched."""
+        ...
+
+    def list_runs(
+        self, project: str, *, pipeline: str | None, state: RunState | None,
+        before: tuple[datetime, uuid.UUID] | None, limit: int,
+    ) -> list[PipelineRun]:  # fmt: skip
+        """A project's runs, newest first, from before a (created_at, id) cursor."""
+        ...
+
+    def queued(self, *, limit: int) -> list[uuid.UUID]:
+        """Queued runs, oldest first."""
+        ...
+
+    def stale(self, *, before: datetime, limit: int) -> list[uuid.UUID]:
+        """Running runs whose heartbeat stopped before ``before``."""
+        ...
+
+    def heartbeat(self, run_id: uuid.UUID, *, worker: str, now: datetime) -> bool:
+        """Say the worker is alive; False when the run is no longer its (cancelled, orphaned)."""
+        ...
+
+    def progress(
+        self, run_id: uuid.UUID, *, worker: str, steps: list[StepRun], outputs: dict[str, Any],
+        now: datetime,
+    ) -> bool:  # fmt: skip
+        """Store the steps' states and the outputs so far."""
+        ...
+
+    def finish(
+        self, run_id: uuid.UUID, *, worker: str, state: RunState, error: str | None,
+        now: datetime,
+    ) -> bool:  # fmt: skip
+        """End a run the worker holds."""
+        ...
+
+    def settle(
+        self, run_id: uuid.UUID, *, worker: str, steps: list[StepRun], outputs: dict[str, Any]
+    ) -> bool:
+        """Store how the steps were left when the run was stopped under ``worker``."""
+        ...
+
+    def cancel(self, run_id: uuid.UUID, *, now: datetime) -> bool:
+        """Cancel a run that has not ended."""
+        ...
+
+    def orphan(self, run_id: uuid.UUID, *, before: datetime, now: datetime) -> bool:
+        """Declare a running run whose heartbeat is older than ``before`` orphaned."""
+        ...
+
 
 class SqlPipelineStore:
     """PipelineStore on SQLAlchemy (SQLite and PostgreSQL)."""

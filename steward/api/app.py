@@ -72,6 +72,7 @@ def build_services(
         jwt=JwtVerifier.from_settings(settings),
         clock=clock or SystemClock(),
         namespace_map=dict(settings.lineage_namespace_map),
+        access_cache_seconds=settings.access_cache_seconds,
     )
 
 

@@ -121,6 +121,15 @@ def test_arrow_requests_score_like_json_and_the_model_is_loaded_once_per_version
         == by_json["predictions"]
         == first.predict(rows.to_pandas()).tolist()
     )
+    answer = client.post(
+        SCORE, content=sink.getvalue(), headers=arrow | {"Accept": arrow["Content-Type"]}
+    )
+    assert answer.headers["content-type"] == arrow["Content-Type"]
+    table = pa.ipc.open_stream(answer.content).read_all()
+    assert table.column("prediction").to_pylist() == by_json["predictions"]
+    assert table.column("probabilities").to_pylist() == by_json["probabilities"]
+    meta = {k.decode(): v.decode() for k, v in (table.schema.metadata or {}).items()}
+    assert (meta["model"], meta["version"]) == ("income", str(by_json["version"]))
     assert services.scorer is not None and services.scorer.cache.builds == 1
     second = _pipeline(adult.slice(1000, 1000))
     version = _publish(client, world, second)

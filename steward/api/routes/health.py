@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from importlib.metadata import PackageNotFoundError, version
 
@@ -27,6 +28,7 @@ class Health(BaseModel):
     audit: str = "ok"
 
 
+@functools.cache  # the installed version does not change while the process runs
 def _version() -> str:
     try:
         return version("steward")

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import threading
 from typing import Annotated, Any
 
+import pyarrow as pa
 from fastapi import APIRouter, Depends, Header, Path, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from governance.core.principal import Principal, PrincipalKind
+from monitors.capture import bulk
 from monitors.capture.buffer import CaptureBuffer, capture_writer
 from monitors.capture.service import capture_files, ingest_limits
 from monitors.capture.source import EndpointSchemaSource, LineageSchemaSource
 from retrain.rollout.routing import RolloutTraffic
-from retrain.scoring import Scorer
+from retrain.scoring import Scorer, ScoreResult
 from steward.api.deps import Caller, Services, ServicesDep, require
 from steward.api.errors import ERROR_RESPONSES
 from steward.api.routes.inference import Body, ContentType, body_doc
@@ -27,6 +30,8 @@ SCORING = Principal(id=None, name="steward-scoring", kind=PrincipalKind.system, 
 
 ProjectName = Annotated[str, Path(max_length=64)]
 EndpointName = Annotated[str, Path(max_length=200)]
+# An Accept naming Arrow's stream type gets the answer as an Arrow IPC stream, else JSON.
+AcceptHeader = Annotated[str | None, Header(alias="Accept", max_length=500)]
 # Requests with the same key are served by the same version during a canary rollout.
 RequestKey = Annotated[
     str | None,
@@ -98,6 +103,7 @@ def score(
     svc: ServicesDep,
     content_type: ContentType = None,
     request_key: RequestKey = None,
+    accept: AcceptHeader = None,
 ) -> Response:
     """Predict with the endpoint's deployed version; the rows are logged as its inferences.
 
@@ -108,6 +114,25 @@ def score(
         project=project, endpoint=endpoint, body=body, content_type=content_type,
         request_key=request_key,
     )  # fmt: skip
+    if accept is not None and bulk.ARROW_STREAM in accept:
+        return _arrow_response(result)
     # the response model documents the body; building it again for thousands of rows would
     # cost more than the model (the values are plain JSON already)
-    return JSONResponse(dataclasses.asdict(result))
+    return JSONResponse({f.name: getattr(result, f.name) for f in dataclasses.fields(result)})
+
+
+def _arrow_response(result: ScoreResult) -> Response:
+    """The answer as an Arrow IPC stream: one row per input; model, version, classes as metadata."""
+    columns: dict[str, pa.Array] = {
+        "correlation_id": pa.array(result.correlation_ids, pa.string()),
+        "prediction": pa.array(result.predictions),
+    }
+    if result.probabilities is not None:
+        columns["probabilities"] = pa.array(result.probabilities, pa.list_(pa.float64()))
+    metadata = {"model": result.model, "version": str(result.version),
+                "classes": json.dumps(result.classes)}  # fmt: skip
+    table = pa.table(columns).replace_schema_metadata(metadata)
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return Response(sink.getvalue().to_pybytes(), media_type=bulk.ARROW_STREAM)
