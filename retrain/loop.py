@@ -10,23 +10,32 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import timedelta
 
+from governance.access.service import list_projects
 from governance.core.clock import Clock
 from governance.core.db import Database
 from governance.core.errors import InvalidInput
 from governance.core.principal import Principal, PrincipalKind
 from governance.core.settings import Settings
+from monitors.scheduler.daemon import LeaderJob
 from retrain.approvals.schemas import DeployMode
 from retrain.approvals.service import get_deploy_policy, request_approval, serving_ref
 from retrain.gate.schemas import GateDecision, ModelRef
-from retrain.gate.service import evaluate_release
+from retrain.gate.service import evaluate_release, list_decisions
 from retrain.pipelines.schemas import PipelineRun, RunState
+from retrain.pipelines.service import list_runs
 from retrain.plan import ReleasePlan
 from retrain.rollout.service import start_rollout
 
 log = logging.getLogger(__name__)
 # Who acts for the loop in the audit log (the run's launcher is named in the details).
 LOOP = Principal(id=None, name="steward-loop", kind=PrincipalKind.system, via="internal")
+# The leader looks for runs that ended without their release this often, once they are this old
+# (their worker's callback had its chance), and no further back than the horizon.
+SWEEP_EVERY = 60.0
+SETTLE = timedelta(minutes=5)
+HORIZON = timedelta(days=1)
 
 
 def challenger_of(run: PipelineRun, plan: ReleasePlan) -> ModelRef:
@@ -117,4 +126,41 @@ def _roll_out(
         model=challenger.model, version=challenger.version, plan=plan.rollout, actor=LOOP,
         reason=f"run {run.id} passed gate {decision.id} (deploy policy auto)",
         gate_decision_id=decision.id, clock=clock,
+    )  # fmt: skip
+
+
+def release_missed(
+    db: Database,
+    *,
+    settings: Settings,
+    clock: Clock,
+    settle: timedelta = SETTLE,
+    horizon: timedelta = HORIZON,
+) -> int:
+    """Release succeeded runs whose ``after_run`` never happened (their worker died first).
+
+    A run counts as released once the gate decided on it. Only runs that ended more than
+    ``settle`` ago are taken, so the worker's own callback is never raced; those older than
+    ``horizon`` are left alone. Returns how many runs were released now.
+    """
+    now, released = clock.now(), 0
+    for project in list_projects(db):
+        page = list_runs(db, project=project.name, state=RunState.succeeded, limit=100)
+        for run in page.items:
+            ended = run.ended_at
+            if run.plan is None or ended is None or not now - horizon <= ended <= now - settle:
+                continue
+            if list_decisions(db, project=run.project, run_id=run.id, limit=1):
+                continue
+            log.warning("run %s ended without its release; releasing it now", run.id)
+            after_run(db, run, settings=settings, clock=clock)
+            released += 1
+    return released
+
+
+def release_leader_job(db: Database, settings: Settings, clock: Clock) -> LeaderJob:
+    """The daemon leader's sweep for runs that ended without their release."""
+    return LeaderJob(
+        name="release-missed", every=SWEEP_EVERY,
+        run=lambda: release_missed(db, settings=settings, clock=clock),
     )  # fmt: skip

@@ -65,7 +65,9 @@ def daemon(
 
 
 def _leader_jobs(db: Database, clock: Clock) -> list[LeaderJob]:
-    """What the leader does beside monitors: triggers, the rollout watch, the orphan sweep."""
+    """Beside monitors the leader evaluates triggers, watches rollouts and sweeps runs (orphaned,
+    or ended without their release)."""
+    from retrain.loop import release_leader_job
     from retrain.pipelines.worker import pipeline_leader_job
     from retrain.rollout.watch import rollout_leader_job
     from retrain.triggers.service import trigger_leader_job
@@ -74,6 +76,7 @@ def _leader_jobs(db: Database, clock: Clock) -> list[LeaderJob]:
         trigger_leader_job(db, settings(), clock),
         rollout_leader_job(db, settings(), clock),
         pipeline_leader_job(db),
+        release_leader_job(db, settings(), SystemClock()),
     ]
 
 
