@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import logging
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -84,6 +85,11 @@ class Scorer:
     )
     # active rollouts and their counts; None: every request goes to the deployed version
     rollouts: RolloutTraffic | None = None
+    # Which version an endpoint serves is looked up again after ``served_ttl`` seconds, at once
+    # after ``forget`` (a change through this server), and on every request during a rollout.
+    served_ttl: float = 1.0
+    monotonic: Callable[[], float] = time.monotonic
+    _served: dict[tuple[str, str], tuple[float, UUID | None]] = field(default_factory=dict)
 
     def score(
         self,
@@ -99,11 +105,11 @@ class Scorer:
         While a rollout runs, ``request_key`` keeps a caller on one version of a canary; a
         shadow candidate scores a copy that only its own stream logs.
         """
-        version = self._deployed(project, endpoint)
+        route = None if self.rollouts is None else self.rollouts.route(project, endpoint)
+        version = self._deployed(project, endpoint, fresh=route is not None)
         # the deployed signature, not a second look-up of the endpoint: the two could differ
         schema = schema_from_signature(version.signature)
         request = self._request(body, content_type, schema)
-        route = None if self.rollouts is None else self.rollouts.route(project, endpoint)
         if route is not None:
             return self._routed(route, version, request, schema, endpoint, request_key)
         return self._serve(version, request, schema, endpoint)
@@ -213,9 +219,25 @@ class Scorer:
         table = bulk.read_bulk(body, media, limits=self.limits)
         return validate.requests_from_table(table, schema, new_id=_ids())
 
-    def _deployed(self, project: str, endpoint: str) -> ModelVersion:
-        """The version the endpoint serves now (one query; the version itself is cached)."""
-        found = lineage.serving_version_id(self.db, project=project, name=endpoint)
+    def forget(self, project: str, endpoint: str) -> None:
+        """Look up what the endpoint serves, and its rollout, again at the next request."""
+        self._served.pop((project, endpoint), None)
+        if self.rollouts is not None:
+            self.rollouts.forget(project, endpoint)
+
+    def _deployed(self, project: str, endpoint: str, *, fresh: bool = False) -> ModelVersion:
+        """The version the endpoint serves (looked up at most ``served_ttl`` ago unless
+        ``fresh``; the version itself is cached for good, versions being immutable)."""
+        key, now = (project, endpoint), self.monotonic()
+        held = None if fresh else self._served.get(key)
+        if held is not None and held[0] > now:
+            found = held[1]
+        else:
+            found = lineage.serving_version_id(self.db, project=project, name=endpoint)
+            if fresh:  # a rollout may change it at any request: nothing is kept
+                self._served.pop(key, None)
+            else:
+                self._served[key] = (now + self.served_ttl, found)
         if found is None:
             raise InvalidState(
                 f"endpoint {endpoint!r} serves no model version", code="not_deployed"

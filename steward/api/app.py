@@ -103,6 +103,12 @@ def _pipeline_worker(
     return worker, owned
 
 
+def _released(svc: Services, run: PipelineRun) -> None:
+    """A release may have deployed: this server's scorer looks the endpoint up anew."""
+    if run.plan is not None:
+        svc.endpoint_changed(run.project, run.plan.endpoint)
+
+
 def _lifespan(
     svc: Services,
     seal_in_background: bool,
@@ -159,7 +165,8 @@ def create_app(
     """
     svc = services or build_services(settings or Settings())
     if pipeline_callbacks is None:
-        pipeline_callbacks = [release_callback(svc.db, settings=svc.settings, clock=svc.clock)]
+        release = release_callback(svc.db, settings=svc.settings, clock=svc.clock)
+        pipeline_callbacks = [release, lambda run: _released(svc, run)]
     app = FastAPI(
         title="Steward",
         version="0.1.0",

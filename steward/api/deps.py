@@ -185,6 +185,11 @@ class Services:
         self.secrets = SecretBox.from_settings(self.settings)
         self.access = AccessCache(self.access_cache_seconds)
 
+    def endpoint_changed(self, project: str, endpoint: str) -> None:
+        """What ``endpoint`` serves changed through this server: its scorer looks it up anew."""
+        if self.scorer is not None:
+            self.scorer.forget(project, endpoint)
+
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Caller:

@@ -84,10 +84,12 @@ def approve(
     body: Note = None,
 ) -> Approval:
     """Approve and start the rollout; not by the run's launcher or its trigger's owner (403)."""
-    return service.approve(
+    approved = service.approve(
         svc.db, settings=svc.settings, project=project, approval_id=approval_id,
         actor=caller.principal, note=body.note if body else "", clock=svc.clock,
     )  # fmt: skip
+    svc.endpoint_changed(project, approved.endpoint)
+    return approved
 
 
 @router.post(_ONE + "/reject", response_model=Approval)

@@ -71,17 +71,12 @@ def deploy(
     svc: ServicesDep,
 ) -> Deployment:
     """Serve a model version (by number or alias) at the endpoint from now on."""
-    return service.deploy(
-        svc.db,
-        project=project,
-        endpoint=name,
-        model=body.model,
-        version=body.version,
-        alias=body.alias,
-        note=body.note,
-        actor=caller.principal,
-        clock=svc.clock,
-    )
+    deployed = service.deploy(
+        svc.db, project=project, endpoint=name, model=body.model, version=body.version,
+        alias=body.alias, note=body.note, actor=caller.principal, clock=svc.clock,
+    )  # fmt: skip
+    svc.endpoint_changed(project, name)
+    return deployed
 
 
 @router.get("/projects/{project}/endpoints/{name}/deployments", response_model=list[Deployment])

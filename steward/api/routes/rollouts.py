@@ -32,8 +32,7 @@ BASE = "/projects/{project}/endpoints/{endpoint}"
 def _changed(svc: Services, project: str, endpoint: str) -> None:
     """This server's scorer looks the endpoint's rollout up again at once (others within
     their cache's few seconds)."""
-    if svc.scorer is not None and svc.scorer.rollouts is not None:
-        svc.scorer.rollouts.forget(project, endpoint)
+    svc.endpoint_changed(project, endpoint)
 
 
 @router.post(f"{BASE}/rollouts", response_model=Rollout, status_code=201)
