@@ -249,7 +249,7 @@ def labels_from_json(
     columns = {
         CORRELATION_ID: _ids(items, "labels", problems),
         LABEL: _column(labels, schema.prediction, LABEL, problems, "labels"),
-        RECEIVED_AT: pa.array([now] * len(labels), type=_UTC_US),
+        RECEIVED_AT: pa.repeat(pa.scalar(now, type=_UTC_US), len(labels)),
     }
     table = pa.table(columns)
     _check_keys(table, problems)
@@ -323,7 +323,7 @@ def inferences_from_table(
 ) -> pa.Table:
     """Check a bulk inference table against the endpoint's schema and conform its types."""
     if TIMESTAMP not in table.column_names:
-        table = table.append_column(TIMESTAMP, pa.array([now] * len(table), type=_UTC_US))
+        table = table.append_column(TIMESTAMP, pa.repeat(pa.scalar(now, type=_UTC_US), len(table)))
     if not schema.probabilities and PROBABILITIES in table.column_names:
         table = table.drop_columns([PROBABILITIES])
     target = schema.inference_arrow()
@@ -348,7 +348,7 @@ def _check_probability_lengths(table: pa.Table, width: int) -> None:
 def labels_from_table(table: pa.Table, schema: ExpectedSchema, *, now: datetime) -> pa.Table:
     """Check a bulk label table and conform its types."""
     table = table.drop_columns([c for c in (RECEIVED_AT,) if c in table.column_names])
-    table = table.append_column(RECEIVED_AT, pa.array([now] * len(table), type=_UTC_US))
+    table = table.append_column(RECEIVED_AT, pa.repeat(pa.scalar(now, type=_UTC_US), len(table)))
     conformed, _ = _conform(table, schema.label_arrow(), extra_ok=False, what="labels")
     return conformed
 
