@@ -155,25 +155,27 @@ def _post(client: TestClient | httpx.Client, body: bytes, headers: dict[str, str
 
 
 def _timed(
-    cases: dict[str, Call], repeat: int, quiet: Call
+    cases: dict[str, Call], repeat: int, quiet: Call, rounds: int = 5
 ) -> dict[str, list[tuple[float, float]]]:
-    """Wall and CPU seconds of each call, case after case, after a warm-up call each.
+    """Wall and CPU seconds of each call, the cases taking turns in ``rounds`` blocks.
 
-    Before each case, the rows captured so far are written (``quiet``, untimed): the capture
-    buffer's writes in the background are part of scoring through the app, and land on the
-    case whose rows they are. CPU time is the whole process's (every thread: the server's,
-    the client's, the capture buffer's), so it stays comparable when other programs load the
-    machine.
+    These machines change speed from minute to minute: cases measured in turns see the same
+    machine, so their ratios hold where one case after the other would not. Before each block
+    the rows captured so far are written (``quiet``, untimed): the capture buffer's writes in
+    the background are part of scoring through the app, and land on the block whose rows they
+    are. CPU time is the whole process's (every thread: the server's, the client's, the
+    capture buffer's), so it stays comparable when other programs load the machine.
     """
-    times: dict[str, list[tuple[float, float]]] = {}
-    for name, call in cases.items():
-        quiet()
+    times: dict[str, list[tuple[float, float]]] = {name: [] for name in cases}
+    for call in cases.values():
         call()  # warm: caches, first allocation, connections
-        times[name] = []
-        for _ in range(repeat):
-            wall, cpu = time.perf_counter(), time.process_time()
-            call()
-            times[name].append((time.perf_counter() - wall, time.process_time() - cpu))
+    for _ in range(rounds):
+        for name, call in cases.items():
+            quiet()
+            for _ in range(max(1, repeat // rounds)):
+                wall, cpu = time.perf_counter(), time.process_time()
+                call()
+                times[name].append((time.perf_counter() - wall, time.process_time() - cpu))
     return times
 
 

@@ -58,14 +58,39 @@ class ModelCache(BoundedCache[Any, LoadedModel]):
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class ScoreResult:
-    """What a scoring request returns."""
+    """What a scoring request returns: ``table`` holds the rows' answers as Arrow columns
+    (``correlation_id``, ``prediction`` and, when logged, ``probabilities``), the columns the
+    capture stores, so an Arrow answer costs no conversion and a JSON one converts once."""
 
     model: str
     version: int
-    correlation_ids: list[str]
-    predictions: list[Any]
-    probabilities: list[list[float]] | None
+    table: pa.Table
     classes: list[str] | None
+
+    @property
+    def correlation_ids(self) -> list[str]:
+        """The rows' correlation ids, in request order."""
+        return list(self.table.column(CORRELATION_ID).to_pylist())
+
+    @property
+    def predictions(self) -> list[Any]:
+        """The predictions, in request order."""
+        return list(self.table.column(PREDICTION).to_pylist())
+
+    @property
+    def probabilities(self) -> list[list[float]] | None:
+        """Each row's class probabilities (None when the signature logs none)."""
+        if PROBABILITIES not in self.table.column_names:
+            return None
+        return list(self.table.column(PROBABILITIES).to_pylist())
+
+    def as_json(self) -> dict[str, Any]:
+        """The answer as the JSON body carries it."""
+        return {
+            "model": self.model, "version": self.version,
+            "correlation_ids": self.correlation_ids, "predictions": self.predictions,
+            "probabilities": self.probabilities, "classes": self.classes,
+        }  # fmt: skip
 
 
 @dataclass(kw_only=True)
@@ -125,17 +150,13 @@ class Scorer:
         self, version: ModelVersion, request: pa.Table, prediction: Prediction,
         schema: ExpectedSchema, endpoint: str,
     ) -> ScoreResult:  # fmt: skip
-        now = self.clock.now()
-        self.capture.add(version.project, endpoint, _captured(request, prediction, schema, now))
-        probs = prediction.probabilities
+        captured = _captured(request, prediction, schema, self.clock.now())
+        self.capture.add(version.project, endpoint, captured)
+        answer = [CORRELATION_ID, PREDICTION, *([PROBABILITIES] if schema.probabilities else [])]
         return ScoreResult(
-            model=version.model,
-            version=version.version,
-            correlation_ids=request.column(CORRELATION_ID).to_pylist(),
-            predictions=prediction.predictions,
-            probabilities=None if probs is None else probs.tolist(),
+            model=version.model, version=version.version, table=captured.select(answer),
             classes=version.signature.classes,
-        )
+        )  # fmt: skip
 
     def _model(self, version: ModelVersion) -> LoadedModel:
         key = (version.project, version.model, version.version)

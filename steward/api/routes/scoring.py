@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import threading
 from typing import Annotated, Any
@@ -116,22 +115,16 @@ def score(
     )  # fmt: skip
     if accept is not None and bulk.ARROW_STREAM in accept:
         return _arrow_response(result)
-    # the response model documents the body; building it again for thousands of rows would
-    # cost more than the model (the values are plain JSON already)
-    return JSONResponse({f.name: getattr(result, f.name) for f in dataclasses.fields(result)})
+    # the response model documents the body; validating thousands of rows through it again
+    # would cost more than the model (the values are plain JSON already)
+    return JSONResponse(result.as_json())
 
 
 def _arrow_response(result: ScoreResult) -> Response:
     """The answer as an Arrow IPC stream: one row per input; model, version, classes as metadata."""
-    columns: dict[str, pa.Array] = {
-        "correlation_id": pa.array(result.correlation_ids, pa.string()),
-        "prediction": pa.array(result.predictions),
-    }
-    if result.probabilities is not None:
-        columns["probabilities"] = pa.array(result.probabilities, pa.list_(pa.float64()))
     metadata = {"model": result.model, "version": str(result.version),
                 "classes": json.dumps(result.classes)}  # fmt: skip
-    table = pa.table(columns).replace_schema_metadata(metadata)
+    table = result.table.replace_schema_metadata(metadata)
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, table.schema) as writer:
         writer.write_table(table)
