@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,7 +30,7 @@ from lineage import service as lineage
 from lineage.schemas import NodeRef
 from lineage.schemas import RunState as LineageState
 from retrain.pipelines.schemas import PipelineRun, RunState, StepRun, StepState
-from retrain.pipelines.service import get_pipeline, launcher, log_path, step_workdir
+from retrain.pipelines.service import get_pipeline, launcher, log_path, run_root, step_workdir
 from retrain.pipelines.spec import StepSpec, validate_spec
 from retrain.pipelines.store import SqlPipelineStore
 from retrain.pipelines.workspace import (
@@ -155,7 +156,12 @@ def execute_run(
              else s for s in state.steps]  # fmt: skip
     final = RunState.failed if error else RunState.succeeded
     _record_parent(state, LineageState.fail if error else LineageState.complete)
-    return _finish(db, run, worker, clock, final, error, steps, state.outputs)
+    ended = _finish(db, run, worker, clock, final, error, steps, state.outputs)
+    if ended.state is RunState.succeeded:
+        # its outputs are stored (artifacts and datasets copied in): the step folders are
+        # scratch now; a failed run keeps them for whoever looks into it, and logs stay
+        shutil.rmtree(run_root(settings, run.id) / "steps", ignore_errors=True)
+    return ended
 
 
 def _execute_step(state: _Run, step: StepSpec) -> str | None:

@@ -6,13 +6,14 @@ import threading
 import time
 from datetime import timedelta
 from typing import Any
+from uuid import UUID
 
 import yaml
 from fastapi.testclient import TestClient
 
 from lineage import service as lineage
 from retrain.artifacts.store import find_artifact, load_artifact
-from retrain.pipelines.service import launch_run
+from retrain.pipelines.service import launch_run, run_root
 from steward.api.deps import Services
 from tests.builders import World
 from tests.retrain.pipelines.conftest import table
@@ -129,6 +130,10 @@ def test_a_run_executes_every_step_and_registers_its_outputs(
     assert runs["evaluate"].inputs and model.id in runs["evaluate"].inputs
     parent = lineage.get_run(services.db, project="alpha", run_id=run["id"])
     assert parent.state.value == "COMPLETE"
+    # The outputs were copied in: the steps' scratch folders are gone, the stored files stay.
+    steps = run_root(services.settings, UUID(run["id"])) / "steps"
+    assert not steps.exists() and steps.parent.exists()
+    assert load_artifact(stored).predict(table(2, seed=4)).predictions
 
 
 def test_logs_are_served_by_offset(client: TestClient, world: World, training: str) -> None:
