@@ -9,6 +9,7 @@ author means, so weekday numbers are rewritten as names, and the ambiguous combi
 from __future__ import annotations
 
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 # crontab's weekday numbers, Sunday = 0 (and 7), as the names APScheduler reads unambiguously.
 _NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
@@ -66,3 +67,12 @@ def crontab_trigger(expr: str, *, timezone: str) -> Any:
         )
     fields[4] = weekday_names(fields[4])
     return CronTrigger.from_crontab(" ".join(fields), timezone=timezone)
+
+
+def known_zone(value: str) -> str:
+    """``value`` when it names an IANA time zone; ValueError (a 422 at apply) otherwise."""
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone {value!r}") from exc
+    return value

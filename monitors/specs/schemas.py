@@ -6,7 +6,6 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, TypeVar
 from uuid import UUID
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     AfterValidator,
@@ -22,7 +21,7 @@ from pydantic_core import InitErrorDetails
 
 from governance.core.durations import WholeSeconds, iso_duration, whole_seconds
 from monitors.alerts.schemas import AlertRule, Severity
-from monitors.specs.cron import crontab_trigger
+from monitors.specs.cron import crontab_trigger, known_zone
 from monitors.specs.options import (
     LOWER_IS_BETTER,
     MAX_CLASSIFIER_CHUNKS,
@@ -127,11 +126,7 @@ class Schedule(_Frozen):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {value!r}") from exc
-        return value
+        return known_zone(value)
 
     @model_validator(mode="after")
     def _one_kind(self) -> Schedule:

@@ -7,12 +7,11 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 from uuid import UUID
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from governance.core.durations import WholeSeconds
-from monitors.specs.cron import crontab_trigger
+from monitors.specs.cron import crontab_trigger, known_zone
 from retrain.plan import ReleasePlan
 
 NAME = r"^[a-z0-9][a-z0-9._-]{0,62}$"
@@ -90,11 +89,7 @@ class ScheduleCondition(_Frozen):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {value!r}") from exc
-        return value
+        return known_zone(value)
 
 
 class ManualCondition(_Frozen):

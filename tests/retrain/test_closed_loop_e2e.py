@@ -8,7 +8,6 @@ version. The lineage graph and the audit trail hold every step.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,6 +27,7 @@ from steward.api.app import build_services, create_app
 from steward.api.deps import Services
 from tests.builders import World
 from tests.conftest import make_settings
+from tests.retrain.approvals.test_closed_loop import _until
 from tests.retrain.pipelines.conftest import register_dataset
 
 pytestmark = pytest.mark.slow
@@ -37,6 +37,8 @@ P = "/api/v1/projects/alpha"
 SCORE = f"{P}/endpoints/scorer/score"
 T0 = datetime(2026, 6, 1, tzinfo=UTC)
 HOUR = timedelta(hours=1)
+# steps start a process each (imports included): generous on a loaded machine
+STEPS_TIMEOUT = 120.0
 PIPELINE = {
     "name": "retrain",
     "inputs": {"training": {"kind": "dataset", "default": "train-data"},
@@ -99,21 +101,12 @@ def _rows(n: int, seed: int, shift: float = 0.0) -> pa.Table:
     return pa.table({"x1": x1, "x2": x2, "label": label})
 
 
-def _until(check: Any, what: str, timeout: float = 120) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if found := check():
-            return found
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def _ended(client: TestClient, world: World, run_id: str) -> dict[str, Any]:
     def ended() -> dict[str, Any] | None:
         got = client.get(f"{P}/pipeline-runs/{run_id}", headers=world.headers("viewer")).json()
         return None if got["state"] in ("queued", "running") else got
 
-    run: dict[str, Any] = _until(ended, f"pipeline run {run_id} to end")
+    run: dict[str, Any] = _until(ended, f"pipeline run {run_id} to end", STEPS_TIMEOUT)
     assert run["state"] == "succeeded", run
     return run
 
@@ -155,7 +148,7 @@ def _approve(client: TestClient, world: World, services: Services) -> dict[str, 
         r = client.get(f"{P}/approvals?state=pending", headers=world.headers("viewer"))
         return list(r.json())
 
-    [asked] = _until(pending, "the approval request")
+    [asked] = _until(pending, "the approval request", STEPS_TIMEOUT)
     url = f"{P}/approvals/{asked['id']}/approve"
     refused = client.post(url, headers=world.headers("owner"))  # owns the trigger
     assert refused.status_code == 403 and refused.json()["code"] == "self_approval"
@@ -201,7 +194,7 @@ def test_drift_retrains_gates_approves_canaries_and_serves_the_new_version(
     def decided() -> list[Any]:
         return list(client.get(f"{P}/gates?run={retrain['id']}", headers=owner).json())
 
-    [gate] = _until(decided, "the gate decision")
+    [gate] = _until(decided, "the gate decision", STEPS_TIMEOUT)
     assert gate["passed"], gate["reasons"]
     assert gate["challenger"] == {"model": "scorer", "version": 2}
     assert gate["champion"] == {"model": "scorer", "version": 1}

@@ -32,20 +32,28 @@ def _signature() -> Signature:
     )
 
 
-def _publish(client: TestClient, world: World, model: Any) -> int:
-    """Register, upload and deploy ``model`` to endpoint 'income'; its version number."""
+def register_version(client: TestClient, world: World, model: Any, **extra: Any) -> int:
+    """Register and upload ``model`` as the next version of 'income' (not deployed)."""
     data = _skops(model)
     eng = world.headers("ml-engineer")
     body = {
         "sha256": hashlib.sha256(data).hexdigest(), "flavor": "sklearn",
-        "signature": _signature().model_dump(mode="json"),
+        "signature": _signature().model_dump(mode="json"), **extra,
     }  # fmt: skip
     r = client.post(f"{P}/models/income/versions", json=body, headers=eng)
     assert r.status_code == 201, r.text
     version = int(r.json()["version"])
     url = f"{P}/models/income/versions/{version}/artifact"
     headers = {**eng, "Content-Type": "application/octet-stream"}
-    assert client.put(url, content=data, headers=headers).status_code == 201
+    put = client.put(url, content=data, headers=headers)
+    assert put.status_code == 201, put.text
+    return version
+
+
+def _publish(client: TestClient, world: World, model: Any) -> int:
+    """Register, upload and deploy ``model`` to endpoint 'income'; its version number."""
+    version = register_version(client, world, model)
+    eng = world.headers("ml-engineer")
     if client.get(f"{P}/endpoints/income", headers=eng).status_code == 404:
         created = client.post(f"{P}/endpoints", json={"name": "income"}, headers=eng)
         assert created.status_code == 201, created.text

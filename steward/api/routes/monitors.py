@@ -74,9 +74,11 @@ async def apply_monitors(
 ) -> list[Monitor]:
     """Create or replace monitors from a YAML (or JSON) document, all or none."""
     specs = load_specs((await request.body()).decode("utf-8", errors="replace"))
-    applied = service.apply_monitors(
-        svc.db, project=project, specs=specs, actor=caller.principal, clock=svc.clock
-    )
+    # a write transaction: off the event loop, like a sync route
+    applied = await run_in_threadpool(
+        service.apply_monitors, svc.db, project=project, specs=specs, actor=caller.principal,
+        clock=svc.clock,
+    )  # fmt: skip
     return [a.monitor for a in applied]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
+from starlette.concurrency import run_in_threadpool
 
 from governance.core.context import client_request_id_var
 from retrain.pipelines.schemas import PipelineRun
@@ -61,9 +62,11 @@ async def apply_triggers(
 ) -> list[Applied]:
     """Create or update triggers by name from a YAML (or JSON) document, all or none."""
     specs = load_triggers((await request.body()).decode("utf-8", errors="replace"))
-    return service.apply_triggers(
-        svc.db, project=project, specs=specs, actor=caller.principal, clock=svc.clock
-    )
+    # a write transaction: off the event loop, like a sync route
+    return await run_in_threadpool(
+        service.apply_triggers, svc.db, project=project, specs=specs, actor=caller.principal,
+        clock=svc.clock,
+    )  # fmt: skip
 
 
 @router.get(_ONE, response_model=Trigger)

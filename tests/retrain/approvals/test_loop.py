@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from typing import Any
 
@@ -25,8 +24,8 @@ from retrain.rollout.service import list_rollouts
 from steward.api.deps import Services
 from steward.demo.data import load_adult
 from tests.builders import World
-from tests.retrain.test_artifacts_api import _pipeline, _skops
-from tests.retrain.test_scoring_api import SCORE, _publish, _records, _signature
+from tests.retrain.test_artifacts_api import _pipeline
+from tests.retrain.test_scoring_api import SCORE, _publish, _records, register_version
 
 P = "/api/v1/projects/alpha"
 LAUNCHER = "user:owner-user"
@@ -34,17 +33,7 @@ LAUNCHER = "user:owner-user"
 
 def _register(client: TestClient, world: World, model: Any) -> int:
     """Register and upload ``model`` as a new version of 'income' (not deployed)."""
-    data = _skops(model)
-    eng = world.headers("ml-engineer")
-    body = {"sha256": hashlib.sha256(data).hexdigest(), "flavor": "sklearn",
-            "signature": _signature().model_dump(mode="json")}  # fmt: skip
-    r = client.post(f"{P}/models/income/versions", json=body, headers=eng)
-    assert r.status_code == 201, r.text
-    version = int(r.json()["version"])
-    url = f"{P}/models/income/versions/{version}/artifact"
-    put = client.put(url, content=data, headers={**eng, "Content-Type": "application/octet-stream"})
-    assert put.status_code == 201, put.text
-    return version
+    return register_version(client, world, model)
 
 
 def _labelled_traffic(client: TestClient, world: World, services: Services, rows: pa.Table) -> None:

@@ -22,8 +22,15 @@ from retrain.gate.service import evaluate_release
 from steward.api.deps import Services
 from steward.demo.data import load_adult
 from tests.builders import World
-from tests.retrain.test_artifacts_api import CATEGORICAL, NUMERIC, _pipeline, _skops
-from tests.retrain.test_scoring_api import SCORE, P, _publish, _records, _signature
+from tests.retrain.test_artifacts_api import CATEGORICAL, NUMERIC, _pipeline
+from tests.retrain.test_scoring_api import (
+    SCORE,
+    P,
+    _publish,
+    _records,
+    _signature,
+    register_version,
+)
 
 FEATURES = [*NUMERIC, *CATEGORICAL]
 FAIRNESS = {"metric": "demographic_parity_difference", "sensitive_feature": "sex",
@@ -51,17 +58,7 @@ def _numeric_only(table: pa.Table) -> Any:
 
 def _upload(client: TestClient, world: World, model: Any, **extra: Any) -> int:
     """Register and upload ``model`` as the next version of 'income', without deploying it."""
-    data = _skops(model)
-    eng = world.headers("ml-engineer")
-    body = {"sha256": hashlib.sha256(data).hexdigest(), "flavor": "sklearn",
-            "signature": _signature().model_dump(mode="json"), **extra}  # fmt: skip
-    r = client.post(f"{P}/models/income/versions", json=body, headers=eng)
-    assert r.status_code == 201, r.text
-    version = int(r.json()["version"])
-    put = client.put(f"{P}/models/income/versions/{version}/artifact", content=data,
-                     headers={**eng, "Content-Type": "application/octet-stream"})  # fmt: skip
-    assert put.status_code == 201, put.text
-    return version
+    return register_version(client, world, model, **extra)
 
 
 def _serve_and_label(client: TestClient, world: World, services: Services, rows: pa.Table) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,8 +14,8 @@ import pyarrow.compute as pc
 from fastapi.testclient import TestClient
 
 from tests.builders import World
-from tests.retrain.test_artifacts_api import CATEGORICAL, NUMERIC, _pipeline, _skops
-from tests.retrain.test_scoring_api import _publish, _records, _signature
+from tests.retrain.test_artifacts_api import CATEGORICAL, NUMERIC, _pipeline
+from tests.retrain.test_scoring_api import _publish, _records, register_version
 
 P = "/api/v1/projects/alpha"
 E = f"{P}/endpoints/income"
@@ -27,19 +26,7 @@ __all__ = ["CATEGORICAL", "NUMERIC", "_pipeline", "_publish", "_records"]
 
 def register(client: TestClient, world: World, model: Any) -> int:
     """Register and upload ``model`` as a new version of 'income' (not deployed)."""
-    data = _skops(model)
-    eng = world.headers("ml-engineer")
-    body = {
-        "sha256": hashlib.sha256(data).hexdigest(), "flavor": "sklearn",
-        "signature": _signature().model_dump(mode="json"),
-    }  # fmt: skip
-    r = client.post(f"{P}/models/income/versions", json=body, headers=eng)
-    assert r.status_code == 201, r.text
-    version = int(r.json()["version"])
-    url = f"{P}/models/income/versions/{version}/artifact"
-    put = client.put(url, content=data, headers={**eng, "Content-Type": "application/octet-stream"})
-    assert put.status_code == 201, put.text
-    return version
+    return register_version(client, world, model)
 
 
 def flipped(table: pa.Table) -> Any:
