@@ -195,17 +195,22 @@ def create_app(
     app.openapi = openapi  # type: ignore[method-assign]
     for router in all_routers():
         app.include_router(router)
+    _add_middleware(app, svc.settings)
+    return app
+
+
+def _add_middleware(app: FastAPI, settings: Settings) -> None:
+    """The middleware stack, innermost first: input guard, body limits, request context, metrics."""
     app.add_middleware(InputGuardMiddleware)  # inside the body limit, which bounds its buffer
     app.add_middleware(
         BodyLimitMiddleware,
-        limit=svc.settings.max_body_bytes,
+        limit=settings.max_body_bytes,
         overrides=[
-            (INGEST_PATHS, svc.settings.max_ingest_body_bytes),
-            (ARTIFACT_PATHS, svc.settings.artifact_max_bytes),
+            (INGEST_PATHS, settings.max_ingest_body_bytes),
+            (ARTIFACT_PATHS, settings.artifact_max_bytes),
         ],
     )
     app.add_middleware(RequestContextMiddleware)
     app.add_middleware(
         HttpMetricsMiddleware, metrics=app.state.http_metrics, routes=app.router.routes
     )
-    return app
