@@ -61,25 +61,13 @@ class StoredModelExplainers:
 
     def find(self, *, project: str, endpoint: str, at: datetime) -> Explainable | None:
         """The version serving ``endpoint`` at ``at``; None unless Steward holds and scores it."""
-        artifact = self._artifact(project, endpoint, at)
+        artifact = self.artifact_at(project, endpoint, at)
         if artifact is None or artifact.flavor is Flavor.torch:
             return None
-        try:
-            # one file may hold several versions (content-addressed): each keeps its signature
-            key = (
-                artifact.project,
-                artifact.model,
-                artifact.version,
-                artifact.sha256,
-                self.trusted,
-            )
-            return self.cache.get(key, lambda: _explainable(artifact, self.trusted))
-        except InvalidInput as exc:
-            if exc.code in NOT_SCORABLE:
-                return None
-            raise
+        return cached_explainable(artifact, self.trusted, cache=self.cache)
 
-    def _artifact(self, project: str, endpoint: str, at: datetime) -> StoredArtifact | None:
+    def artifact_at(self, project: str, endpoint: str, at: datetime) -> StoredArtifact | None:
+        """The stored artifact of the version serving ``endpoint`` at ``at`` (None: none held)."""
         try:
             served = lineage.find_deployment_at(self.db, project=project, endpoint=endpoint, at=at)
             if served is None:
@@ -97,6 +85,20 @@ def model_source(db: Database, settings: Settings) -> StoredModelExplainers:
     return StoredModelExplainers(
         db, artifact_dir=settings.artifact_dir, trusted=settings.skops_trusted_types
     )
+
+
+def cached_explainable(
+    artifact: StoredArtifact, trusted: Sequence[str], *, cache: ExplainerCache = EXPLAINERS
+) -> Explainable | None:
+    """The artifact's explainable model, loaded once per process; None when it cannot score."""
+    # one file may hold several versions (content-addressed): each keeps its signature
+    key = (artifact.project, artifact.model, artifact.version, artifact.sha256, tuple(trusted))
+    try:
+        return cache.get(key, lambda: _explainable(artifact, trusted))
+    except InvalidInput as exc:
+        if exc.code in NOT_SCORABLE:
+            return None
+        raise
 
 
 def _explainable(artifact: StoredArtifact, trusted: Sequence[str]) -> Explainable:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+_CRON_FIELD = re.compile(r"^[0-9A-Za-z*?,/-]+$")
 _PACKAGE_POLICIES = Path(__file__).resolve().parents[2] / "policies"
 
 
@@ -82,6 +85,11 @@ class Settings(BaseSettings):
     dask_address: str | None = None
     # Whether this server's worker threads claim queued pipeline runs (the daemon's always do).
     pipeline_worker: bool = True
+    # Monitor backfills compute their windows in the pipeline runner (a process per
+    # ``backfill_chunk_windows`` windows, with the step limits, on Dask when configured), or
+    # "server": in the serving process itself (development, or a runner that cannot start).
+    backfill_runner: Literal["pipeline", "server"] = "pipeline"
+    backfill_chunk_windows: int = Field(default=24, ge=1, le=2000)
     # A rollout whose candidate fails this share of at least ``rollback_min_requests`` scoring
     # requests is rolled back automatically.
     rollback_error_rate: float = Field(default=0.2, gt=0, le=1)
@@ -90,6 +98,13 @@ class Settings(BaseSettings):
     # token revoked or a role changed by another process (the CLI) takes effect within it; a
     # change made through the same server applies at once. 0 reads the database every request.
     access_cache_seconds: float = Field(default=1.0, ge=0, le=60)
+    # Compliance reports are stored content-addressed under ``report_dir`` (default
+    # ``<home>/reports``). The daemon stores one per deployed model version at each fire of
+    # ``report_schedule`` (five-field crontab in UTC, default Mondays 06:00; "off" disables), in
+    # ``report_format``.
+    report_dir: Path | None = None
+    report_schedule: str = "0 6 * * 1"
+    report_format: Literal["html", "md", "json", "pdf"] = "html"
 
     @model_validator(mode="after")
     def _derive_paths(self) -> Settings:
@@ -109,6 +124,21 @@ class Settings(BaseSettings):
         bad = {"none", "HS256", "HS384", "HS512"} & set(self.oidc_algorithms)
         if bad:
             raise ValueError(f"oidc_algorithms may not include {sorted(bad)}")
+        return self
+
+    @model_validator(mode="after")
+    def _check_reports(self) -> Settings:
+        """Default the report folder; refuse a schedule that is neither "off" nor a crontab."""
+        if self.report_dir is None:
+            self.report_dir = self.home / "reports"
+        schedule = " ".join(self.report_schedule.split())
+        fields = schedule.split(" ")
+        if schedule != "off" and (len(fields) != 5 or not all(map(_CRON_FIELD.match, fields))):
+            raise ValueError(
+                f"report_schedule {self.report_schedule!r} is not 'off' or a five-field crontab "
+                "(minute hour day month weekday, e.g. '0 6 * * 1' for Mondays 06:00 UTC)"
+            )
+        self.report_schedule = schedule
         return self
 
     @property
@@ -133,9 +163,10 @@ class Settings(BaseSettings):
     def _derive_dataset_roots(self) -> Settings:
         """Default the dataset roots under the data dir; refuse one holding Steward's own files."""
         assert self.data_dir is not None and self.artifact_dir is not None
+        assert self.report_dir is not None
         if not self.dataset_roots:
             self.dataset_roots = [self.data_dir / "datasets"]
-        own = (self.home, self.data_dir, self.artifact_dir, self.key_path.parent,
+        own = (self.home, self.data_dir, self.artifact_dir, self.report_dir, self.key_path.parent,
                self.secrets_key.parent)  # fmt: skip
         for root in self.dataset_roots:
             if any(path.resolve().is_relative_to(root.resolve()) for path in own):

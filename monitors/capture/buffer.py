@@ -22,9 +22,9 @@ from governance.core.clock import Clock
 from governance.core.db import Database
 from governance.core.errors import StewardError
 from governance.core.principal import Principal
-from monitors.capture.bulk import ARROW_STREAM, IngestLimits
+from monitors.capture.bulk import IngestLimits
 from monitors.capture.files import ParquetCaptureStore
-from monitors.capture.service import ingest_inferences
+from monitors.capture.service import ingest_scored
 from monitors.capture.source import EndpointSchemaSource
 
 log = logging.getLogger(__name__)
@@ -141,16 +141,12 @@ def capture_writer(
     clock: Clock,
     limits: IngestLimits,
 ) -> Writer:
-    """A writer storing rows as one inference batch through the bulk ingest path."""
+    """A writer storing rows as one inference batch, checked as the bulk ingest path checks."""
 
     def write(project: str, endpoint: str, table: pa.Table) -> object:
-        sink = pa.BufferOutputStream()
-        with pa.ipc.new_stream(sink, table.schema) as stream:
-            stream.write_table(table)
-        return ingest_inferences(
-            db, files=files, schemas=schemas, project=project, endpoint=endpoint,
-            body=sink.getvalue().to_pybytes(), content_type=ARROW_STREAM, actor=actor,
-            clock=clock, limits=limits,
+        return ingest_scored(
+            db, files=files, schemas=schemas, project=project, endpoint=endpoint, table=table,
+            actor=actor, clock=clock, limits=limits,
         )  # fmt: skip
 
     return write

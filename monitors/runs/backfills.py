@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -22,6 +23,7 @@ from governance.core.db import Database
 from governance.core.errors import InvalidState, NotFound, StewardError
 from governance.core.principal import Principal, PrincipalKind
 from monitors.runs.backfill_store import BackfillCreate, SqlBackfillStore
+from monitors.runs.compute import InProcessWindows
 from monitors.runs.schemas import (
     Backfill,
     BackfillCounts,
@@ -32,9 +34,10 @@ from monitors.runs.schemas import (
     RunTrigger,
 )
 from monitors.runs.service import backfill_until, backfill_windows, run_window
-from monitors.runs.sources import RunEnvironment
+from monitors.runs.sources import Computed, RunEnvironment, WindowComputer
 from monitors.specs.schemas import Monitor
 from monitors.specs.service import get_monitor
+from monitors.specs.windows import plan_window
 
 log = logging.getLogger(__name__)
 _WALL = SystemClock()
@@ -182,21 +185,69 @@ def execute_backfill(
         return _end(db, job, worker, wall, error=exc.detail)
     with db.read() as session:
         current = SqlBackfillStore(session).current_runs(monitor.id, job.since)
-    for end in ends[job.windows_done :]:
+    computer = env.windows_computer or InProcessWindows()
+    left = ends[job.windows_done :]
+    for first in range(0, len(left), max(1, computer.chunk)):
         if stopping():
             return _release(db, job, worker)
+        chunk = left[first : first + max(1, computer.chunk)]
+        halted = _halted(db, job, worker, stopping)
         try:
-            report = _run(db, job, monitor, end, env, clock, current.get(end))
-        except Exception as exc:  # the run could not even be stored: the backfill fails here
-            log.exception("backfill %s: window %s failed", job.id, end.isoformat())
-            return _end(db, job, worker, wall, error=_failure(exc, end))
-        advanced = _advance(db, job, worker, wall, report, total=len(ends))
-        if advanced is None:  # cancelled, or a worker took it over after a stale heartbeat
-            return _reload(db, job)
-        job = advanced
-        if on_progress is not None:
-            on_progress(job)
+            computed = _compute(job, monitor, chunk, current, env, computer, halted)
+        except Exception as exc:  # the runner could not run the chunk at all
+            if stopping():
+                return _release(db, job, worker)
+            log.exception("backfill %s: windows from %s failed", job.id, chunk[0].isoformat())
+            return _end(db, job, worker, wall, error=_failure(exc, chunk[0]))
+        for end in chunk:
+            try:
+                report = _run(db, job, monitor, end, env, clock, current.get(end), computed)
+            except Exception as exc:  # the run could not even be stored: the backfill fails
+                log.exception("backfill %s: window %s failed", job.id, end.isoformat())
+                return _end(db, job, worker, wall, error=_failure(exc, end))
+            advanced = _advance(db, job, worker, wall, report, total=len(ends))
+            if advanced is None:  # cancelled, or a worker took it over after a stale heartbeat
+                return _reload(db, job)
+            job = advanced
+            if on_progress is not None:
+                on_progress(job)
     return _end(db, job, worker, wall)
+
+
+def _compute(
+    job: Backfill, monitor: Monitor, chunk: list[datetime],
+    current: dict[datetime, tuple[RunStatus, str]], env: RunEnvironment, computer: WindowComputer,
+    halted: Callable[[], bool],
+) -> dict[datetime, Computed]:  # fmt: skip
+    """The chunk's windows that will be stored, computed; in-process ones are left to the run."""
+    if isinstance(computer, InProcessWindows):
+        return {}  # computed by ``run_window`` itself, after its check for an existing run
+    holder = f"backfill:{job.id}"
+    todo = [e for e in chunk if e not in current or _rerun(job, current.get(e), holder)]
+    plans = [plan_window(monitor.spec, end) for end in todo]
+    if not plans:
+        return {}
+    return {c.plan.window_end: c for c in computer.compute(monitor, plans, env, cancelled=halted)}
+
+
+def _halted(
+    db: Database, job: Backfill, worker: str, stopping: Callable[[], bool], every: float = 2.0
+) -> Callable[[], bool]:
+    """True once the worker stops, or the backfill was cancelled or taken over (the database
+    is asked at most every ``every`` seconds): a runner polls it to stop the chunk's process."""
+    asked = [time.monotonic()]
+
+    def halted() -> bool:
+        if stopping():
+            return True
+        if time.monotonic() - asked[0] < every:
+            return False
+        asked[0] = time.monotonic()
+        with db.read() as session:
+            now = SqlBackfillStore(session).get(job.id)
+        return now is None or now.status is not BackfillStatus.running or now.worker != worker
+
+    return halted
 
 
 def _requester(job: Backfill) -> Principal:
@@ -220,11 +271,13 @@ def _run(
     env: RunEnvironment,
     clock: Clock,
     current: tuple[RunStatus, str] | None,
+    computed: dict[datetime, Computed],
 ) -> RunReport:
     holder = f"backfill:{job.id}"
     return run_window(
         db, monitor=monitor, window_end=end, env=env, trigger=RunTrigger.backfill,
         actor=_requester(job), clock=clock, holder=holder, rerun=_rerun(job, current, holder),
+        computed=computed.get(end),
     )  # fmt: skip
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -13,7 +14,13 @@ import pyarrow as pa
 from governance.core.errors import StewardError
 from monitors.runs.schemas import RunStatus, SignalOutcome
 from monitors.runs.signals import SignalInput, compute_signal, summary_of
-from monitors.runs.sources import LoadedReference, ModelLookup, RunEnvironment
+from monitors.runs.sources import (
+    Computed,
+    LoadedReference,
+    ModelLookup,
+    ProfileCache,
+    RunEnvironment,
+)
 from monitors.specs.schemas import Monitor, Signal, SignalKind, TargetKind
 from monitors.specs.windows import WindowPlan
 
@@ -25,26 +32,35 @@ LABELLED = frozenset(
 _DATA_ERRORS = (ArithmeticError, LookupError, TypeError, ValueError, pa.ArrowException)
 
 
+_NO_REFERENCE = LoadedReference(key="", table=pa.table({}))
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
-class Computed:
-    """Everything a run produced before it is stored."""
+class LoadedWindow:
+    """A window's rows and its reference, read: all that computing its signals needs."""
 
     plan: WindowPlan
     reference: LoadedReference
-    rows: int
-    status: RunStatus
-    outcomes: tuple[SignalOutcome, ...]
-    error: str | None
-    seconds: float
+    current: pa.Table
 
 
 def compute_window(monitor: Monitor, plan: WindowPlan, env: RunEnvironment) -> Computed:
     """Load the window and the reference and compute every signal; never raises on data."""
     started = time.perf_counter()
+    loaded = load_window(monitor, plan, env, started=started)
+    if isinstance(loaded, Computed):
+        return loaded
+    model = _model_lookup(monitor, plan, env)
+    return compute_loaded(monitor, loaded, profiles=env.profiles, model=model, started=started)
+
+
+def load_window(
+    monitor: Monitor, plan: WindowPlan, env: RunEnvironment, *, started: float | None = None
+) -> LoadedWindow | Computed:
+    """The window's rows and reference, or the failed run when they cannot be read."""
+    started = time.perf_counter() if started is None else started
     spec = monitor.spec
-    empty = LoadedReference(key="", table=pa.table({}))
-    reference, rows, error = empty, 0, None
-    outcomes: tuple[SignalOutcome, ...] = ()
+    reference = _NO_REFERENCE
     try:
         reference = env.references.load(
             project=monitor.project, spec=spec, span=plan.reference, windows=env.windows
@@ -53,18 +69,36 @@ def compute_window(monitor: Monitor, plan: WindowPlan, env: RunEnvironment) -> C
         current = env.windows.read(
             project=monitor.project, target=spec.target, span=plan.production, labels=labels
         )
-        rows = current.num_rows
-        if rows and reference.table.num_rows:
-            data = SignalInput(
-                profile=env.profiles.profile(reference),
-                reference=reference.table,
-                current=current,
-                roles=reference.roles,
-                model=_model_lookup(monitor, plan, env),
-            )
-            outcomes = tuple(_signal(monitor, s, data) for s in spec.signals)
     except StewardError as exc:
         # A missing endpoint, reference or schema is the run's outcome, kept like any other.
+        return _failed(plan, reference, f"{exc.code}: {exc.detail}", started)
+    except _DATA_ERRORS as exc:
+        log.exception("monitor %s/%s failed on its window", monitor.project, monitor.name)
+        return _failed(plan, reference, f"internal: {type(exc).__name__}", started)
+    return LoadedWindow(plan=plan, reference=reference, current=current)
+
+
+def compute_loaded(
+    monitor: Monitor,
+    window: LoadedWindow,
+    *,
+    profiles: ProfileCache,
+    model: ModelLookup | None,
+    started: float | None = None,
+) -> Computed:
+    """Every signal of a loaded window (in this process, or in a runner's; never raises on data)."""
+    started = time.perf_counter() if started is None else started
+    reference, rows = window.reference, window.current.num_rows
+    outcomes: tuple[SignalOutcome, ...] = ()
+    error = None
+    try:
+        if rows and reference.table.num_rows:
+            data = SignalInput(
+                profile=profiles.profile(reference), reference=reference.table,
+                current=window.current, roles=reference.roles, model=model,
+            )  # fmt: skip
+            outcomes = tuple(_signal(monitor, s, data) for s in monitor.spec.signals)
+    except StewardError as exc:
         error = f"{exc.code}: {exc.detail}"
     except _DATA_ERRORS as exc:
         # Data the statistics cannot digest fails this window only (logged in full here, kept
@@ -73,14 +107,29 @@ def compute_window(monitor: Monitor, plan: WindowPlan, env: RunEnvironment) -> C
         error = f"internal: {type(exc).__name__}"
     status, error = _status(outcomes, error)
     return Computed(
-        plan=plan,
-        reference=reference,
-        rows=rows,
-        status=status,
-        outcomes=outcomes,
-        error=error,
-        seconds=time.perf_counter() - started,
-    )
+        plan=window.plan, reference=reference, rows=rows, status=status, outcomes=outcomes,
+        error=error, seconds=time.perf_counter() - started,
+    )  # fmt: skip
+
+
+def _failed(plan: WindowPlan, reference: LoadedReference, error: str, started: float) -> Computed:
+    return Computed(
+        plan=plan, reference=reference, rows=0,
+        status=RunStatus.failed, outcomes=(), error=error, seconds=time.perf_counter() - started,
+    )  # fmt: skip
+
+
+class InProcessWindows:
+    """Computes a backfill's windows in this process, one after the other."""
+
+    chunk = 1  # nothing to spread: each window is stored (and counted) as soon as it is run
+
+    def compute(
+        self, monitor: Monitor, plans: Sequence[WindowPlan], env: RunEnvironment,
+        *, cancelled: Callable[[], bool],
+    ) -> list[Computed]:  # fmt: skip
+        """Each window's run, in the order of ``plans``."""
+        return [compute_window(monitor, plan, env) for plan in plans]
 
 
 def _model_lookup(monitor: Monitor, plan: WindowPlan, env: RunEnvironment) -> ModelLookup | None:

@@ -20,7 +20,7 @@ from governance.core.cursor import decode_cursor, encode_cursor
 from governance.core.db import Database
 from governance.core.errors import InvalidInput, InvalidState, NotFound
 from governance.core.principal import SYSTEM, Principal
-from monitors.runs.compute import Computed, compute_window, run_summary
+from monitors.runs.compute import compute_window, run_summary
 from monitors.runs.schemas import (
     BackfillReport,
     MonitorRun,
@@ -31,7 +31,7 @@ from monitors.runs.schemas import (
     RunReport,
     RunTrigger,
 )
-from monitors.runs.sources import RunEnvironment, RunRecord
+from monitors.runs.sources import Computed, RunEnvironment, RunRecord
 from monitors.runs.store import RunStore, SqlRunStore
 from monitors.specs.schemas import Monitor
 from monitors.specs.service import get_monitor
@@ -53,11 +53,13 @@ def run_window(
     clock: Clock = _WALL,
     holder: str = "",
     rerun: bool = False,
+    computed: Computed | None = None,
 ) -> RunReport:
     """Run the window ending at ``window_end`` unless it already ran (then return that run).
 
     With ``rerun`` a window that ran runs again and supersedes its current run; of reruns
-    racing for one window, one is stored and the others return it.
+    racing for one window, one is stored and the others return it. ``computed``: the window
+    was computed already (by a backfill's runner) and is only stored here.
     """
     window_end = to_utc(window_end)
     with db.read() as session:
@@ -65,7 +67,8 @@ def run_window(
     if existing is not None and not rerun:
         return RunReport(run=existing, created=False)
     ctx = _Context(trigger=trigger, actor=actor, started_at=clock.now(), clock=clock, holder=holder)
-    computed = compute_window(monitor, plan_window(monitor.spec, window_end), env)
+    if computed is None:
+        computed = compute_window(monitor, plan_window(monitor.spec, window_end), env)
     try:
         run, alerts = _store(db, monitor, computed, ctx, env, replaces=existing)
     except IntegrityError:

@@ -7,7 +7,7 @@ dry runs); the real ones, on the capture store, the alerts package and the linea
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -39,6 +39,19 @@ class LoadedReference:
     dataset: str | None = None
     version: str | None = None
     roles: ColumnRoles = DEFAULT_ROLES
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Computed:
+    """Everything a run produced before it is stored."""
+
+    plan: WindowPlan
+    reference: LoadedReference
+    rows: int
+    status: RunStatus
+    outcomes: tuple[SignalOutcome, ...]
+    error: str | None
+    seconds: float
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -163,6 +176,20 @@ class ModelLookup:
         return self.source.find(project=self.project, endpoint=self.endpoint, at=self.at)
 
 
+class WindowComputer(Protocol):
+    """Computes a chunk of a backfill's windows (here, or in the pipeline runner's processes)."""
+
+    chunk: int  # windows per call: what one process start is spread over
+
+    def compute(
+        self, monitor: Monitor, plans: Sequence[WindowPlan], env: RunEnvironment,
+        *, cancelled: Callable[[], bool],
+    ) -> list[Computed]:  # fmt: skip
+        """Each window's run, in the order of ``plans``; raises when the chunk could not run
+        (``cancelled`` turning true stops it)."""
+        ...
+
+
 class ProfileCache(BoundedCache[str, ReferenceProfile]):
     """Reference profiles by reference key, computed once per process (LRU, thread-safe)."""
 
@@ -188,6 +215,8 @@ class RunEnvironment:
     profiles: ProfileCache = PROFILES
     # None: attribution drift explains surrogates of the logged outputs, never the model
     explainers: ModelExplainerSource | None = None
+    # How a backfill computes its windows; None: in this process, one after the other
+    windows_computer: WindowComputer | None = None
 
 
 class TableWindowReader:

@@ -377,3 +377,25 @@ def test_windows_are_in_time_order_whatever_the_arrival_order(
     _ingest(services, files, clock, json_body(records(3, prefix="early")))
     ids = _window(files).column("correlation_id").to_pylist()
     assert ids == ["early0", "early1", "early2", "late10", "late11", "late12"]
+
+
+def _scored(services: Services, files: ParquetCaptureStore, clock, table: pa.Table) -> IngestResult:
+    return service.ingest_scored(
+        services.db, files=files, schemas=LineageSchemaSource(), project="alpha",
+        endpoint="income-api", table=table, actor=APP, clock=clock,
+    )  # fmt: skip
+
+
+def test_scored_rows_are_checked_stored_and_a_retried_write_stored_once(
+    services, files, clock, endpoint
+) -> None:
+    first = _scored(services, files, clock, bulk_table(50, prefix="s"))
+    again = _scored(services, files, clock, bulk_table(50, prefix="s"))  # a retry after a crash
+    assert (first.rows, first.duplicate, again.duplicate) == (50, False, True)
+    assert again.batch_id == first.batch_id
+    assert _scored(services, files, clock, bulk_table(50, prefix="t")).duplicate is False
+    assert _window(files).num_rows == 100
+    # rows of another signature (a deployment changed while they waited) are refused, not stored
+    with pytest.raises(InvalidInput, match="hours"):
+        _scored(services, files, clock, bulk_table(5, prefix="u").drop_columns(["hours"]))
+    assert _window(files).num_rows == 100

@@ -26,17 +26,23 @@ from governance.core.settings import Settings
 from lineage import service as lineage
 from lineage.schemas import ColumnSpec, ColumnType, EndpointCreate, Signature, TaskType
 from monitors.runs.adapters import default_environment
+from monitors.runs.compute import InProcessWindows
 from monitors.runs.service import run_now
 from monitors.runs.signals import SignalInput, compute_signal
 from monitors.runs.sources import ModelLookup
 from monitors.specs.schemas import Signal, SignalKind
+from monitors.specs.service import get_monitor
+from monitors.specs.windows import plan_window
 from monitors.stats.columns import ColumnRoles
 from monitors.stats.reference import ReferenceProfile, build_reference_profile
+from retrain.backfill import RunnerWindows
 from retrain.explain import TreeModel, model_source
 from steward.api.deps import Services
 from steward.demo.data import load_adult
+from steward.environment import run_environment
 from tests.builders import OPERATOR, World
 from tests.conftest import make_settings
+from tests.monitors.runs.test_runs_backfill_runner import without_timings
 from tests.monitors.runs.traffic import apply_yaml, register_reference, send
 from tests.retrain.test_artifacts_api import _onnx_logistic
 
@@ -416,3 +422,32 @@ def test_a_monitor_run_explains_the_version_that_served_each_window(
     )
     points = {(p["metric"], p["feature"]) for p in r.json()["items"]}
     assert {("ndcg", ""), ("explain_seconds", ""), ("mean_abs_shap", "age")} <= points
+
+
+def test_attribution_drift_of_the_served_versions_is_the_same_on_the_runner(
+    client: TestClient, world: World, services: Services, settings: Settings, adult: Adult
+) -> None:
+    signature = _signature(adult)
+    hold(client, world, services, adult.linear, signature, endpoint="income", at=T0 - timedelta(1))
+    hold(client, world, services, adult.trees, signature, endpoint="income", at=T0 + timedelta(1))
+    register_reference(client, world, settings, adult.reference, "adult-reference")
+    for day in (0, 1):
+        send(
+            client,
+            world,
+            _day(adult, day, adult.linear if day == 0 else adult.trees),
+            endpoint="income",
+        )
+    assert apply_yaml(client, world, MONITOR).status_code == 200
+    monitor = get_monitor(services.db, project="alpha", name="attributions")
+    env = run_environment(services.db, settings)
+    assert isinstance(env.windows_computer, RunnerWindows)  # the default: backfills on the runner
+    plans = [plan_window(monitor.spec, T0 + timedelta(days=d + 1)) for d in (0, 1)]
+    there = env.windows_computer.compute(monitor, plans, env, cancelled=lambda: False)
+    here = InProcessWindows().compute(monitor, plans, env, cancelled=lambda: False)
+    summaries = [c.outcomes[0].summary for c in there]
+    assert [(s["method"], s["explainer"]) for s in summaries] == [
+        ("model", "permutation"),
+        ("model", "tree"),
+    ]
+    assert [without_timings(c) for c in there] == [without_timings(c) for c in here]
