@@ -1,4 +1,5 @@
-"""Tables of the asset graph: nodes, timed edges, column lineage, aliases, raw events."""
+"""Tables of the asset graph: nodes, timed edges, column lineage, aliases, model cards, raw
+events."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from governance.core.db import Base, CanonicalJSON, UTCDateTime
@@ -104,6 +105,25 @@ class AliasRow(Base):
     version_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("lineage_nodes.id", ondelete="CASCADE")
     )
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ModelCardRow(Base):
+    """The editable documentation of a registered model (all its versions): owners, intended
+    use, limitations and out-of-scope uses."""
+
+    __tablename__ = "lineage_model_cards"
+    __table_args__ = (Index("ix_lineage_model_cards_project", "project"),)
+
+    model_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("lineage_nodes.id", ondelete="CASCADE"), primary_key=True
+    )
+    project: Mapped[str] = mapped_column(String(64))
+    owners: Mapped[list[str]] = mapped_column(CanonicalJSON, default=list)
+    intended_use: Mapped[str] = mapped_column(Text, default="")
+    limitations: Mapped[str] = mapped_column(Text, default="")
+    out_of_scope_uses: Mapped[str] = mapped_column(Text, default="")
+    updated_by: Mapped[str] = mapped_column(String(200))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 

@@ -305,6 +305,48 @@ class ModelAlias(Frozen):
     updated_at: datetime
 
 
+CARD_TEXT_MAX = 20_000
+CardText = Annotated[str, Field(max_length=CARD_TEXT_MAX)]
+Owner = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class ModelCard(Frozen):
+    """The editable documentation of a registered model, shared by all its versions (empty
+    until someone writes it)."""
+
+    owners: list[str] = Field(default_factory=list)
+    intended_use: str = ""
+    limitations: str = ""
+    out_of_scope_uses: str = ""
+    updated_by: str | None = None
+    updated_at: datetime | None = None
+
+
+class ModelCardUpdate(Incoming):
+    """Change some fields of a model card; fields left out keep their value."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    owners: list[Owner] | None = Field(default=None, max_length=50)
+    intended_use: CardText | None = None
+    limitations: CardText | None = None
+    out_of_scope_uses: CardText | None = None
+
+    @model_validator(mode="after")
+    def _no_null(self) -> ModelCardUpdate:
+        nulls = sorted(f for f in self.model_fields_set if getattr(self, f) is None)
+        if nulls:
+            raise ValueError(f"fields cannot be null (leave them out instead): {nulls}")
+        return self
+
+    @field_validator("owners")
+    @classmethod
+    def _distinct_owners(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None and len(set(value)) != len(value):
+            raise ValueError("owners must be distinct")
+        return value
+
+
 class EndpointCreate(Incoming):
     """Create an endpoint."""
 

@@ -6,11 +6,12 @@ transaction, so that a monitor or retrain job links its run into the graph atomi
 own writes. The implementations live in ``registry`` (datasets, models, aliases), ``upload``
 (dataset bytes sent to Steward), ``serving`` (endpoints, deployments), ``runs`` (runs, node
 handles), ``query`` (graph queries) and ``openlineage`` (ingest and export); they reach the
-database only through ``lineage.stores``.
+database only through ``lineage.stores``; ``cards`` holds model cards.
 """
 
 from __future__ import annotations
 
+from lineage.cards import model_card, update_model_card
 from lineage.registry import (
     delete_alias,
     get_dataset_version,
@@ -69,6 +70,7 @@ __all__ = [
     "list_model_versions",
     "list_models",
     "log_run",
+    "model_card",
     "model_version_ref",
     "new_run_id",
     "node_ref",
@@ -79,5 +81,6 @@ __all__ = [
     "remove_upload_leftovers",
     "serving_version_id",
     "set_alias",
+    "update_model_card",
     "upload_dataset_version",
 ]

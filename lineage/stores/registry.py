@@ -1,11 +1,12 @@
-"""The registry: dataset versions, numbered model versions and their aliases; never commits."""
+"""The registry: dataset versions, numbered model versions, their aliases and the models' cards;
+never commits."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -13,13 +14,14 @@ from sqlalchemy.orm import Session
 
 from governance.core.errors import Conflict
 from governance.core.ids import new_id
-from lineage.models import AliasRow, NodeRow
+from lineage.models import AliasRow, ModelCardRow, NodeRow
 from lineage.schemas import (
     ColumnSpec,
     Dataset,
     DatasetCreate,
     DatasetVersion,
     Model,
+    ModelCard,
     ModelCreate,
     ModelVersion,
     NodeKind,
@@ -65,6 +67,17 @@ def to_model_version(row: NodeRow, aliases: Iterable[str] = ()) -> ModelVersion:
         aliases=sorted(aliases),
         created_at=row.created_at,
     )
+
+
+def to_model_card(row: ModelCardRow | None) -> ModelCard:
+    """Serve a card row (an empty card when there is none)."""
+    if row is None:
+        return ModelCard()
+    return ModelCard(
+        owners=list(row.owners or []), intended_use=row.intended_use,
+        limitations=row.limitations, out_of_scope_uses=row.out_of_scope_uses,
+        updated_by=row.updated_by, updated_at=row.updated_at,
+    )  # fmt: skip
 
 
 class RegistryStore(Protocol):
@@ -136,6 +149,16 @@ class RegistryStore(Protocol):
 
     def remove_alias(self, project: str, model: str, alias: str) -> bool:
         """Remove an alias; False when there was none."""
+        ...
+
+    def model_card(self, project: str, model: str) -> ModelCard | None:
+        """The model's card (empty fields when never written); None when there is no model."""
+        ...
+
+    def put_model_card(
+        self, project: str, model: str, *, values: dict[str, Any], by: str, at: datetime
+    ) -> ModelCard | None:
+        """Set some fields of the model's card, stamped with who and when; None: no model."""
         ...
 
 
@@ -364,3 +387,34 @@ class SqlRegistryStore:
         self.session.delete(row)
         self.session.flush()
         return True
+
+    # model cards
+    def model_card(self, project: str, model: str) -> ModelCard | None:
+        """The model's card (empty fields when never written); None when there is no model."""
+        parent = self._model(project, model)
+        if parent is None:
+            return None
+        return to_model_card(self.session.get(ModelCardRow, parent.id))
+
+    def put_model_card(
+        self, project: str, model: str, *, values: dict[str, Any], by: str, at: datetime
+    ) -> ModelCard | None:
+        """Set some fields of the model's card, stamped with who and when; None: no model."""
+        parent = self._model(project, model)
+        if parent is None:
+            return None
+        row = self.session.get(ModelCardRow, parent.id, with_for_update=True)
+        try:
+            with self.session.begin_nested():
+                if row is None:
+                    row = ModelCardRow(
+                        model_id=parent.id, project=project, owners=[], intended_use="",
+                        limitations="", out_of_scope_uses="",
+                    )  # fmt: skip
+                    self.session.add(row)
+                for field, value in values.items():
+                    setattr(row, field, value)
+                row.updated_by, row.updated_at = by, at
+        except IntegrityError as exc:  # a concurrent first write of the same card
+            raise Conflict(f"the card of model {model!r} was written concurrently; retry") from exc
+        return to_model_card(row)

@@ -18,6 +18,7 @@ from steward.cli import (
     monitor,
     pipeline,
     project,
+    report,
     rollout,
     server,
     trigger,
@@ -46,6 +47,7 @@ pipeline.register(app)
 trigger.register(app)
 approval.register(app)
 rollout.register(app)
+report.register(app)
 
 err = Console(stderr=True)
 

@@ -65,18 +65,25 @@ def daemon(
 
 
 def _leader_jobs(db: Database, clock: Clock) -> list[LeaderJob]:
-    """Beside monitors the leader evaluates triggers, watches rollouts and sweeps runs (orphaned,
-    or ended without their release)."""
+    """Beside monitors the leader evaluates triggers, watches rollouts, sweeps runs (orphaned,
+    or ended without their release) and stores the scheduled reports."""
+    from governance.audit.keys import load_signer
+    from governance.audit.runtime import log_is_empty
     from retrain.loop import release_leader_job
     from retrain.pipelines.worker import pipeline_leader_job
     from retrain.rollout.watch import rollout_leader_job
     from retrain.triggers.service import trigger_leader_job
+    from steward.reports.schedule import report_leader_job
 
+    config = settings()
+    signer = load_signer(config.key_path, origin=config.audit_origin, log_empty=log_is_empty(db))
+    reports = report_leader_job(db, config, clock, signer)
     return [
-        trigger_leader_job(db, settings(), clock),
-        rollout_leader_job(db, settings(), clock),
+        trigger_leader_job(db, config, clock),
+        rollout_leader_job(db, config, clock),
         pipeline_leader_job(db),
-        release_leader_job(db, settings(), SystemClock()),
+        release_leader_job(db, config, SystemClock()),
+        *([reports] if reports is not None else []),
     ]
 
 

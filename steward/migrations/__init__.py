@@ -32,6 +32,7 @@ MODEL_MODULES = (
     "retrain.gate.models",
     "retrain.approvals.models",
     "retrain.rollout.models",
+    "steward.reports.models",
 )
 
 

@@ -35,9 +35,10 @@ PG_URL = os.environ.get("STEWARD_TEST_DATABASE_URL")
 def test_every_table_module_is_listed_for_migrations() -> None:
     # The explicit list in steward.migrations is what Alembic sees; a new domain ``models``
     # module that is not on it would silently miss its tables.
+    # (steward/api/routes/models.py holds routes: of the front door only reports keep tables)
     found = {
         ".".join(path.relative_to(ROOT).with_suffix("").parts)
-        for package in ("governance", "lineage", "monitors", "retrain")
+        for package in ("governance", "lineage", "monitors", "retrain", "steward/reports")
         for path in (ROOT / package).rglob("models.py")
     }
     assert found == set(MODEL_MODULES)

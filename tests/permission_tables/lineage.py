@@ -36,6 +36,8 @@ ROUTES: dict[tuple[str, str], tuple[str, str, str]] = {
     ("DELETE", f"{P}/models/{{name}}/aliases/{{alias}}"): ("model", "write", "project"),
     ("PUT", f"{P}/models/{{name}}/versions/{{version}}/artifact"): ("model", "write", "project"),
     ("GET", f"{P}/models/{{name}}/versions/{{version}}/artifact"): ("model", "read", "project"),
+    ("GET", f"{P}/models/{{name}}/card"): ("model", "read", "project"),
+    ("PATCH", f"{P}/models/{{name}}/card"): ("model", "write", "project"),
     ("POST", f"{P}/endpoints"): ("endpoint", "write", "project"),
     ("GET", f"{P}/endpoints"): ("endpoint", "read", "project"),
     ("GET", f"{P}/endpoints/{{name}}"): ("endpoint", "read", "project"),

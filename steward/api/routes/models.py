@@ -15,6 +15,8 @@ from lineage.schemas import (
     AliasSet,
     Model,
     ModelAlias,
+    ModelCard,
+    ModelCardUpdate,
     ModelCreate,
     ModelVersion,
 )
@@ -108,6 +110,24 @@ def delete_alias(
 ) -> None:
     """Remove an alias."""
     service.delete_alias(svc.db, project=project, model=name, alias=alias, actor=caller.principal)
+
+
+@router.get("/projects/{project}/models/{name}/card", response_model=ModelCard)
+def get_model_card(
+    project: ProjectName, name: ModelName, caller: Reader, svc: ServicesDep
+) -> ModelCard:
+    """The model's card: owners, intended use, limitations, out-of-scope uses."""
+    return service.model_card(svc.db, project=project, name=name)
+
+
+@router.patch("/projects/{project}/models/{name}/card", response_model=ModelCard)
+def update_model_card(
+    project: ProjectName, name: ModelName, body: ModelCardUpdate, caller: Writer, svc: ServicesDep
+) -> ModelCard:
+    """Change some fields of the model's card (fields left out keep their value); audited."""
+    return service.update_model_card(
+        svc.db, project=project, name=name, data=body, actor=caller.principal, clock=svc.clock
+    )
 
 
 class ArtifactInfo(BaseModel):

@@ -1,0 +1,1 @@
+"""Data files of the reports: the versioned regulatory mapping (``regulatory.yaml``)."""
