@@ -15,6 +15,7 @@ import socket
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from governance.audit.service import record_audit
@@ -185,33 +186,66 @@ def execute_backfill(
         return _end(db, job, worker, wall, error=exc.detail)
     with db.read() as session:
         current = SqlBackfillStore(session).current_runs(monitor.id, job.since)
+    work = _Work(
+        db=db, worker=worker, env=env, clock=clock, wall=wall, stopping=stopping,
+        on_progress=on_progress, monitor=monitor, current=current, total=len(ends),
+    )  # fmt: skip
     computer = env.windows_computer or InProcessWindows()
-    left = ends[job.windows_done :]
-    for first in range(0, len(left), max(1, computer.chunk)):
+    left, size = ends[job.windows_done :], max(1, computer.chunk)
+    for first in range(0, len(left), size):
         if stopping():
             return _release(db, job, worker)
-        chunk = left[first : first + max(1, computer.chunk)]
-        halted = _halted(db, job, worker, stopping)
-        try:
-            computed = _compute(job, monitor, chunk, current, env, computer, halted)
-        except Exception as exc:  # the runner could not run the chunk at all
-            if stopping():
-                return _release(db, job, worker)
-            log.exception("backfill %s: windows from %s failed", job.id, chunk[0].isoformat())
-            return _end(db, job, worker, wall, error=_failure(exc, chunk[0]))
-        for end in chunk:
-            try:
-                report = _run(db, job, monitor, end, env, clock, current.get(end), computed)
-            except Exception as exc:  # the run could not even be stored: the backfill fails
-                log.exception("backfill %s: window %s failed", job.id, end.isoformat())
-                return _end(db, job, worker, wall, error=_failure(exc, end))
-            advanced = _advance(db, job, worker, wall, report, total=len(ends))
-            if advanced is None:  # cancelled, or a worker took it over after a stale heartbeat
-                return _reload(db, job)
-            job = advanced
-            if on_progress is not None:
-                on_progress(job)
+        job, over = _chunk(work, job, computer, left[first : first + size])
+        if over:
+            return job
     return _end(db, job, worker, wall)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class _Work:
+    """What every chunk of one backfill's execution shares."""
+
+    db: Database
+    worker: str
+    env: RunEnvironment
+    clock: Clock
+    wall: Clock
+    stopping: Callable[[], bool]
+    on_progress: Callable[[Backfill], None] | None
+    monitor: Monitor
+    current: dict[datetime, tuple[RunStatus, str]]
+    total: int
+
+
+def _chunk(
+    work: _Work, job: Backfill, computer: WindowComputer, chunk: list[datetime]
+) -> tuple[Backfill, bool]:
+    """Compute and store one chunk of windows: the backfill, and whether its execution is over
+    (ended, handed back, cancelled or taken over)."""
+    db, worker, wall = work.db, work.worker, work.wall
+    halted = _halted(db, job, worker, work.stopping)
+    try:
+        computed = _compute(job, work.monitor, chunk, work.current, work.env, computer, halted)
+    except Exception as exc:  # the runner could not run the chunk at all
+        if work.stopping():
+            return _release(db, job, worker), True
+        log.exception("backfill %s: windows from %s failed", job.id, chunk[0].isoformat())
+        return _end(db, job, worker, wall, error=_failure(exc, chunk[0])), True
+    for end in chunk:
+        try:
+            report = _run(
+                db, job, work.monitor, end, work.env, work.clock, work.current.get(end), computed
+            )
+        except Exception as exc:  # the run could not even be stored: the backfill fails
+            log.exception("backfill %s: window %s failed", job.id, end.isoformat())
+            return _end(db, job, worker, wall, error=_failure(exc, end)), True
+        advanced = _advance(db, job, worker, wall, report, total=work.total)
+        if advanced is None:  # cancelled, or a worker took it over after a stale heartbeat
+            return _reload(db, job), True
+        job = advanced
+        if work.on_progress is not None:
+            work.on_progress(job)
+    return job, False
 
 
 def _compute(
