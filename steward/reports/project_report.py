@@ -12,10 +12,9 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TypeVar
 from uuid import UUID
 
 from governance.access.enforcer import PolicyEngine
@@ -51,10 +50,9 @@ from steward.reports.blocks import (
     Table,
 )
 from steward.reports.document import Report, ReportContext, ReportKind, ReportMeta
+from steward.reports.paging import PAGE, pages
 from steward.reports.regulatory import regulatory_section
 
-T = TypeVar("T")
-PAGE = 200
 # Rollouts of one endpoint read at most (newest first); far beyond any real history.
 MAX_ROLLOUTS = 100_000
 MAX_RUNS = 1_000_000
@@ -84,17 +82,6 @@ class _Period:
         return start <= self.end and (end is None or end > self.end)
 
 
-def _pages(fetch: Callable[[T | None], Sequence[T]]) -> Iterator[T]:
-    """Every item of a newest-first listing paged by its last item."""
-    last: T | None = None
-    while True:
-        page = fetch(last)
-        yield from page
-        if len(page) < PAGE:
-            return
-        last = page[-1]
-
-
 def build_project_report(ctx: ReportContext) -> Report:
     """Collect every section of the project's governance report."""
     period = _Period(ctx.period_start, ctx.period_end)
@@ -105,7 +92,7 @@ def build_project_report(ctx: ReportContext) -> Report:
         key=lambda r: (r.started_at, str(r.id)),
     )  # fmt: skip
     alerts = sorted(
-        _pages(lambda last: list_alerts(ctx.db, project=ctx.project, limit=PAGE,
+        pages(lambda last: list_alerts(ctx.db, project=ctx.project, limit=PAGE,
                                         before=last.id if last else None)),
         key=lambda a: (a.opened_at, str(a.id)),
     )  # fmt: skip

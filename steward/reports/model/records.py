@@ -6,10 +6,8 @@ alerts); each monitor's results and runs are one query each, however many window
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TypeVar
 from uuid import UUID
 
 from governance.core.errors import NotFound
@@ -30,12 +28,11 @@ from retrain.pipelines.schemas import PipelineRun
 from retrain.rollout import service as rollouts
 from retrain.rollout.schemas import Rollout
 from steward.reports.document import ReportContext
+from steward.reports.paging import PAGE, pages
 
-PAGE = 500
 # More runs or values than a monitor makes in the longest period a report covers (a value per
 # minute for a year is 525,600 windows; a run stores at most a few hundred values).
 MAX_ROWS = 10_000_000
-T = TypeVar("T")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -90,17 +87,6 @@ def collect(ctx: ReportContext, *, model: str, version: int) -> ModelRecords:
     )
 
 
-def _pages(fetch: Callable[[T | None], list[T]]) -> Iterator[T]:
-    """Every item of a newest-first listing paged by the last item seen."""
-    last: T | None = None
-    while True:
-        page = fetch(last)
-        yield from page
-        if len(page) < PAGE:
-            return
-        last = page[-1]
-
-
 def _endpoints(ctx: ReportContext) -> list[Endpoint]:
     out: list[Endpoint] = []
     after = ""
@@ -148,7 +134,7 @@ def _history(ctx: ReportContext, monitor: Monitor) -> MonitorHistory:
     ).items
     opened = [
         a
-        for a in _pages(
+        for a in pages(
             lambda last: alerts.list_alerts(
                 db,
                 project=ctx.project,
@@ -188,7 +174,7 @@ def _lineage_run(ctx: ReportContext, found: ModelVersion) -> Run | None:
 
 
 def _gates(ctx: ReportContext, ref: ModelRef) -> list[GateDecision]:
-    decisions = _pages(
+    decisions = pages(
         lambda last: gates.list_decisions(
             ctx.db, project=ctx.project, limit=PAGE, before=None if last is None else last.id
         )
