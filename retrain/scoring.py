@@ -8,7 +8,6 @@ monitors see them like any logged inference.
 
 from __future__ import annotations
 
-import itertools
 import logging
 import secrets
 import time
@@ -21,6 +20,7 @@ from uuid import UUID
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from governance.core.cache import BoundedCache
 from governance.core.clock import Clock
@@ -236,9 +236,9 @@ class Scorer:
     def _request(self, body: bytes, content_type: str | None, schema: Any) -> pa.Table:
         media = bulk.media_type(content_type)
         if media == bulk.JSON:
-            return validate.requests_from_json(body, schema, new_id=_ids(), limits=self.limits)
+            return validate.requests_from_json(body, schema, new_ids=_ids(), limits=self.limits)
         table = bulk.read_bulk(body, media, limits=self.limits)
-        return validate.requests_from_table(table, schema, new_id=_ids())
+        return validate.requests_from_table(table, schema, new_ids=_ids())
 
     def forget(self, project: str, endpoint: str) -> None:
         """Look up what the endpoint serves, and its rollout, again at the next request."""
@@ -276,10 +276,18 @@ class Scorer:
         return load_artifact(artifact, trusted=self.trusted)
 
 
-def _ids() -> Callable[[], str]:
-    """Correlation ids for one request: a random 96-bit prefix and the row's number."""
-    prefix, count = secrets.token_hex(12), itertools.count()
-    return lambda: f"{prefix}-{next(count)}"
+def _ids() -> Callable[[int], pa.Array]:
+    """Correlation ids for one request: a random 96-bit prefix and the row's number (made as
+    one Arrow column: a Python string per row cost a quarter of a millisecond per 1,000)."""
+    prefix, taken = secrets.token_hex(12), 0
+
+    def take(rows: int) -> pa.Array:
+        nonlocal taken
+        numbers = pa.array(np.arange(taken, taken + rows, dtype=np.int64)).cast(pa.string())
+        taken += rows
+        return pc.binary_join_element_wise(prefix, numbers, "-")
+
+    return take
 
 
 def _as_schema(request: pa.Table, schema: ExpectedSchema) -> pa.Table:

@@ -357,20 +357,21 @@ def requests_from_json(
     body: bytes,
     schema: ExpectedSchema,
     *,
-    new_id: Callable[[], str],
+    new_ids: Callable[[int], pa.Array],
     limits: IngestLimits = DEFAULT_LIMITS,
 ) -> pa.Table:
     """A scoring request ``{"records": [{"features": {...}, "correlation_id"?: ...}]}``, checked.
 
-    The table holds the correlation ids (``new_id()`` where a record gives none) and the
-    features, typed as the endpoint's signature says.
+    The table holds the correlation ids (``new_ids(n)`` gives those of the ``n`` records that
+    carry none) and the features, typed as the endpoint's signature says.
     """
     problems = Problems()
     items = load_items(body, "records", _REQUEST_FIELDS, problems)
     cap_rows(len(items), limits)
     _features(items, schema, problems)
-    for item in items:
-        item.setdefault(CORRELATION_ID, new_id())
+    missing = [item for item in items if CORRELATION_ID not in item]
+    for item, given in zip(missing, new_ids(len(missing)).to_pylist(), strict=True):
+        item[CORRELATION_ID] = given
     columns: dict[str, pa.Array] = {CORRELATION_ID: _ids(items, "records", problems)}
     for name, kind in schema.features:
         values = [r["features"].get(name) for r in items]
@@ -382,12 +383,11 @@ def requests_from_json(
 
 
 def requests_from_table(
-    table: pa.Table, schema: ExpectedSchema, *, new_id: Callable[[], str]
+    table: pa.Table, schema: ExpectedSchema, *, new_ids: Callable[[int], pa.Array]
 ) -> pa.Table:
     """A scoring request sent as Arrow or Parquet, checked like ``requests_from_json``."""
     if CORRELATION_ID not in table.column_names:
-        ids = pa.array([new_id() for _ in range(len(table))], type=pa.string())
-        table = table.append_column(CORRELATION_ID, ids)
+        table = table.append_column(CORRELATION_ID, new_ids(len(table)))
     conformed, _ = _conform(
         table, schema.request_arrow(), extra_ok=schema.allow_extra, what="request"
     )
