@@ -36,7 +36,7 @@ from governance.core.files import (
     storage_errors,
     write_private_atomic,
 )
-from monitors.capture.schemas import CaptureKind
+from monitors.capture.schemas import CORRELATION_ID, CaptureKind
 
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,199}$")
 _DIRS = {CaptureKind.inference: "inferences", CaptureKind.label: "labels"}
@@ -53,7 +53,22 @@ def _segment(name: str) -> str:
 
 
 def _write_parquet(table: pa.Table, handle: Any) -> None:
-    pq.write_table(table, handle, compression="snappy")
+    # correlation ids are unique: a dictionary of them only costs time (and bytes) to give up on
+    encoded = [name for name in table.column_names if name != CORRELATION_ID]
+    pq.write_table(table, handle, compression="snappy", use_dictionary=encoded)
+
+
+def _sorted_by(table: pa.Table, column: str) -> pa.Table:
+    """``table`` in the order of ``column`` (a stable sort; rows already in order, as scored rows
+    come, are not sorted again)."""
+    values = table.column(column).combine_chunks()
+    rows = len(values)
+    if rows > 1 and (
+        values.null_count
+        or not pc.all(pc.greater_equal(values.slice(1), values.slice(0, rows - 1))).as_py()
+    ):
+        return table.sort_by(column)
+    return table
 
 
 def day_of(value: datetime) -> str:
@@ -102,7 +117,7 @@ class ParquetCaptureStore:
             for day in unique:
                 same = table if len(unique) == 1 else table.filter(pc.equal(days, pa.scalar(day)))
                 folder = self.day_dir(kind, project, endpoint, day.isoformat())
-                write = functools.partial(_write_parquet, same.sort_by(by))
+                write = functools.partial(_write_parquet, _sorted_by(same, by))
                 write_private_atomic(folder / _PENDING.format(batch.hex), write)
                 staged.append(day.isoformat())
         except BaseException:

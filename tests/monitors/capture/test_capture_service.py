@@ -399,3 +399,13 @@ def test_scored_rows_are_checked_stored_and_a_retried_write_stored_once(
     with pytest.raises(InvalidInput, match="hours"):
         _scored(services, files, clock, bulk_table(5, prefix="u").drop_columns(["hours"]))
     assert _window(files).num_rows == 100
+
+
+def test_a_batch_is_stored_in_time_order_whatever_order_it_came_in(
+    services, files, clock, endpoint
+) -> None:
+    table = bulk_table(40)
+    reversed_rows = table.take(pa.array(range(39, -1, -1)))
+    _scored(services, files, clock, reversed_rows)
+    (stored,) = [pq.read_table(p) for p in files.root.rglob("*.parquet")]
+    assert stored.column("correlation_id").to_pylist() == [f"b{i}" for i in range(40)]
