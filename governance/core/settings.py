@@ -105,6 +105,10 @@ class Settings(BaseSettings):
     report_dir: Path | None = None
     report_schedule: str = "0 6 * * 1"
     report_format: Literal["html", "md", "json", "pdf"] = "html"
+    # -- scale-out (issue 13): helpers add their fields below, each under its own comment --
+    # The daemon leader compacts the capture store's small files this often.
+    compaction_every_seconds: float = Field(default=600.0, gt=0)
+    # -- CLI, SDK, OpenLineage (issue 14): helpers add their fields below --
 
     @model_validator(mode="after")
     def _derive_paths(self) -> Settings:

@@ -69,6 +69,8 @@ def _leader_jobs(db: Database, clock: Clock) -> list[LeaderJob]:
     or ended without their release) and stores the scheduled reports."""
     from governance.audit.keys import load_signer
     from governance.audit.runtime import log_is_empty
+    from monitors.capture.compaction import compact_due
+    from monitors.scheduler.daemon import LeaderJob
     from retrain.loop import release_leader_job
     from retrain.pipelines.worker import pipeline_leader_job
     from retrain.rollout.watch import rollout_leader_job
@@ -78,7 +80,12 @@ def _leader_jobs(db: Database, clock: Clock) -> list[LeaderJob]:
     config = settings()
     signer = load_signer(config.key_path, origin=config.audit_origin, log_empty=log_is_empty(db))
     reports = report_leader_job(db, config, clock, signer)
+    compaction = LeaderJob(
+        name="capture-compaction", every=config.compaction_every_seconds,
+        run=lambda: compact_due(db, config),
+    )  # fmt: skip
     return [
+        compaction,
         trigger_leader_job(db, config, clock),
         rollout_leader_job(db, config, clock),
         pipeline_leader_job(db),
