@@ -1,0 +1,1 @@
+"""Tests of the Python SDK against the real app over real HTTP."""
