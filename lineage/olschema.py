@@ -15,14 +15,23 @@ from governance.core.errors import InvalidInput
 from lineage.schemas import MAX_FACETS_BYTES
 
 SPEC_ID = "https://openlineage.io/spec/2-0-2/OpenLineage.json"
+FACETS_ID = (
+    "https://raw.githubusercontent.com/steward-mlops/steward/main/lineage/spec/StewardFacets.json"
+)
+NODE_FACET = "steward"
+"""Dataset, job and run facet naming the Steward node behind it (``StewardNodeFacet``)."""
+EDGE_FACET = "steward_edge"
+"""Input and output facet carrying when the edge to that dataset began (``StewardEdgeFacet``)."""
+IO_FACET = "steward_io"
+"""Run facet where Steward keeps a run's input and output facets; reserved, never accepted."""
 MAX_NAME = 1024
 MAX_NAMESPACE = 512
 _LIMITS = {"namespace": MAX_NAMESPACE, "name": MAX_NAME}
 
 
-def load_spec() -> dict[str, Any]:
-    """The shipped OpenLineage JSON schema."""
-    text = resources.files("lineage").joinpath("spec/OpenLineage.json").read_text("utf-8")
+def load_spec(name: str = "OpenLineage.json") -> dict[str, Any]:
+    """A shipped JSON schema: the OpenLineage core spec, or Steward's custom facets."""
+    text = resources.files("lineage").joinpath(f"spec/{name}").read_text("utf-8")
     spec: dict[str, Any] = json.loads(text)
     return spec
 
@@ -54,12 +63,17 @@ def _validator(definition: str) -> Any:
     from jsonschema import Draft202012Validator, FormatChecker
     from referencing import Registry, Resource
 
-    spec = load_spec()
-    registry: Registry[Any] = Registry().with_resource(SPEC_ID, Resource.from_contents(spec))
+    registry: Registry[Any] = Registry().with_resources(
+        [
+            (SPEC_ID, Resource.from_contents(load_spec())),
+            (FACETS_ID, Resource.from_contents(load_spec("StewardFacets.json"))),
+        ]
+    )
     checker = FormatChecker(formats=())
     checker.checks("date-time")(_is_datetime)
     checker.checks("uuid")(_is_uuid)
-    schema = {"$ref": f"{SPEC_ID}#/$defs/{definition}"}
+    base = FACETS_ID if definition.startswith("Steward") else SPEC_ID
+    schema = {"$ref": f"{base}#/$defs/{definition}"}
     return Draft202012Validator(schema, registry=registry, format_checker=checker)
 
 
@@ -149,6 +163,8 @@ def _limits(event: dict[str, Any]) -> Iterator[tuple[str, str]]:
             elif not obj.get(key, "x").strip():
                 yield f"{where}.{key}", "must not be empty"
     yield from _column_lineage(event)
+    yield from _steward_facets(event)
+    yield from _parent(event)
 
 
 def _column_lineage(event: dict[str, Any]) -> Iterator[tuple[str, str]]:
@@ -172,3 +188,59 @@ def _input_field(value: object) -> bool:
     return isinstance(value, dict) and all(
         isinstance(value.get(k), str) and value.get(k) for k in ("namespace", "name", "field")
     )
+
+
+def _facet_errors(where: str, facet: object, definition: str) -> Iterator[tuple[str, str]]:
+    for error in sorted(
+        _validator(definition).iter_errors(facet), key=lambda e: [str(p) for p in e.absolute_path]
+    ):
+        field, message = _describe(error)
+        yield f"{where}.{field}".rstrip("."), message
+
+
+def _steward_facets(event: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    # Steward's own facets are interpreted (they restore nodes, edges and deployments).
+    for where, bag in _facet_bags(event):
+        if not isinstance(bag, dict):
+            continue
+        if IO_FACET in bag:
+            yield f"{where}.{IO_FACET}", "is reserved for Steward"
+        if where.endswith(("inputFacets", "outputFacets")) and EDGE_FACET in bag:
+            yield from _facet_errors(f"{where}.{EDGE_FACET}", bag[EDGE_FACET], "StewardEdgeFacet")
+        if where.endswith(".facets") and NODE_FACET in bag:
+            yield from _node_facet(where, bag[NODE_FACET])
+
+
+def _node_facet(where: str, facet: object) -> Iterator[tuple[str, str]]:
+    here = f"{where}.{NODE_FACET}"
+    problems = list(_facet_errors(here, facet, "StewardNodeFacet"))
+    yield from problems
+    if problems or not isinstance(facet, dict):
+        return
+    part = where.split(".")[0].split("[")[0]
+    wanted = {"run": {"run"}, "job": {"job"}}.get(part, set(_DATASET_KINDS))
+    if facet["kind"] not in wanted:
+        yield f"{here}.kind", f"must be one of {', '.join(sorted(wanted))} here"
+    if facet.get("deployments") and facet["kind"] != "endpoint":
+        yield f"{here}.deployments", "only an endpoint has deployments"
+
+
+_DATASET_KINDS = ("dataset", "dataset_version", "model", "model_version", "endpoint")
+
+
+def _parent(event: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    # ParentRunFacet: it becomes an edge, so its run id and job identity are checked here.
+    run = event.get("run")
+    facet = (run.get("facets") or {}).get("parent") if isinstance(run, dict) else None
+    if facet is None:
+        return
+    where = "run.facets.parent"
+    part = facet.get("run") if isinstance(facet, dict) else None
+    run_id = part.get("runId") if isinstance(part, dict) else None
+    if not isinstance(run_id, str) or not _is_uuid(run_id):
+        yield f"{where}.run.runId", "must be a UUID"
+    job = facet.get("job") if isinstance(facet, dict) else None
+    for key, limit in _LIMITS.items():
+        value = job.get(key) if isinstance(job, dict) else None
+        if not isinstance(value, str) or not value.strip() or len(value) > limit:
+            yield f"{where}.job.{key}", f"must be a non-empty string of at most {limit} characters"

@@ -12,6 +12,7 @@ import hashlib
 import json
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -19,13 +20,26 @@ from sqlalchemy.exc import IntegrityError
 
 from governance.access.authorization import authorize
 from governance.access.enforcer import PolicyEngine
+from governance.access.schemas import SYSTEM_PROJECT
+from governance.access.service import list_projects
 from governance.audit.service import record_audit
 from governance.core.clock import Clock, SystemClock, to_utc
 from governance.core.db import Database
-from governance.core.errors import Conflict, InvalidInput
-from governance.core.principal import Principal
-from lineage.olschema import validate_event
-from lineage.schemas import EdgeKind, IngestResult, Node, NodeKind, RawEvent, RunReport, RunState
+from governance.core.errors import Conflict, InvalidInput, NotFound
+from governance.core.principal import Principal, PrincipalKind
+from lineage import olrestore
+from lineage.olrestore import Flush
+from lineage.olschema import EDGE_FACET, IO_FACET, NODE_FACET, validate_event
+from lineage.schemas import (
+    TERMINAL_STATES,
+    EdgeKind,
+    IngestResult,
+    Node,
+    NodeKind,
+    RawEvent,
+    RunReport,
+    RunState,
+)
 from lineage.stores import LineageStores, batch_stores
 from lineage.stores.events import EventKey
 
@@ -38,15 +52,86 @@ def fingerprint(payload: Mapping[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+PARENT_EDGE = EdgeKind.parent
+"""Kind of the edge from a parent run (or job) to its child, from the ParentRunFacet."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Routing:
+    """Where events without an explicit project go: the namespace map, then a default."""
+
+    namespace_map: Mapping[str, str] = field(default_factory=dict)
+    default_project: str | None = None
+
+
+def namespace_of(payload: Mapping[str, Any]) -> str:
+    """The namespace that names an event's project: its job's, or its dataset's."""
+    part = payload.get("job") or payload.get("dataset") or {}
+    return str(part.get("namespace", ""))
+
+
 def project_of(
     payload: Mapping[str, Any], *, override: str | None, namespace_map: Mapping[str, str]
 ) -> str:
     """The project an event belongs to: explicit, mapped from its namespace, or the namespace."""
     if override:
         return override
-    part = payload.get("job") or payload.get("dataset") or {}
-    namespace = str(part.get("namespace", ""))
+    namespace = namespace_of(payload)
     return namespace_map.get(namespace, namespace)
+
+
+def route(
+    db: Database,
+    payload: Mapping[str, Any],
+    *,
+    actor: Principal,
+    policy: PolicyEngine,
+    override: str | None,
+    routing: Routing,
+) -> str:
+    """Authorise an event's write and return its project; an unmapped namespace that is no
+    project the caller knows goes to the default project, or gets a 404 saying how to map it."""
+    target = project_of(payload, override=override, namespace_map=routing.namespace_map)
+    namespace = namespace_of(payload)
+    unmapped = not override and namespace not in routing.namespace_map
+    if unmapped and routing.default_project and not _known(db, policy, actor, target):
+        target = routing.default_project
+    try:
+        authorize(actor, target, "lineage", "write", db=db, policy=policy)
+    except NotFound as exc:
+        if not unmapped:
+            raise
+        raise NotFound(_how_to_map(namespace, target), field="job.namespace") from exc
+    return target
+
+
+def _known(db: Database, policy: PolicyEngine, actor: Principal, project: str) -> bool:
+    # Known means visible to this caller: a project it cannot see is treated as no project.
+    if actor.kind is PrincipalKind.system:
+        return bool(list_projects(db, names={project}))
+    return project == SYSTEM_PROJECT or bool(policy.roles(actor.name, project))
+
+
+def _how_to_map(namespace: str, project: str) -> str:
+    example = json.dumps({namespace: "<project>"})
+    return (
+        f"OpenLineage namespace {namespace!r} is not mapped to a project, and project "
+        f"{project!r} was not found: map it with STEWARD_LINEAGE_NAMESPACE_MAP='{example}', "
+        "set STEWARD_LINEAGE_DEFAULT_PROJECT=<project>, or post with ?project=<project>"
+    )
+
+
+def _authorize_restores(
+    db: Database,
+    payload: Mapping[str, Any],
+    *,
+    actor: Principal,
+    policy: PolicyEngine,
+    project: str,
+) -> None:
+    # Restoring models, endpoints and deployments is what their registry routes do: same rights.
+    for obj, act in sorted(olrestore.permissions(payload)):
+        authorize(actor, project, obj, act, db=db, policy=policy)
 
 
 def ingest_event(
@@ -56,13 +141,13 @@ def ingest_event(
     actor: Principal,
     policy: PolicyEngine,
     project: str | None = None,
-    namespace_map: Mapping[str, str] | None = None,
+    routing: Routing = Routing(),
     clock: Clock = _WALL,
 ) -> IngestResult:
     """Validate, authorise and apply one OpenLineage event; a retried event changes nothing."""
     kind = validate_event(payload)
-    target = project_of(payload, override=project, namespace_map=namespace_map or {})
-    authorize(actor, target, "lineage", "write", db=db, policy=policy)
+    target = route(db, payload, actor=actor, policy=policy, override=project, routing=routing)
+    _authorize_restores(db, payload, actor=actor, policy=policy, project=target)
     return apply_event(db, payload=payload, kind=kind, project=target, actor=actor, clock=clock)
 
 
@@ -73,7 +158,7 @@ def ingest_events(
     actor: Principal,
     policy: PolicyEngine,
     project: str | None = None,
-    namespace_map: Mapping[str, str] | None = None,
+    routing: Routing = Routing(),
     clock: Clock = _WALL,
 ) -> list[IngestResult]:
     """Validate and authorise a batch of events, then apply them all in one transaction."""
@@ -84,10 +169,10 @@ def ingest_events(
         except InvalidInput as exc:
             field = f"[{index}].{exc.extra.get('field', '')}".rstrip(".")
             raise InvalidInput(f"[{index}].{exc.detail}", field=field) from exc
-        target = project_of(payload, override=project, namespace_map=namespace_map or {})
+        target = route(db, payload, actor=actor, policy=policy, override=project, routing=routing)
         batch.append((payload, kind, target))
-    for target in sorted({t for _, _, t in batch}):
-        authorize(actor, target, "lineage", "write", db=db, policy=policy)
+    for payload, _, target in batch:
+        _authorize_restores(db, payload, actor=actor, policy=policy, project=target)
     return apply_events(db, events=batch, actor=actor, clock=clock)
 
 
@@ -121,7 +206,8 @@ def apply_events(
                 keys = [(p, d) for (_, _, p), d in zip(events, digests, strict=True)]
                 seen = stores.events.seen(keys)
                 _prefetch(stores, events)
-                _apply_all(stores, events, digests, seen, results, applied, clock)
+                flush: Flush = session.flush
+                _apply_all(stores, events, digests, seen, results, applied, clock, flush)
             for project, targets in applied.items():
                 record_audit(
                     session,
@@ -146,6 +232,7 @@ def _apply_all(
     results: list[IngestResult],
     applied: dict[str, list[str]],
     clock: Clock,
+    flush: Flush,
 ) -> None:
     for (payload, kind, project), digest in zip(events, digests, strict=True):
         if (project, digest) in seen:
@@ -154,7 +241,8 @@ def _apply_all(
         seen.add((project, digest))
         at = to_utc(datetime.fromisoformat(payload["eventTime"]))
         _keep(stores, payload, kind, project, digest, at, clock)
-        run_id, edges, target = _APPLIERS[kind](stores, payload, project, at, clock.now())
+        apply = _APPLIERS[kind]
+        run_id, edges, target = apply(_Step(stores, project, at, clock.now(), flush), payload)
         applied.setdefault(project, []).append(target)
         results.append(IngestResult(project=project, kind=kind, run=run_id, edges=edges))
 
@@ -218,8 +306,23 @@ def _merge_facets(stores: LineageStores, node: Node, facets: Any, now: datetime)
         stores.nodes.replace_facets(node.id, merged, now)
 
 
-def _dataset(stores: LineageStores, project: str, ds: dict[str, Any], now: datetime) -> Node:
+@dataclass(frozen=True, slots=True)
+class _Step:
+    """What applying one event works with: the stores, its project, its time, the clock's."""
+
+    stores: LineageStores
+    project: str
+    at: datetime
+    now: datetime
+    flush: Flush
+
+
+def _dataset(step: _Step, ds: dict[str, Any]) -> Node:
+    stores, project, now = step.stores, step.project, step.now
     facets = ds.get("facets") or {}
+    mark = olrestore.mark_of(facets)
+    if mark is not None:
+        return olrestore.restore_asset(stores, project, ds, mark, now, step.flush)
     node, _ = stores.nodes.ensure(
         project=project, kind=NodeKind.dataset, namespace=ds["namespace"], name=ds["name"], at=now
     )
@@ -240,106 +343,156 @@ def _dataset(stores: LineageStores, project: str, ds: dict[str, Any], now: datet
     return row
 
 
-def _run_event(
-    stores: LineageStores, payload: dict[str, Any], project: str, at: datetime, now: datetime
-) -> tuple[uuid.UUID | None, int, str]:
-    job_part, run_part = payload["job"], payload["run"]
-    ns, name, run_id = job_part["namespace"], job_part["name"], run_part["runId"]
-    job = _job(stores, project, job_part, now)
+def _run(step: _Step, job: Node, part: dict[str, Any], payload: dict[str, Any]) -> Node:
+    """The run node, restored verbatim from a Steward mark when new, else folded a report into."""
+    stores, facets = step.stores, dict(part.get("facets") or {})
+    key = {"namespace": job.namespace, "name": job.name, "version": part["runId"]}
+    mark = olrestore.mark_of(facets)
+    found = stores.nodes.find(step.project, NodeKind.run, **key)
+    io = _io_facets(found, payload)
+    if found is None and mark is not None:
+        attrs = olrestore.node_attrs(mark, facets)
+        if io:
+            attrs["facets"] = {**attrs.get("facets", {}), **io}
+        at = olrestore.created_at(mark, step.at)
+        return stores.nodes.add(
+            project=step.project, kind=NodeKind.run, parent=job.id, attrs=attrs, at=at, **key
+        )
     run, _ = stores.nodes.ensure(
-        project=project,
-        kind=NodeKind.run,
-        namespace=ns,
-        name=name,
-        version=run_id,
-        parent=job.id,
-        at=at,
+        project=step.project, kind=NodeKind.run, parent=job.id, at=step.at, **key
     )
+    facets.pop(NODE_FACET, None)
     state = RunState(payload.get("eventType") or RunState.other)
     report = RunReport(
         state=state,
-        started_at=at if state in (RunState.start, RunState.running) else None,
-        ended_at=at if state in (RunState.complete, RunState.fail, RunState.abort) else None,
-        facets=run_part.get("facets"),
+        started_at=step.at if state in (RunState.start, RunState.running) else None,
+        ended_at=step.at if state in TERMINAL_STATES else None,
+        facets={**facets, **io} or None,
     )
-    stores.runs.merge_report(run.id, report, now)
-    edges = 0
+    stores.runs.merge_report(run.id, report, step.now)
+    return run
+
+
+def _io_facets(run: Node | None, payload: dict[str, Any]) -> dict[str, Any]:
+    """The run's input and output facets so far, with this event's: kept as one run facet."""
+    kept = dict((run.attrs.get("facets") or {}).get(IO_FACET) or {}) if run else {}
+    changed = False
+    for side, extra in (("inputs", "inputFacets"), ("outputs", "outputFacets")):
+        for ds in payload.get(side) or []:
+            facets = {k: v for k, v in (ds.get(extra) or {}).items() if k != EDGE_FACET}
+            if facets:
+                bag = kept.setdefault(side, {}).setdefault(ds["namespace"], {})
+                bag[ds["name"]] = {**bag.get(ds["name"], {}), **facets}
+                changed = True
+    return {IO_FACET: kept} if changed else {}
+
+
+def _edge_time(step: _Step, ds: dict[str, Any], extra: str) -> datetime:
+    facet = (ds.get(extra) or {}).get(EDGE_FACET)
+    if isinstance(facet, dict):
+        return olrestore.created_at({"createdAt": facet.get("validFrom")}, step.at)
+    return step.at
+
+
+def _run_event(step: _Step, payload: dict[str, Any]) -> tuple[uuid.UUID | None, int, str]:
+    job_part, run_part = payload["job"], payload["run"]
+    job = _job(step, job_part)
+    run = _run(step, job, run_part, payload)
+    edges = _link_parent(step, run, job, run_part.get("facets") or {})
     for ds in payload.get("inputs") or []:
-        node = _dataset(stores, project, ds, now)
-        edges += _link(stores, project, node.id, run.id, EdgeKind.consumed, at)
+        node = _dataset(step, ds)
+        at = _edge_time(step, ds, "inputFacets")
+        edges += _link(step, node.id, run.id, EdgeKind.consumed, at)
     for ds in payload.get("outputs") or []:
-        node = _dataset(stores, project, ds, now)
-        edges += _link(stores, project, run.id, node.id, EdgeKind.produced, at)
-        _columns(stores, project, node, ds, run.id, payload.get("inputs") or [], now)
-    return run.id, edges, f"run:{ns}/{name}@{run_id}"
+        node = _dataset(step, ds)
+        edges += _link(
+            step, run.id, node.id, EdgeKind.produced, _edge_time(step, ds, "outputFacets")
+        )
+        _columns(step, node, ds, run.id, payload.get("inputs") or [])
+    return run.id, edges, f"run:{job.namespace}/{job.name}@{run_part['runId']}"
 
 
-def _link(
-    stores: LineageStores,
-    project: str,
-    src: uuid.UUID,
-    dst: uuid.UUID,
-    kind: EdgeKind,
-    at: datetime,
-) -> int:
-    return int(stores.edges.link(project=project, src=src, dst=dst, kind=kind, at=at))
+def _link_parent(step: _Step, run: Node, job: Node, facets: dict[str, Any]) -> int:
+    """Link the parent run (and job) a ParentRunFacet names, made here if not yet reported.
+
+    The parent is looked for in the child's project only: a facet naming another project's run
+    links to a node of this project with that identity, never across projects.
+    """
+    parent = facets.get("parent")
+    if not isinstance(parent, dict):
+        return 0
+    part = {"namespace": parent["job"]["namespace"], "name": parent["job"]["name"]}
+    pjob = _job(step, part)
+    prun, _ = step.stores.nodes.ensure(
+        project=step.project,
+        kind=NodeKind.run,
+        version=str(parent["run"]["runId"]),
+        parent=pjob.id,
+        at=step.at,
+        **part,
+    )
+    edges = 0
+    if prun.id != run.id:
+        edges += _link(step, prun.id, run.id, PARENT_EDGE, step.at)
+    if pjob.id != job.id:
+        edges += _link(step, pjob.id, job.id, PARENT_EDGE, step.at)
+    return edges
+
+
+def _link(step: _Step, src: uuid.UUID, dst: uuid.UUID, kind: EdgeKind, at: datetime) -> int:
+    return int(step.stores.edges.link(project=step.project, src=src, dst=dst, kind=kind, at=at))
 
 
 def _columns(
-    stores: LineageStores,
-    project: str,
-    out: Node,
-    ds: dict[str, Any],
-    run_id: uuid.UUID,
-    inputs: list[dict[str, Any]],
-    now: datetime,
+    step: _Step, out: Node, ds: dict[str, Any], run_id: uuid.UUID, inputs: list[dict[str, Any]]
 ) -> None:
     fields = ((ds.get("facets") or {}).get("columnLineage") or {}).get("fields") or {}
     known = {(i["namespace"], i["name"]): i for i in inputs}
     for out_field, spec in fields.items():
         for src in spec.get("inputFields", []):
             ref = known.get((src["namespace"], src["name"]), src)
-            node = _dataset(stores, project, ref, now)
-            stores.edges.link_columns(
-                project=project,
+            node = _dataset(step, ref)
+            step.stores.edges.link_columns(
+                project=step.project,
                 src=node.id,
                 src_field=src["field"],
                 dst=out.id,
                 dst_field=out_field,
                 run_id=run_id,
                 transformations=list(src.get("transformations") or []),
-                at=now,
+                at=step.now,
             )
 
 
-def _job(stores: LineageStores, project: str, part: dict[str, Any], now: datetime) -> Node:
-    job, _ = stores.nodes.ensure(
-        project=project, kind=NodeKind.job, namespace=part["namespace"], name=part["name"], at=now
-    )
-    _merge_facets(stores, job, part.get("facets"), now)
+def _job(step: _Step, part: dict[str, Any]) -> Node:
+    stores, key = step.stores, {"namespace": part["namespace"], "name": part["name"]}
+    facets = dict(part.get("facets") or {})
+    mark = olrestore.mark_of(facets)
+    found = stores.nodes.find(step.project, NodeKind.job, **key)
+    if found is None and mark is not None:
+        at = olrestore.created_at(mark, step.now)
+        attrs = olrestore.node_attrs(mark, facets)
+        return stores.nodes.add(project=step.project, kind=NodeKind.job, attrs=attrs, at=at, **key)
+    job, _ = stores.nodes.ensure(project=step.project, kind=NodeKind.job, at=step.now, **key)
+    facets.pop(NODE_FACET, None)
+    _merge_facets(stores, job, facets, step.now)
     return job
 
 
-def _job_event(
-    stores: LineageStores, payload: dict[str, Any], project: str, at: datetime, now: datetime
-) -> tuple[uuid.UUID | None, int, str]:
-    job = _job(stores, project, payload["job"], now)
+def _job_event(step: _Step, payload: dict[str, Any]) -> tuple[uuid.UUID | None, int, str]:
+    job = _job(step, payload["job"])
     edges = 0
     for ds in payload.get("inputs") or []:
-        edges += _link(
-            stores, project, _dataset(stores, project, ds, now).id, job.id, EdgeKind.consumed, at
-        )
+        at = _edge_time(step, ds, "inputFacets")
+        edges += _link(step, _dataset(step, ds).id, job.id, EdgeKind.consumed, at)
     for ds in payload.get("outputs") or []:
-        edges += _link(
-            stores, project, job.id, _dataset(stores, project, ds, now).id, EdgeKind.produced, at
-        )
+        at = _edge_time(step, ds, "outputFacets")
+        edges += _link(step, job.id, _dataset(step, ds).id, EdgeKind.produced, at)
     return None, edges, f"job:{job.namespace}/{job.name}"
 
 
-def _dataset_event(
-    stores: LineageStores, payload: dict[str, Any], project: str, at: datetime, now: datetime
-) -> tuple[uuid.UUID | None, int, str]:
-    node = _dataset(stores, project, payload["dataset"], now)
+def _dataset_event(step: _Step, payload: dict[str, Any]) -> tuple[uuid.UUID | None, int, str]:
+    node = _dataset(step, payload["dataset"])
     return None, 0, f"dataset:{node.namespace}/{node.name}"
 
 

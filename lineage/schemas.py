@@ -58,6 +58,7 @@ class EdgeKind(StrEnum):
     produced = "produced"
     deployed = "deployed"
     derived_from = "derived_from"
+    parent = "parent"  # a run (or job) started by another: OpenLineage's parent-run facet
 
 
 class RunState(StrEnum):

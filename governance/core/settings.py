@@ -108,7 +108,31 @@ class Settings(BaseSettings):
     # -- scale-out (issue 13): helpers add their fields below, each under its own comment --
     # The daemon leader compacts the capture store's small files this often.
     compaction_every_seconds: float = Field(default=600.0, gt=0)
+    # Monitor windows of at least this many rows run in profile mode, by row group; None: never.
+    monitor_profile_rows: int | None = Field(default=None, ge=0)
+    # Rows of the seeded, day-stratified sample a profile-mode run keeps for signals needing rows.
+    monitor_sample_rows: int = Field(default=100_000, ge=1000, le=10_000_000)
+    # Where captured inferences and labels live (STEWARD_CAPTURE_URI): a local folder or a
+    # pyarrow/fsspec URI such as ``s3://bucket/prefix?region=eu-west-1``; default ``data_dir``.
+    # Credentials never go here: they come from the environment (AWS_*, AWS_PROFILE, GCP ADC).
+    capture_uri: str | None = None
+    # Where uploaded dataset versions are written and object-store versions read from
+    # (STEWARD_DATASET_URI, ``<uri>/<project>/uploads``); default: the first dataset root.
+    dataset_uri: str | None = None
+    # Compaction: a day's published files under ``compaction_small_bytes`` are rewritten as one
+    # file once there are ``compaction_min_files`` of them (at most ``compaction_max_bytes`` of
+    # input per file); replaced files are deleted ``compaction_grace_seconds`` after the swap,
+    # so a reader that listed them before can still read them.
+    compaction_min_files: int = Field(default=8, ge=2)
+    compaction_small_bytes: int = Field(default=32 * 1024**2, ge=1)
+    compaction_max_bytes: int = Field(default=512 * 1024**2, ge=1024)
+    compaction_grace_seconds: float = Field(default=600.0, ge=0)
+    # The daemon leader runs at most this many monitor windows at once: in its own threads, or
+    # on the Dask cluster when ``dask_address`` is set (STEWARD_MONITOR_CONCURRENCY).
+    monitor_concurrency: int = Field(default=4, ge=1, le=256)
     # -- CLI, SDK, OpenLineage (issue 14): helpers add their fields below --
+    # Project that OpenLineage events land in when their namespace is neither mapped nor a project.
+    lineage_default_project: str | None = Field(default=None, max_length=64)
 
     @model_validator(mode="after")
     def _derive_paths(self) -> Settings:

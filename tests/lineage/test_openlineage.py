@@ -288,7 +288,8 @@ def test_export_round_trips_through_ingest(client: TestClient, world: World, db:
     import json
 
     events = [json.loads(line) for line in r.text.splitlines()]
-    assert [e.get("eventType") for e in events] == ["COMPLETE", None]
+    # the datasets first, then the job, then the run
+    assert [e.get("eventType") for e in events] == [None, None, None, "COMPLETE"]
     for event in events:
         validate_event(copy.deepcopy(event))
     admin = {"Authorization": f"Bearer {world.admin_token}"}

@@ -3,8 +3,9 @@
 ``POST /api/v1/lineage`` has no project in its path (it is the path the OpenLineage HTTP
 transport posts to): the route only authenticates, and ``lineage.openlineage.ingest_event``
 checks ``(lineage, write)`` in the project named by the event's job namespace (or the
-``project`` query parameter, or ``svc.namespace_map``), with the same
-404-then-403 answers and denial audit as ``require``.
+``project`` query parameter, or ``svc.namespace_map``, or else the configured default project),
+with the same 404-then-403 answers and denial audit as ``require``; an unmapped namespace's 404
+says how to map it.
 """
 
 from __future__ import annotations
@@ -58,6 +59,12 @@ NDJSON: dict[int | str, dict[str, Any]] = {
 }
 
 
+def _routing(svc: ServicesDep) -> openlineage.Routing:
+    return openlineage.Routing(
+        namespace_map=svc.namespace_map, default_project=svc.settings.lineage_default_project
+    )
+
+
 @router.post("/lineage", response_model=IngestResult, status_code=201)
 def ingest(
     payload: Annotated[dict[str, Any], Body()],
@@ -72,7 +79,7 @@ def ingest(
         actor=caller.principal,
         policy=svc.policy,
         project=project,
-        namespace_map=svc.namespace_map,
+        routing=_routing(svc),
         clock=svc.clock,
     )
 
@@ -91,7 +98,7 @@ def ingest_batch(
         actor=caller.principal,
         policy=svc.policy,
         project=project,
-        namespace_map=svc.namespace_map,
+        routing=_routing(svc),
         clock=svc.clock,
     )
 
