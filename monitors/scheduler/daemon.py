@@ -1,9 +1,14 @@
-"""The monitoring daemon: APScheduler 3 runs every monitor's windows while this process leads."""
+"""The monitoring daemon: APScheduler 3 fires every monitor's windows while this process leads.
+
+A fire only offers the monitor to the dispatch slots (``monitors.scheduler.dispatch``), which run
+at most ``dispatch.concurrency`` windows at once: a slow run never delays another monitor.
+"""
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -18,10 +23,11 @@ from monitors.runs.retention import monitor_retention
 from monitors.runs.schemas import RunReport, RunTrigger
 from monitors.runs.service import pending_windows, run_window
 from monitors.runs.sources import RunEnvironment
+from monitors.scheduler.dispatch import LocalPool, Slots, WindowDispatch
 from monitors.scheduler.lease import DEFAULT_LEASE, Lease, new_holder_id
 from monitors.specs.schemas import Monitor
 from monitors.specs.service import list_monitors
-from monitors.specs.windows import frequency_of, trigger_of
+from monitors.specs.windows import frequency_of, plan_window, trigger_of
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +79,7 @@ class Daemon:
         on_run: Callable[[Monitor, RunReport], None] | None = None,
         retention: Callable[[], object] | None = None,
         jobs: Sequence[LeaderJob] = (),
+        dispatch: WindowDispatch | None = None,
     ) -> None:
         self.db = db
         self.env = env
@@ -85,6 +92,8 @@ class Daemon:
         self.on_run = on_run
         self.retention = retention
         self.jobs = tuple(jobs)
+        self.dispatch: WindowDispatch = dispatch or LocalPool()
+        self.slots = Slots(self.dispatch.concurrency, self._advance, name="monitor-run")
         self.leading = False
         self._standby = False  # logged once per spell on standby
         self._jobs: dict[UUID, str] = {}
@@ -101,6 +110,8 @@ class Daemon:
 
         self._scheduler = BackgroundScheduler(
             timezone=UTC,
+            # fires only offer monitors to the slots: a few threads are plenty
+            executors={"default": {"type": "threadpool", "max_workers": 4}},
             job_defaults={
                 "coalesce": True,
                 "max_instances": 1,
@@ -129,6 +140,7 @@ class Daemon:
             self._scheduler.add_job(
                 self._leader_only(job), "interval", seconds=job.every, id=f"leader:{job.name}"
             )
+        self.slots.start()
         self._scheduler.start()
 
     def _leader_only(self, job: LeaderJob) -> Callable[[], None]:
@@ -151,13 +163,17 @@ class Daemon:
         self._stopped.set()
         finished = True
         if self._scheduler is not None:
+            deadline = time.monotonic() + self.options.stop_grace
             finished = _shutdown(self._scheduler, self.options.stop_grace)
+            finished = self.slots.stop(max(deadline - time.monotonic(), 0.0)) and finished
             if not finished:
                 log.warning(
                     "%s: jobs still running %.0f s after stop; abandoning them",
                     self.holder,
                     self.options.stop_grace,
                 )
+        if finished:
+            _close(self.dispatch)
         if release and self.leading:
             self.lease.release()
             log.info("%s released the lease", self.holder)
@@ -243,7 +259,7 @@ class Daemon:
                 continue
             self._drop_jobs({monitor.id})
             self._scheduler.add_job(
-                self.run_due,
+                self.slots.offer,
                 self._trigger(monitor),
                 args=[monitor],
                 id=version,
@@ -268,28 +284,41 @@ class Daemon:
                     pass
 
     def run_due(self, monitor: Monitor) -> int:
-        """Run every window of a monitor that has ended and not run yet; returns how many ran."""
+        """Run every window of a monitor that has ended and not run yet, here and in order;
+        returns how many ran (the scheduler instead offers monitors to the slots)."""
         # The daemon runs monitors as SYSTEM, through the decision every other caller goes through.
         authorize(SYSTEM, monitor.project, "monitor", "run", db=self.db, policy=None)
         ran = 0
         for end in self.due(monitor):
             if not self.leading or self._stopped.is_set():
                 break
-            report = run_window(
-                self.db,
-                monitor=monitor,
-                window_end=end,
-                env=self.env,
-                trigger=RunTrigger.schedule,
-                clock=self.clock,
-                holder=self.holder,
-            )
-            ran += int(report.created)
-            self._watermark[monitor.id] = end
-            _log_run(monitor, report)
-            if self.on_run is not None:
-                self.on_run(monitor, report)
+            ran += int(self._run(monitor, end).created)
         return ran
+
+    def _advance(self, monitor: Monitor) -> bool:
+        """A slot's turn: run the oldest due window of ``monitor``; True when more are due."""
+        if not self.leading or self._stopped.is_set():
+            return False
+        authorize(SYSTEM, monitor.project, "monitor", "run", db=self.db, policy=None)
+        ends = self.due(monitor)
+        if not ends:
+            return False
+        self._run(monitor, ends[0])
+        return len(ends) > 1
+
+    def _run(self, monitor: Monitor, end: datetime) -> RunReport:
+        """Compute one window through the dispatch and store it under its run key."""
+        plan = plan_window(monitor.spec, end)
+        computed = self.dispatch.compute(monitor, plan, self.env, cancelled=self._stopped.is_set)
+        report = run_window(
+            self.db, monitor=monitor, window_end=end, env=self.env, trigger=RunTrigger.schedule,
+            clock=self.clock, holder=self.holder, computed=computed,
+        )  # fmt: skip
+        self._watermark[monitor.id] = end
+        _log_run(monitor, report)
+        if self.on_run is not None:
+            self.on_run(monitor, report)
+        return report
 
     def due(self, monitor: Monitor) -> list[datetime]:
         """Window ends of a monitor that are due: after its start (or creation), up to now."""
@@ -318,6 +347,13 @@ def _log_run(monitor: Monitor, report: RunReport) -> None:
         run.duration_seconds,
         "" if report.created else " (ran earlier)",
     )
+
+
+def _close(dispatch: WindowDispatch) -> None:
+    try:
+        dispatch.close()
+    except Exception:  # the process is stopping: a failed close only loses a log line
+        log.exception("closing the %s dispatch failed", dispatch.name)
 
 
 def _shutdown(scheduler: Any, grace: float) -> bool:

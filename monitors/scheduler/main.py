@@ -22,6 +22,7 @@ from monitors.runs.retention import apply_run_retention
 from monitors.runs.sources import ModelExplainerSource
 from monitors.scheduler.clock import AcceleratedClock
 from monitors.scheduler.daemon import Daemon, DaemonOptions, LeaderJob
+from monitors.scheduler.dispatch import LocalPool, WindowDispatch
 
 log = logging.getLogger(__name__)
 
@@ -44,11 +45,13 @@ def build_daemon(
     accelerate: Acceleration | None = None,
     jobs: Callable[[Clock], Sequence[LeaderJob]] | None = None,
     explainers: ModelExplainerSource | None = None,
+    dispatch: WindowDispatch | None = None,
 ) -> Daemon:
     """A daemon on the real seams (capture store, lineage, alerts) and the chosen clock.
 
     ``jobs`` are what packages above monitors run on the leader (retrain triggers, rollout
-    watch); ``explainers`` explain deployed models for attribution drift.
+    watch); ``explainers`` explain deployed models for attribution drift; ``dispatch`` computes
+    the due windows (default: ``settings.monitor_concurrency`` threads of the daemon).
     """
     clock: Clock = SystemClock()
     options = options or DaemonOptions()
@@ -67,6 +70,7 @@ def build_daemon(
         options=options,
         retention=lambda: _apply_retention(db, files, clock),
         jobs=jobs(clock) if jobs is not None else (),
+        dispatch=dispatch or LocalPool(concurrency=settings.monitor_concurrency),
     )
 
 

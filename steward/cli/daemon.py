@@ -13,7 +13,9 @@ from steward.cli.context import console, database, settings
 from steward.cli.server import warn_at_start
 
 if TYPE_CHECKING:
+    from governance.core.settings import Settings
     from monitors.scheduler.daemon import LeaderJob
+    from monitors.scheduler.dispatch import WindowDispatch
     from retrain.pipelines.worker import PipelineWorker
 
 
@@ -53,6 +55,7 @@ def daemon(
     worker = build_daemon(
         db, settings(), options=options, accelerate=accelerate,
         jobs=lambda clock: _leader_jobs(db, clock), explainers=model_source(db, settings()),
+        dispatch=monitor_dispatch(settings()),
     )  # fmt: skip
     pipelines = _pipeline_worker(db)
     console.print(f"daemon {worker.holder}: waiting for the lease (Ctrl-C stops)")
@@ -92,6 +95,25 @@ def _leader_jobs(db: Database, clock: Clock) -> list[LeaderJob]:
         release_leader_job(db, config, SystemClock()),
         *([reports] if reports is not None else []),
     ]
+
+
+def monitor_dispatch(settings: Settings) -> WindowDispatch:
+    """Where the leader computes due windows: its own threads, or the Dask cluster's workers
+    (``settings.dask_address``), ``settings.monitor_concurrency`` at a time."""
+    from monitors.scheduler.dispatch import ExecutorDispatch, LocalPool
+
+    bound = settings.monitor_concurrency
+    if not settings.dask_address:
+        return LocalPool(concurrency=bound)
+    from distributed import Client
+
+    # one client for every window; the workers stay warm (no process start per window)
+    client = Client(settings.dask_address, set_as_default=False)  # type: ignore[no-untyped-call]
+    executor = client.get_executor(pure=False)  # type: ignore[no-untyped-call]
+    return ExecutorDispatch(
+        executor=executor, concurrency=bound, name="dask",
+        timeout=settings.pipeline_step_timeout_seconds, on_close=client.close,
+    )  # fmt: skip
 
 
 def _pipeline_worker(db: Database) -> PipelineWorker:
