@@ -1,17 +1,33 @@
-"""``steward token``, ``role``, ``principal``, ``project`` and ``policy``."""
+"""``steward token``, ``role``, ``principal``, ``project`` and ``policy``.
+
+Tokens, roles, principals and projects go through the server's API when one is configured;
+``policy`` reads this host's policy files and stays local.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+from urllib.parse import quote
 from uuid import UUID
 
 import typer
-from rich.table import Table
 
 from governance.access import service
-from governance.access.schemas import SYSTEM_PROJECT, PrincipalCreate, ProjectCreate
-from governance.core.errors import InvalidInput
+from governance.access.schemas import (
+    SYSTEM_PROJECT,
+    PrincipalCreate,
+    PrincipalInfo,
+    ProjectCreate,
+    ProjectInfo,
+    RoleBinding,
+    TokenInfo,
+    TokenIssued,
+)
+from governance.core.errors import InvalidInput, NotFound
 from governance.core.principal import PrincipalKind
+from steward.cli.client import is_remote, remote
 from steward.cli.context import authorized, console, database, settings
+from steward.cli.output import emit, machine, table
 
 token_app = typer.Typer(name="token", help="API tokens.", no_args_is_help=True)
 role_app = typer.Typer(name="role", help="Role bindings per project.", no_args_is_help=True)
@@ -19,13 +35,19 @@ principal_app = typer.Typer(
     name="principal", help="Users and service accounts.", no_args_is_help=True
 )
 project_app = typer.Typer(name="project", help="Projects.", no_args_is_help=True)
-policy_app = typer.Typer(name="policy", help="Policy files.", no_args_is_help=True)
+policy_app = typer.Typer(
+    name="policy", help="Policy files (of this host: admin).", no_args_is_help=True
+)
 
 
 def register(app: typer.Typer) -> None:
     """Add the ``token``, ``role``, ``principal``, ``project`` and ``policy`` groups to ``app``."""
     for group in (token_app, role_app, principal_app, project_app, policy_app):
         app.add_typer(group)
+
+
+def _q(name: str) -> str:
+    return quote(name, safe="")
 
 
 @token_app.command("create")
@@ -35,58 +57,98 @@ def token_create(
     expires_in_days: int = typer.Option(90, help="days until expiry (0: never)"),
 ) -> None:
     """Create a token; the secret is printed once."""
-    db = database()
-    issued = service.issue_token(
-        db,
-        principal=principal,
-        name=name,
-        expires_in_days=expires_in_days or None,
-        actor=authorized(db, project=SYSTEM_PROJECT, obj="token", act="write"),
-    )
+    if is_remote():
+        body = {"name": name, "expires_in_days": expires_in_days or None}
+        issued = TokenIssued.model_validate(
+            remote("POST", f"/principals/{_q(principal)}/tokens", body)
+        )
+    else:
+        db = database()
+        actor = authorized(db, project=SYSTEM_PROJECT, obj="token", act="write")
+        issued = service.issue_token(
+            db, principal=principal, name=name, expires_in_days=expires_in_days or None,
+            actor=actor,
+        )  # fmt: skip
+    if machine():
+        emit(issued, lambda: None)
+        return
     console.print(f"token {issued.prefix} for {principal} (expires {issued.expires_at or 'never'})")
     print(issued.token)
+
+
+def _tokens(principal: str | None) -> list[TokenInfo]:
+    if not is_remote():
+        db = database()
+        authorized(db, project=SYSTEM_PROJECT, obj="token", act="read")
+        found = service.list_tokens(db, principal_id=None)
+        return [t for t in found if principal is None or t.principal == principal]
+    names = [principal] if principal else [p.name for p in _principals()]
+    return [
+        TokenInfo.model_validate(t)
+        for name in names
+        for t in remote("GET", f"/principals/{_q(name)}/tokens")
+    ]
 
 
 @token_app.command("revoke")
 def token_revoke(token_id: UUID = typer.Argument(..., help="id from `steward token list`")) -> None:
     """Revoke a token."""
-    db = database()
-    actor = authorized(db, project=SYSTEM_PROJECT, obj="token", act="delete")
-    info = service.revoke_token(db, token_id=token_id, actor=actor, any_owner=True)
-    console.print(f"revoked {info.prefix} of {info.principal}")
+    if is_remote():
+        owner = next((t.principal for t in _tokens(None) if t.id == token_id), None)
+        if owner is None:
+            raise NotFound("token not found")
+        info = TokenInfo.model_validate(
+            remote("DELETE", f"/principals/{_q(owner)}/tokens/{token_id}")
+        )
+    else:
+        db = database()
+        actor = authorized(db, project=SYSTEM_PROJECT, obj="token", act="delete")
+        info = service.revoke_token(db, token_id=token_id, actor=actor, any_owner=True)
+    emit(info, lambda: f"revoked {info.prefix} of {info.principal}")
 
 
 @token_app.command("list")
 def token_list(principal: str = typer.Option(None, help="only this principal's tokens")) -> None:
     """List tokens (never their secrets)."""
-    db = database()
-    authorized(db, project=SYSTEM_PROJECT, obj="token", act="read")
-    table = Table("id", "principal", "name", "prefix", "expires", "revoked")
-    for t in service.list_tokens(db, principal_id=None):
-        if principal is None or t.principal == principal:
-            table.add_row(
-                str(t.id), t.principal, t.name, t.prefix, str(t.expires_at or "-"),
-                str(t.revoked_at or "-"),
-            )  # fmt: skip
-    console.print(table)
+    found = _tokens(principal)
+
+    def human() -> Any:
+        shown = table("id", "principal", "name", "prefix", "expires", "revoked")
+        for t in found:
+            shown.add_row(str(t.id), t.principal, t.name, t.prefix, str(t.expires_at or "-"),
+                          str(t.revoked_at or "-"))  # fmt: skip
+        return shown
+
+    emit(found, human)
 
 
 @role_app.command("grant")
 def role_grant(project: str, principal: str, role: str) -> None:
     """Grant ROLE to PRINCIPAL in PROJECT."""
-    db = database()
-    actor = authorized(db, project=project, obj="member", act="write")
-    service.grant_role(db, project=project, principal=principal, role=_role(role), actor=actor)
-    console.print(f"granted {role} to {principal} in {project}")
+    if is_remote():
+        body = {"principal": principal, "role": _role(role)}
+        done = RoleBinding.model_validate(remote("POST", f"/projects/{_q(project)}/roles", body))
+    else:
+        db = database()
+        actor = authorized(db, project=project, obj="member", act="write")
+        done = service.grant_role(
+            db, project=project, principal=principal, role=_role(role), actor=actor
+        )
+    emit(done, lambda: f"granted {role} to {principal} in {project}")
 
 
 @role_app.command("revoke")
 def role_revoke(project: str, principal: str, role: str) -> None:
     """Revoke ROLE from PRINCIPAL in PROJECT."""
-    db = database()
-    actor = authorized(db, project=project, obj="member", act="delete")
-    service.revoke_role(db, project=project, principal=principal, role=_role(role), actor=actor)
-    console.print(f"revoked {role} from {principal} in {project}")
+    if is_remote():
+        remote("DELETE", f"/projects/{_q(project)}/roles/{_q(principal)}/{_q(_role(role))}")
+    else:
+        db = database()
+        actor = authorized(db, project=project, obj="member", act="delete")
+        service.revoke_role(db, project=project, principal=principal, role=_role(role),
+                            actor=actor)  # fmt: skip
+    done = {"project": project, "principal": principal, "role": role, "revoked": True}
+    emit(done, lambda: f"revoked {role} from {principal} in {project}")
 
 
 def _role(role: str) -> str:
@@ -100,12 +162,22 @@ def _role(role: str) -> str:
 @role_app.command("list")
 def role_list(project: str) -> None:
     """List the bindings of PROJECT."""
-    db = database()
-    authorized(db, project=project, obj="member", act="read")
-    table = Table("principal", "role", "since")
-    for b in service.list_bindings(db, project=project):
-        table.add_row(b.principal, b.role, str(b.created_at))
-    console.print(table)
+    if is_remote():
+        found = [
+            RoleBinding.model_validate(b) for b in remote("GET", f"/projects/{_q(project)}/roles")
+        ]
+    else:
+        db = database()
+        authorized(db, project=project, obj="member", act="read")
+        found = service.list_bindings(db, project=project)
+
+    def human() -> Any:
+        shown = table("principal", "role", "since")
+        for b in found:
+            shown.add_row(b.principal, b.role, str(b.created_at))
+        return shown
+
+    emit(found, human)
 
 
 @principal_app.command("create")
@@ -115,41 +187,70 @@ def principal_create(
 ) -> None:
     """Create a user (or, with --service, a service account)."""
     kind = PrincipalKind.service if service_account else PrincipalKind.user
+    data = PrincipalCreate(name=name, kind=kind)
+    if is_remote():
+        info = PrincipalInfo.model_validate(
+            remote("POST", "/principals", data.model_dump(mode="json"))
+        )
+    else:
+        db = database()
+        actor = authorized(db, project=SYSTEM_PROJECT, obj="principal", act="write")
+        info = service.create_principal(db, data=data, actor=actor)
+    emit(info, lambda: f"created {info.kind} {info.name}")
+
+
+def _principals() -> list[PrincipalInfo]:
+    if is_remote():
+        return [PrincipalInfo.model_validate(p) for p in remote("GET", "/principals")]
     db = database()
-    actor = authorized(db, project=SYSTEM_PROJECT, obj="principal", act="write")
-    info = service.create_principal(db, data=PrincipalCreate(name=name, kind=kind), actor=actor)
-    console.print(f"created {info.kind} {info.name}")
+    authorized(db, project=SYSTEM_PROJECT, obj="principal", act="read")
+    return service.list_principals(db)
 
 
 @principal_app.command("list")
 def principal_list() -> None:
     """List principals."""
-    db = database()
-    authorized(db, project=SYSTEM_PROJECT, obj="principal", act="read")
-    table = Table("name", "kind", "created")
-    for p in service.list_principals(db):
-        table.add_row(p.name, str(p.kind), str(p.created_at))
-    console.print(table)
+    found = _principals()
+
+    def human() -> Any:
+        shown = table("name", "kind", "created")
+        for p in found:
+            shown.add_row(p.name, str(p.kind), str(p.created_at))
+        return shown
+
+    emit(found, human)
 
 
 @project_app.command("create")
 def project_create(name: str, description: str = typer.Option("", help="what it is for")) -> None:
     """Create a project."""
-    db = database()
-    actor = authorized(db, project=SYSTEM_PROJECT, obj="project", act="write")
-    service.create_project(db, data=ProjectCreate(name=name, description=description), actor=actor)
-    console.print(f"created project {name}")
+    data = ProjectCreate(name=name, description=description)
+    if is_remote():
+        info = ProjectInfo.model_validate(remote("POST", "/projects", data.model_dump(mode="json")))
+    else:
+        db = database()
+        actor = authorized(db, project=SYSTEM_PROJECT, obj="project", act="write")
+        info = service.create_project(db, data=data, actor=actor)
+    emit(info, lambda: f"created project {name}")
 
 
 @project_app.command("list")
 def project_list() -> None:
-    """List projects."""
+    """List projects (remotely: those where the token's principal holds a role)."""
     # Like ``GET /projects``, listing needs no permission: it shows what the caller may see,
     # which for the local operator is every project.
-    table = Table("name", "description", "created")
-    for p in service.list_projects(database()):
-        table.add_row(p.name, p.description, str(p.created_at))
-    console.print(table)
+    if is_remote():
+        found = [ProjectInfo.model_validate(p) for p in remote("GET", "/projects")]
+    else:
+        found = service.list_projects(database())
+
+    def human() -> Any:
+        shown = table("name", "description", "created")
+        for p in found:
+            shown.add_row(p.name, p.description, str(p.created_at))
+        return shown
+
+    emit(found, human)
 
 
 @policy_app.command("check")

@@ -6,11 +6,10 @@ commands call that server's API with ``STEWARD_TOKEN``, as the token's principal
 
 from __future__ import annotations
 
-import json
+from typing import Any
 from uuid import UUID
 
 import typer
-from rich.table import Table
 
 from governance.access.schemas import ROLES
 from governance.core.errors import InvalidInput
@@ -23,19 +22,19 @@ from retrain.approvals.schemas import (
 )
 from steward.cli.context import (
     authorized,
-    console,
     database,
     is_remote,
     read_database,
     remote,
     settings,
 )
+from steward.cli.output import Format, emit, output_format, print_data, table
 
 approval_app = typer.Typer(
     name="approval", help="Approvals of gated releases and the deploy policy.", no_args_is_help=True
 )
 Project = typer.Option("default", "--project", "-p")
-Output = typer.Option("table", "--output", "-o", help="table or json")
+Output = typer.Option(None, "--output", "-o", help="table, json or yaml (default: steward -o)")
 
 
 def register(app: typer.Typer) -> None:
@@ -43,25 +42,28 @@ def register(app: typer.Typer) -> None:
     app.add_typer(approval_app)
 
 
-def _print(items: list[Approval], output: str) -> None:
-    if output == "json":
-        typer.echo(json.dumps([a.model_dump(mode="json") for a in items], indent=2))
-        return
-    table = Table("id", "endpoint", "challenger", "rollout", "state", "requested by", "decided by")
-    for a in items:
-        plan = a.rollout.strategy.value + (f" {a.rollout.percent}%" if a.rollout.percent else "")
-        table.add_row(
-            str(a.id), a.endpoint, f"{a.challenger.model} v{a.challenger.version}", plan,
-            a.state.value, a.requested_by, a.decided_by or "-",
-        )  # fmt: skip
-    console.print(table)
+def _print(items: list[Approval], output: str | None) -> None:
+    def human() -> Any:
+        shown = table("id", "endpoint", "challenger", "rollout", "state", "requested by",
+                      "decided by")  # fmt: skip
+        for a in items:
+            plan = a.rollout.strategy.value + (
+                f" {a.rollout.percent}%" if a.rollout.percent else ""
+            )
+            shown.add_row(
+                str(a.id), a.endpoint, f"{a.challenger.model} v{a.challenger.version}", plan,
+                a.state.value, a.requested_by, a.decided_by or "-",
+            )  # fmt: skip
+        return shown
+
+    emit(items, human, override=output)
 
 
 @approval_app.command("list")
 def approval_list(
     project: str = Project,
     state: ApprovalState | None = typer.Option(None, "--state", help="only this state"),
-    output: str = Output,
+    output: str | None = Output,
 ) -> None:
     """List a project's approvals, newest first."""
     if is_remote():
@@ -92,7 +94,8 @@ def approval_show(approval_id: UUID, project: str = Project) -> None:
         db = read_database()
         authorized(db, project=project, obj="approval", act="read")
         shown = get_approval(db, project=project, approval_id=approval_id)
-    typer.echo(json.dumps(shown.model_dump(mode="json"), indent=2))
+    fmt = output_format()
+    print_data(shown, Format.json if fmt is Format.table else fmt)
 
 
 def _decide(verb: str, approval_id: UUID, project: str, note: str) -> Approval:
@@ -117,10 +120,10 @@ def approval_approve(
 ) -> None:
     """Approve a pending release and start its rollout (not as its launcher or trigger owner)."""
     done = _decide("approve", approval_id, project, note)
-    console.print(
+    emit(done, lambda: (
         f"approved {done.id}: {done.challenger.model} v{done.challenger.version} -> "
         f"{done.endpoint} ({done.rollout.strategy.value}), rollout {done.rollout_id}"
-    )
+    ))  # fmt: skip
 
 
 @approval_app.command("reject")
@@ -129,7 +132,7 @@ def approval_reject(
 ) -> None:
     """Reject a pending release: its challenger is not rolled out."""
     done = _decide("reject", approval_id, project, note)
-    console.print(f"rejected {done.id}: {done.challenger.model} v{done.challenger.version}")
+    emit(done, lambda: f"rejected {done.id}: {done.challenger.model} v{done.challenger.version}")
 
 
 @approval_app.command("policy")
@@ -141,7 +144,10 @@ def approval_policy(
     """Show the project's deploy policy, or change it with --mode and/or --role."""
     policy = _policy(project, mode, role)
     by = f" (set by {policy.updated_by} at {policy.updated_at})" if policy.updated_by else ""
-    console.print(f"{project}: mode {policy.mode.value}, approver role {policy.approver_role}{by}")
+    emit(
+        policy,
+        lambda: f"{project}: mode {policy.mode.value}, approver role {policy.approver_role}{by}",
+    )
 
 
 def _policy(project: str, mode: DeployMode | None, role: str | None) -> DeployPolicy:

@@ -1,4 +1,4 @@
-"""Shared CLI plumbing: settings, the database, the local operator and its authorisation."""
+"""Shared CLI plumbing: settings, the local home and database, the operator, a server to call."""
 
 from __future__ import annotations
 
@@ -6,21 +6,21 @@ import getpass
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
-from rich.console import Console
 from sqlalchemy.engine import make_url
 
 from governance.access.authorization import authorize
 from governance.audit.runtime import open_audit
 from governance.audit.sealer import Sealer
 from governance.core.db import Database
-from governance.core.errors import NotFound, StewardError
+from governance.core.errors import NotFound
 from governance.core.files import private_sqlite
 from governance.core.principal import Principal, PrincipalKind
 from governance.core.settings import Settings
+from steward.cli.client import is_remote, remote, remote_status
+from steward.cli.output import console, err
 
-console = Console()
+__all__ = ["console", "database", "is_remote", "read_database", "remote", "remote_status"]
 
 
 @lru_cache(maxsize=1)
@@ -34,14 +34,42 @@ def settings() -> Settings:
 _opened: list[Database] = []
 
 
-def database(*, check_schema: bool = True, audit: bool = True) -> Database:
+def require_home() -> None:
+    """Refuse, saying where it looked, when the home's database does not exist.
+
+    Only ``init`` (and the commands that make a fresh home on purpose) create one: any other
+    command run in the wrong folder would silently start an empty Steward there.
+    """
+    s = settings()
+    if os.environ.get("STEWARD_DATABASE_URL"):
+        return  # a database named explicitly: its own checks say what is wrong with it
+    url = make_url(s.database_url)
+    if url.get_backend_name() != "sqlite" or Path(url.database or "").is_file():
+        return
+    home = s.home.resolve()
+    why = (
+        "from STEWARD_HOME"
+        if os.environ.get("STEWARD_HOME")
+        else f"STEWARD_HOME is not set, so ./.steward under the current folder {Path.cwd()}"
+    )
+    raise NotFound(
+        f"no Steward home at {home} (no {Path(url.database or '').name}; {why}): run "
+        "`steward init` to create one, set STEWARD_HOME to an existing home, or set STEWARD_URL "
+        "and STEWARD_TOKEN to use a server"
+    )
+
+
+def database(*, check_schema: bool = True, audit: bool = True, create: bool = False) -> Database:
     """The configured database, with audit sealing and witnesses wired in.
 
     Refuses (one line) when the log has entries but the signing key is gone; ``audit=False``
-    leaves sealing to the caller (key rotation, which must work without the old key).
+    leaves sealing to the caller (key rotation, which must work without the old key). Only
+    with ``create`` may a new home be made (``init``).
     """
     from steward.migrations import ensure_current
 
+    if not create:
+        require_home()
     s = settings()
     if s.database_url.startswith("sqlite"):
         private_sqlite(s.database_url)  # home 0700, database file 0600 (SQLite would make 0644)
@@ -58,6 +86,7 @@ def read_database() -> Database:
     """The configured database for reading only: creates no home, database file or key."""
     from steward.migrations import ensure_current
 
+    require_home()
     s = settings()
     url = make_url(s.database_url)
     if url.get_backend_name() == "sqlite" and not Path(url.database or "").is_file():
@@ -99,52 +128,12 @@ def authorized(db: Database, *, project: str, obj: str, act: str) -> Principal:
     return actor
 
 
-def is_remote() -> bool:
-    """Whether commands call a server (``STEWARD_URL``) instead of the local database."""
-    return bool(os.environ.get("STEWARD_URL"))
-
-
-def remote(
-    method: str,
-    path: str,
-    body: dict[str, Any] | None = None,
-    *,
-    content: bytes | None = None,
-    content_type: str | None = None,
-) -> Any:
-    """Call ``/api/v1{path}`` on the server named by STEWARD_URL as ``STEWARD_TOKEN``.
-
-    ``content`` (with its ``content_type``) is sent as the raw body instead of ``body`` as JSON;
-    an empty answer (204) is None. The server's error (code and detail) is raised as ours, so it
-    prints like a local one.
-    """
-    return remote_status(method, path, body, content=content, content_type=content_type)[1]
-
-
-def remote_status(
-    method: str,
-    path: str,
-    body: dict[str, Any] | None = None,
-    *,
-    content: bytes | None = None,
-    content_type: str | None = None,
-) -> tuple[int, Any]:
-    """``remote``, with the HTTP status of the answer (e.g. 201 created, 200 unchanged)."""
-    import httpx
-
-    base = os.environ["STEWARD_URL"].rstrip("/")
-    headers = {"Authorization": f"Bearer {os.environ.get('STEWARD_TOKEN', '')}"}
-    if content is not None and content_type:
-        headers["Content-Type"] = content_type
-    response = httpx.request(
-        method, f"{base}/api/v1{path}", json=body if content is None else None,
-        content=content, headers=headers, timeout=60,
-    )  # fmt: skip
-    if response.status_code >= 400:
-        try:
-            error = response.json()
-        except ValueError:
-            error = {}
-        code = str(error.get("code", "http_error"))
-        raise StewardError(str(error.get("detail", response.text[:200])), code=code)
-    return response.status_code, response.json() if response.content else None
+def local_only(command: str) -> None:
+    """Say, when a server is configured, that ``command`` acts on this host's home instead."""
+    if is_remote():
+        err.print(
+            f"note: `steward {command}` is an admin command: it acts on this host's Steward "
+            "home, not on the server of STEWARD_URL/--url/--profile",
+            highlight=False,
+            soft_wrap=True,
+        )

@@ -23,7 +23,7 @@ def demo(
     from steward.demo.scenario import DemoOptions, run_demo
     from steward.migrations import upgrade
 
-    db = database(check_schema=False)
+    db = database(check_schema=False, create=True)  # a fresh home is the demo's
     upgrade(db)
     options = DemoOptions(days=days, shift_from=shift_from, rows_per_day=rows_per_day)
     report = run_demo(db, settings(), operator=operator(), console=console, options=options)

@@ -24,7 +24,6 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
 )
-from rich.table import Table
 
 from steward.cli.context import (
     authorized,
@@ -36,6 +35,7 @@ from steward.cli.context import (
     remote_status,
     settings,
 )
+from steward.cli.output import Format, machine, output_format, print_data, show, table
 
 if TYPE_CHECKING:
     from retrain.pipelines.schemas import LogChunk, Pipeline, PipelineRun
@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 
 pipeline_app = typer.Typer(name="pipeline", help="Retraining pipelines.", no_args_is_help=True)
 Project = typer.Option("default", "--project", "-p")
-Output = typer.Option("table", "--output", "-o", help="table or json")
+Output = typer.Option(None, "--output", "-o", help="table, json or yaml (default: steward -o)")
 _DONE = ("succeeded", "skipped")
 
 
@@ -52,9 +52,10 @@ def register(app: typer.Typer) -> None:
     app.add_typer(pipeline_app)
 
 
-def _json(data: Any) -> None:
-    """Print ``data`` as indented JSON: the same bytes locally and remotely."""
-    typer.echo(json.dumps(data, indent=2))
+def _json(data: Any, output: str | None = None) -> None:
+    """Print ``data`` as JSON (or YAML when asked): the same bytes locally and remotely."""
+    fmt = output_format(output)
+    print_data(data, Format.json if fmt is Format.table else fmt)
 
 
 def _runs_path(project: str, run_id: uuid.UUID | None = None) -> str:
@@ -100,12 +101,12 @@ def _apply(project: str, spec: PipelineSpec) -> tuple[Pipeline, bool]:
 def pipeline_apply(
     file: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True),
     project: str = Project,
-    output: str = Output,
+    output: str | None = Output,
 ) -> None:
     """Apply a pipeline spec: a new version when it changed."""
     pipeline, created = _apply(project, _load(file))
-    if output == "json":
-        _json(pipeline.model_dump(mode="json"))
+    if machine(output):
+        _json(pipeline.model_dump(mode="json"), output)
         return
     what = "created" if created else "unchanged"
     console.print(f"pipeline {pipeline.name} version {pipeline.version} {what}")
@@ -143,16 +144,16 @@ def pipeline_run(
     version: int = typer.Option(None, help="the pipeline version (default: newest)"),
     inputs: list[str] = typer.Option([], "--input", "-i", help="key=value (JSON or a name)"),
     wait: bool = typer.Option(False, help="follow the run until it ends (a worker executes it)"),
-    output: str = Output,
+    output: str | None = Output,
 ) -> None:
     """Launch a run."""
     run = _launch(project, name, version, _inputs(inputs))
-    if output != "json":
+    if not machine(output):
         console.print(f"run {run.id} {run.state}")
     if wait:
-        run = _follow(_fetcher(project, run.id), quiet=output == "json")
-    if output == "json":
-        _json(run.model_dump(mode="json"))
+        run = _follow(_fetcher(project, run.id), quiet=machine(output))
+    if machine(output):
+        _json(run.model_dump(mode="json"), output)
     if wait and run.state != "succeeded":
         raise typer.Exit(1)
 
@@ -201,17 +202,17 @@ def _pipelines(project: str) -> list[Pipeline]:
 
 
 @pipeline_app.command("list")
-def pipeline_list(project: str = Project, output: str = Output) -> None:
+def pipeline_list(project: str = Project, output: str | None = Output) -> None:
     """List the pipelines of a project (newest versions)."""
     found = _pipelines(project)
-    if output == "json":
-        _json([p.model_dump(mode="json") for p in found])
+    if machine(output):
+        _json([p.model_dump(mode="json") for p in found], output)
         return
-    table = Table("pipeline", "version", "steps", "applied", "by")
+    shown = table("pipeline", "version", "steps", "applied", "by")
     for p in found:
         steps = " -> ".join(s.name for s in p.spec.steps)
-        table.add_row(p.name, str(p.version), steps, str(p.created_at), p.created_by)
-    console.print(table)
+        shown.add_row(p.name, str(p.version), steps, str(p.created_at), p.created_by)
+    show(shown)
 
 
 def _list_runs(project: str, pipeline: str | None, limit: int) -> list[PipelineRun]:
@@ -233,18 +234,18 @@ def pipeline_runs(
     project: str = Project,
     pipeline: str = typer.Option(None, help="only this pipeline's runs"),
     limit: int = typer.Option(20, min=1, max=200),
-    output: str = Output,
+    output: str | None = Output,
 ) -> None:
     """List runs, newest first."""
     found = _list_runs(project, pipeline, limit)
-    if output == "json":
-        _json([r.model_dump(mode="json") for r in found])
+    if machine(output):
+        _json([r.model_dump(mode="json") for r in found], output)
         return
-    table = Table("run", "pipeline", "state", "created", "launched by", "error")
+    shown = table("run", "pipeline", "state", "created", "launched by", "error")
     for r in found:
-        table.add_row(str(r.id), f"{r.pipeline}@{r.pipeline_version}", str(r.state),
+        shown.add_row(str(r.id), f"{r.pipeline}@{r.pipeline_version}", str(r.state),
                       str(r.created_at), r.launched_by, r.error or "")  # fmt: skip
-    console.print(table)
+    show(shown)
 
 
 @pipeline_app.command("show")
@@ -288,18 +289,24 @@ def pipeline_logs(
     """Print a step's log."""
     read = _log_reader(project, run_id, step)
     offset = 0
+    text: list[str] = []
     while True:
         chunk = read(offset)
-        console.out(chunk.text, end="")
+        if machine():  # one document at the end, of everything read
+            text.append(chunk.text)
+        else:
+            console.out(chunk.text, end="")
         offset = chunk.next_offset
         if not follow or (chunk.ended and not chunk.text):
-            return
+            break
         if not chunk.text:
             time.sleep(1.0)
+    if machine():
+        _json({"step": step, "text": "".join(text), "next_offset": offset, "ended": chunk.ended})
 
 
 @pipeline_app.command("cancel")
-def pipeline_cancel(run_id: uuid.UUID, project: str = Project, output: str = Output) -> None:
+def pipeline_cancel(run_id: uuid.UUID, project: str = Project, output: str | None = Output) -> None:
     """Cancel a queued or running run."""
     if is_remote():
         run = _remote_run("POST", f"{_runs_path(project, run_id)}/cancel")
@@ -309,7 +316,7 @@ def pipeline_cancel(run_id: uuid.UUID, project: str = Project, output: str = Out
         db = database()
         actor = authorized(db, project=project, obj="job", act="write")
         run = cancel_run(db, project=project, run_id=run_id, actor=actor)
-    if output == "json":
-        _json(run.model_dump(mode="json"))
+    if machine(output):
+        _json(run.model_dump(mode="json"), output)
         return
     console.print(f"run {run.id} {run.state}")

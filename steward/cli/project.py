@@ -13,7 +13,9 @@ from governance.access.schemas import ProjectInfo, ProjectUpdate
 from governance.core.durations import iso_duration
 from governance.core.errors import InvalidInput
 from steward.cli.admin import project_app
+from steward.cli.client import is_remote, remote
 from steward.cli.context import authorized, console, database
+from steward.cli.output import machine, output_format, print_data
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 # What ``--retention-days`` / ``--alert-cooldown`` take to go back to the server default.
@@ -44,6 +46,10 @@ def project_set(
     )
     if not data.model_fields_set:
         raise InvalidInput("nothing to change: give --retention-days or --alert-cooldown")
+    if is_remote():
+        body = data.model_dump(mode="json", include=data.model_fields_set)
+        _print(ProjectInfo.model_validate(remote("PATCH", f"/projects/{name}", body)))
+        return
     db = database()
     actor = authorized(db, project=name, obj="project", act="write")
     _print(service.update_project(db, name=name, data=data, actor=actor))
@@ -51,6 +57,9 @@ def project_set(
 
 def project_show(name: str) -> None:
     """Show a project and its settings."""
+    if is_remote():
+        _print(ProjectInfo.model_validate(remote("GET", f"/projects/{name}")))
+        return
     db = database()
     authorized(db, project=name, obj="project", act="read")
     _print(service.get_project(db, name=name))
@@ -73,6 +82,9 @@ def duration_text(value: timedelta | None, default: str) -> str:
 
 
 def _print(project: ProjectInfo) -> None:
+    if machine():
+        print_data(project, output_format())
+        return
     console.print(f"project {project.name}")
     console.print(f"  description     {project.description or '-'}")
     console.print(f"  retention_days  {project.retention_days or 'forever'}")

@@ -1,14 +1,14 @@
 """``steward report model|project|list|get|verify``: compliance reports, locally or remotely.
 
-With ``STEWARD_URL`` set (and ``STEWARD_TOKEN``), ``model``, ``project``, ``list`` and ``get``
-call that server's API as the token's principal; otherwise they act on the local database as
-the operator. ``verify`` is always offline: it needs only the file and a trusted key.
+With a server configured (``STEWARD_URL``/``--url``/``--profile``), ``model``, ``project``,
+``list`` and ``get`` call its API as the token's principal; otherwise they act on the local
+database as the operator. ``verify`` is always offline: it needs only the file and a trusted key.
+With ``steward -o json``, a report printed on stdout is the JSON report (unless ``--format``
+says otherwise) and a report written to a file prints what was written.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -16,10 +16,10 @@ from typing import Any
 from uuid import UUID
 
 import typer
-from rich.table import Table
 
-from governance.core.errors import StewardError
+from steward.cli.client import remote_bytes
 from steward.cli.context import authorized, console, database, is_remote, remote, settings
+from steward.cli.output import emit, machine, table
 from steward.reports.document import ReportFormat, ReportKind
 from steward.reports.schemas import ReportCreate, StoredReport
 
@@ -29,7 +29,9 @@ report_app = typer.Typer(
 )  # fmt: skip
 
 Project = typer.Option("default", "--project", "-p")
-FormatOption = typer.Option(ReportFormat.html, "--format", "-f", help="html, md, json or pdf")
+FormatOption = typer.Option(
+    None, "--format", "-f", help="html, md, json or pdf (default: html; json with steward -o json)"
+)
 OutFile = typer.Option(None, "--output", "-o", help="write the report to this file")
 Start = typer.Option(None, "--period-start", help="default: the period's length before the end")
 End = typer.Option(None, "--period-end", help="default: now")
@@ -41,6 +43,13 @@ def register(app: typer.Typer) -> None:
     app.add_typer(report_app)
 
 
+def _format(fmt: ReportFormat | None) -> ReportFormat:
+    """The format asked for; by default HTML, or JSON when the output is for a program."""
+    if fmt is not None:
+        return fmt
+    return ReportFormat.json if machine() else ReportFormat.html
+
+
 def _write(content: bytes, out: Path | None, name: str) -> None:
     if out is None:
         if not content.startswith(b"%PDF"):
@@ -49,26 +58,14 @@ def _write(content: bytes, out: Path | None, name: str) -> None:
             return
         out = Path(name)  # never a PDF on a terminal
     out.write_bytes(content)
-    console.print(f"wrote {out} ({len(content)} bytes)", highlight=False)
+    done = {"file": str(out), "bytes": len(content), "filename": name}
+    emit(done, lambda: f"wrote {out} ({len(content)} bytes)")
 
 
 def _remote_file(path: str, params: dict[str, str]) -> tuple[bytes, str]:
     """GET a report file from the server: its bytes and the file name it is offered under."""
-    import httpx
-
-    base = os.environ["STEWARD_URL"].rstrip("/")
-    headers = {"Authorization": f"Bearer {os.environ.get('STEWARD_TOKEN', '')}"}
-    response = httpx.get(f"{base}/api/v1{path}", params=params, headers=headers, timeout=600)
-    if response.status_code >= 400:
-        try:
-            error = response.json()
-        except ValueError:
-            error = {}
-        raise StewardError(str(error.get("detail", response.text[:200])),
-                           code=str(error.get("code", "http_error")))  # fmt: skip
-    disposition = response.headers.get("content-disposition", "")
-    name = disposition.partition('filename="')[2].rstrip('"') or "report"
-    return response.content, Path(name).name
+    content, name = remote_bytes(path, params)
+    return content, name or "report"
 
 
 def _generate(project: str, request: ReportCreate, store: bool) -> tuple[bytes, str]:
@@ -108,42 +105,50 @@ def _generate_locally(project: str, request: ReportCreate, store: bool) -> tuple
 
 @report_app.command("model")
 def report_model(
-    name: str, version: int, project: str = Project, fmt: ReportFormat = FormatOption,
+    name: str, version: int, project: str = Project, fmt: ReportFormat | None = FormatOption,
     out: Path = OutFile, period_start: datetime = Start, period_end: datetime = End,
     store: bool = Store,
 ) -> None:  # fmt: skip
     """A model version's card and technical documentation, signed."""
-    request = ReportCreate(kind=ReportKind.model, model=name, version=version, format=fmt,
-                           period_start=period_start, period_end=period_end)  # fmt: skip
-    with console.status(f"generating the report of {name} v{version}"):
+    request = ReportCreate(kind=ReportKind.model, model=name, version=version,
+                           format=_format(fmt), period_start=period_start,
+                           period_end=period_end)  # fmt: skip
+    with _status(f"generating the report of {name} v{version}"):
         content, filename = _generate(project, request, store)
     _write(content, out, filename)
 
 
 @report_app.command("project")
 def report_project(
-    project: str = Project, fmt: ReportFormat = FormatOption, out: Path = OutFile,
+    project: str = Project, fmt: ReportFormat | None = FormatOption, out: Path = OutFile,
     period_start: datetime = Start, period_end: datetime = End, store: bool = Store,
 ) -> None:  # fmt: skip
     """The project's governance report, signed."""
-    request = ReportCreate(kind=ReportKind.project, format=fmt, period_start=period_start,
-                           period_end=period_end)  # fmt: skip
-    with console.status(f"generating the governance report of {project}"):
+    request = ReportCreate(kind=ReportKind.project, format=_format(fmt),
+                           period_start=period_start, period_end=period_end)  # fmt: skip
+    with _status(f"generating the governance report of {project}"):
         content, filename = _generate(project, request, store)
     _write(content, out, filename)
 
 
-def _show(reports: list[StoredReport], output: str) -> None:
-    if output == "json":
-        console.print_json(json.dumps([r.model_dump(mode="json") for r in reports]))
-        return
-    table = Table("id", "kind", "model", "version", "format", "origin", "generated", "by",
-                  "digest")  # fmt: skip
-    for r in reports:
-        table.add_row(str(r.id), str(r.kind), r.model or "-", str(r.version or "-"),
-                      str(r.format), str(r.origin), str(r.generated_at), r.generated_by,
-                      r.digest)  # fmt: skip
-    console.print(table)
+def _status(text: str) -> Any:
+    """A spinner for a person; nothing on the output a program reads."""
+    from contextlib import nullcontext
+
+    return nullcontext() if machine() else console.status(text)
+
+
+def _show(reports: list[StoredReport], output: str | None) -> None:
+    def human() -> Any:
+        shown = table("id", "kind", "model", "version", "format", "origin", "generated", "by",
+                      "digest")  # fmt: skip
+        for r in reports:
+            shown.add_row(str(r.id), str(r.kind), r.model or "-", str(r.version or "-"),
+                          str(r.format), str(r.origin), str(r.generated_at), r.generated_by,
+                          r.digest)  # fmt: skip
+        return shown
+
+    emit(reports, human, override=output)
 
 
 @report_app.command("list")
@@ -151,7 +156,9 @@ def report_list(
     project: str = Project,
     kind: ReportKind = typer.Option(None, "--kind"),
     model: str = typer.Option(None, "--model", "-m"),
-    output: str = typer.Option("table", "--output", "-o", help="table or json"),
+    output: str = typer.Option(
+        None, "--output", "-o", help="table, json or yaml (default: steward -o)"
+    ),
 ) -> None:
     """Stored reports of a project, newest first."""
     from steward.reports.service import list_reports
@@ -206,10 +213,15 @@ def _trusted_keys(key: Path | None) -> Any:
 def report_verify(
     file: Path,
     key: Path = typer.Option(None, "--key", help="trusted public key (`steward audit public-key`)"),
-    output: str = typer.Option("text", "--output", "-o", help="text or json"),
+    output: str = typer.Option(
+        None, "--output", "-o", help="text, json or yaml (default: steward -o)"
+    ),
 ) -> None:
-    """Check a report's signature and digests offline; exit 1 when it does not verify."""
+    """Check a report's signature and digests offline; exit 1 when it does not verify (admin)."""
+    from steward.cli.context import local_only
     from steward.reports.signing import verify
+
+    local_only("report verify")
 
     keys = _trusted_keys(key)
     try:
@@ -217,8 +229,8 @@ def report_verify(
     except OSError as exc:
         raise typer.BadParameter(f"cannot read {file}: {exc.strerror}") from None
     result = verify(data, keys=keys)
-    if output == "json":
-        console.print_json(result.model_dump_json(by_alias=True))
+    if machine(output):
+        emit(result.model_dump(mode="json", by_alias=True), lambda: None, override=output)
     elif result.ok and result.statement is not None:
         s = result.statement
         console.print(f"[green]ok[/green]: {s.format} report {s.report_digest}, signed by "

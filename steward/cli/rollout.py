@@ -6,21 +6,21 @@ token's principal; otherwise they act on the local database as the operator.
 
 from __future__ import annotations
 
-import json
+from typing import Any
 from uuid import UUID
 
 import typer
 from pydantic import ValidationError
-from rich.table import Table
 
 from governance.core.errors import InvalidInput
 from retrain.rollout.schemas import Rollout, RolloutPlan, Strategy
-from steward.cli.context import authorized, console, database, is_remote, remote, settings
+from steward.cli.context import authorized, database, is_remote, remote, settings
+from steward.cli.output import emit, table
 
 rollout_app = typer.Typer(name="rollout", help="Rollouts and rollbacks.", no_args_is_help=True)
 
 Project = typer.Option("default", "--project", "-p")
-Output = typer.Option("table", "--output", "-o", help="table or json")
+Output = typer.Option(None, "--output", "-o", help="table, json or yaml (default: steward -o)")
 
 
 def register(app: typer.Typer) -> None:
@@ -28,20 +28,20 @@ def register(app: typer.Typer) -> None:
     app.add_typer(rollout_app)
 
 
-def _show(rollouts: list[Rollout], output: str) -> None:
-    if output == "json":
-        console.print_json(json.dumps([r.model_dump(mode="json") for r in rollouts]))
-        return
-    table = Table("id", "model", "version", "strategy", "state", "previous", "requests",
-                  "errors", "started", "reason")  # fmt: skip
-    for r in rollouts:
-        previous = f"{r.previous_model} v{r.previous_version}" if r.previous_model else "-"
-        table.add_row(
-            str(r.id), r.model, str(r.version),
-            f"{r.strategy}" + (f" {r.percent}%" if r.percent else ""), str(r.state), previous,
-            str(r.requests), str(r.errors), str(r.started_at), r.end_reason or r.reason,
-        )  # fmt: skip
-    console.print(table)
+def _show(rollouts: list[Rollout], output: str | None) -> None:
+    def human() -> Any:
+        shown = table("id", "model", "version", "strategy", "state", "previous", "requests",
+                      "errors", "started", "reason")  # fmt: skip
+        for r in rollouts:
+            previous = f"{r.previous_model} v{r.previous_version}" if r.previous_model else "-"
+            shown.add_row(
+                str(r.id), r.model, str(r.version),
+                f"{r.strategy}" + (f" {r.percent}%" if r.percent else ""), str(r.state), previous,
+                str(r.requests), str(r.errors), str(r.started_at), r.end_reason or r.reason,
+            )  # fmt: skip
+        return shown
+
+    emit(rollouts, human, override=output)
 
 
 @rollout_app.command("start")
@@ -53,7 +53,7 @@ def rollout_start(
     percent: int = typer.Option(None, "--percent", help="a canary's share of requests"),
     reason: str = typer.Option("", "--reason"),
     project: str = Project,
-    output: str = Output,
+    output: str | None = Output,
 ) -> None:
     """Roll a model version out to an endpoint (immediate, shadow or canary)."""
     from retrain.rollout.service import start_rollout
@@ -79,7 +79,7 @@ def rollout_start(
 
 
 @rollout_app.command("list")
-def rollout_list(endpoint: str, project: str = Project, output: str = Output) -> None:
+def rollout_list(endpoint: str, project: str = Project, output: str | None = Output) -> None:
     """List an endpoint's rollouts, newest first."""
     from retrain.rollout.service import list_rollouts
 
@@ -95,7 +95,7 @@ def rollout_list(endpoint: str, project: str = Project, output: str = Output) ->
 @rollout_app.command("promote")
 def rollout_promote(
     endpoint: str, rollout_id: UUID, reason: str = typer.Option("", "--reason"),
-    project: str = Project, output: str = Output,
+    project: str = Project, output: str | None = Output,
 ) -> None:  # fmt: skip
     """Deploy a rollout's candidate."""
     from retrain.rollout.service import promote_rollout
@@ -116,7 +116,7 @@ def rollout_promote(
 @rollout_app.command("rollback")
 def rollout_rollback(
     endpoint: str, reason: str = typer.Option(..., "--reason"), project: str = Project,
-    output: str = Output,
+    output: str | None = Output,
 ) -> None:  # fmt: skip
     """End the endpoint's rollout, or serve again the version served before the last one."""
     from retrain.rollout.service import rollback

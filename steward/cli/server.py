@@ -35,7 +35,7 @@ def init(
     from governance.core.secrets import SecretBox
 
     s = settings()
-    db = database(check_schema=False)
+    db = database(check_schema=False, create=True)
     _upgrade(db, "head")
     issued = bootstrap(db, owner=owner, project=project, actor=operator())
     SecretBox.from_settings(s).create_key()
@@ -88,7 +88,7 @@ def db_upgrade(revision: str = typer.Argument("head")) -> None:
     """Apply migrations up to REVISION."""
     from steward.migrations import current_revision
 
-    db = database(check_schema=False)
+    db = database(check_schema=False, create=True)  # a new database is what it is asked for
     _upgrade(db, revision)
     console.print(f"schema at {current_revision(db)}")
 

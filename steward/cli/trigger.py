@@ -6,15 +6,14 @@ commands call that server's API with ``STEWARD_TOKEN``, as the token's principal
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import typer
-from rich.table import Table
 
 from steward.cli.context import authorized, console, database, is_remote, remote, settings
+from steward.cli.output import emit, machine, output_format, print_data, show, table
 
 if TYPE_CHECKING:
     from retrain.pipelines.schemas import PipelineRun
@@ -26,7 +25,7 @@ trigger_app = typer.Typer(
     no_args_is_help=True,
 )
 Project = typer.Option("default", "--project", "-p")
-Output = typer.Option("table", "--output", "-o", help="table or json")
+Output = typer.Option(None, "--output", "-o", help="table, json or yaml (default: steward -o)")
 
 
 def register(app: typer.Typer) -> None:
@@ -34,9 +33,9 @@ def register(app: typer.Typer) -> None:
     app.add_typer(trigger_app)
 
 
-def _json(data: Any) -> None:
-    """Print ``data`` as indented JSON: the same bytes locally and remotely."""
-    typer.echo(json.dumps(data, indent=2))
+def _json(data: Any, output: str | None) -> None:
+    """Print ``data`` as JSON or YAML: the same bytes locally and remotely."""
+    print_data(data, output_format(output))
 
 
 def _path(project: str, name: str | None = None) -> str:
@@ -75,12 +74,12 @@ def _apply(project: str, file: Path) -> list[Applied]:
 def trigger_apply(
     file: Path = typer.Option(..., "--file", "-f", exists=True, dir_okay=False, readable=True),
     project: str = Project,
-    output: str = Output,
+    output: str | None = Output,
 ) -> None:
     """Create or update the triggers of a YAML file by name (all or none)."""
     applied = _apply(project, file)
-    if output == "json":
-        _json([a.model_dump(mode="json") for a in applied])
+    if machine(output):
+        _json([a.model_dump(mode="json") for a in applied], output)
         return
     for item in applied:
         console.print(
@@ -101,16 +100,16 @@ def _triggers(project: str) -> list[Trigger]:
 
 
 @trigger_app.command("list")
-def trigger_list(project: str = Project, output: str = Output) -> None:
+def trigger_list(project: str = Project, output: str | None = Output) -> None:
     """List a project's triggers with their condition, pipeline and last launch."""
     found = _triggers(project)
-    if output == "json":
-        _json([t.model_dump(mode="json") for t in found])
+    if machine(output):
+        _json([t.model_dump(mode="json") for t in found], output)
         return
-    table = Table("trigger", "on", "pipeline", "cooldown", "enabled", "owner", "last fired")
+    shown = table("trigger", "on", "pipeline", "cooldown", "enabled", "owner", "last fired")
     for t in found:
         version = f"@{t.spec.pipeline_version}" if t.spec.pipeline_version else ""
-        table.add_row(
+        shown.add_row(
             t.name,
             _condition(t.spec.on),
             t.spec.pipeline + version,
@@ -119,7 +118,7 @@ def trigger_list(project: str = Project, output: str = Output) -> None:
             t.owner,
             str(t.last_fired_at or "-"),
         )
-    console.print(table)
+    show(shown)
 
 
 def _shown(project: str, name: str, limit: int) -> tuple[Trigger, list[TriggerLaunch]]:
@@ -142,26 +141,25 @@ def trigger_show(
     name: str,
     project: str = Project,
     limit: int = typer.Option(20, min=1, max=500, help="launches shown"),
-    output: str = Output,
+    output: str | None = Output,
 ) -> None:
     """Show one trigger and its newest launches."""
     t, launches = _shown(project, name, limit)
-    if output == "json":
-        _json({"trigger": t.model_dump(mode="json"),
-               "launches": [launch.model_dump(mode="json") for launch in launches]})  # fmt: skip
+    if machine(output):
+        _json({"trigger": t, "launches": launches}, output)
         return
     console.print(
         f"{project}/{t.name} (rev {t.revision}): {_condition(t.spec.on)} -> pipeline "
         f"{t.spec.pipeline}, cooldown {t.spec.cooldown}, enabled={t.spec.enabled}, "
         f"owner {t.owner}"
     )
-    table = Table("at", "kind", "key", "run", "launched by", "launched at")
+    shown = table("at", "kind", "key", "run", "launched by", "launched at")
     for launch in launches:
-        table.add_row(
+        shown.add_row(
             str(launch.at), str(launch.kind), launch.key, str(launch.run_id),
             launch.launched_by, str(launch.launched_at),
         )  # fmt: skip
-    console.print(table)
+    show(shown)
 
 
 def _fire(project: str, name: str, request_id: str | None) -> tuple[PipelineRun, bool]:
@@ -192,12 +190,12 @@ def trigger_fire(
     name: str,
     project: str = Project,
     request_id: str = typer.Option(None, help="the same id again returns the same run"),
-    output: str = Output,
+    output: str | None = Output,
 ) -> None:
     """Launch a trigger's pipeline now."""
     run, created = _fire(project, name, request_id)
-    if output == "json":
-        _json(run.model_dump(mode="json"))
+    if machine(output):
+        _json(run.model_dump(mode="json"), output)
         return
     verb = "launched" if created else "already launched"
     console.print(f"{verb} run {run.id} of {run.pipeline}@{run.pipeline_version}: {run.state}")
@@ -214,4 +212,6 @@ def trigger_delete(name: str, project: str = Project) -> None:
         db = database()
         actor = authorized(db, project=project, obj="trigger", act="delete")
         delete_trigger(db, project=project, name=name, actor=actor)
-    console.print(f"deleted {project}/{name}")
+    emit(
+        {"project": project, "trigger": name, "deleted": True}, lambda: f"deleted {project}/{name}"
+    )

@@ -103,7 +103,7 @@ def test_verify_never_creates_or_changes_a_file(home: Home, tmp_path: Path) -> N
     assert not home.key.exists() and not home.history.exists()
     nowhere = tmp_path / "nowhere"
     missing = home("audit", "verify", env={"STEWARD_HOME": str(nowhere)})
-    assert missing.returncode == 2 and "no Steward database" in missing.stderr
+    assert missing.returncode == 3 and f"no Steward home at {nowhere}" in missing.stderr
     assert not nowhere.exists()
 
 

@@ -227,12 +227,12 @@ def test_audit_verify_and_export(cli: Cli, owner_token: str, tmp_path: Path) -> 
 
 
 def test_errors_are_one_line_without_traceback(cli: Cli, owner_token: str) -> None:
-    for args in (
-        ("role", "grant", "no-such-project", "root", "viewer"),
-        ("token", "create", "ghost"),
-        ("principal", "create", "root"),
+    for args, code in (
+        (("role", "grant", "no-such-project", "root", "viewer"), 3),  # not found
+        (("token", "create", "ghost"), 3),
+        (("principal", "create", "root"), 2),  # a conflict: the request is wrong
     ):
-        result = cli.fails(*args, code=2)
+        result = cli.fails(*args, code=code)
         lines = [line for line in result.stderr.splitlines() if line.strip()]
         assert len(lines) == 1 and lines[0].startswith("error ("), result.stderr
 
@@ -245,7 +245,7 @@ def test_help_lists_the_public_commands(cli: Cli) -> None:
 
 def test_the_console_script_reports_an_error_in_one_line(cli: Cli, owner_token: str) -> None:
     done = cli.script("token", "create", "ghost")
-    assert done.returncode == 2
+    assert done.returncode == 3
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error (not_found):"), done.stderr
     assert "ghost" in lines[0] and "Traceback" not in done.stderr + done.stdout

@@ -241,10 +241,10 @@ def test_cli_remote(server: str, world: World, tmp_path: Path, client: TestClien
     assert run_steward("report", "verify", str(out), "--key", str(key), env=env).returncode == 0
     denied = run_steward("report", "project", "-p", "alpha", "-o", str(out),
                          env={**env, "STEWARD_TOKEN": world.tokens["app-developer"]})  # fmt: skip
-    assert denied.returncode == 2
+    assert denied.returncode == 4
     assert "permission_denied" in denied.stderr + denied.stdout
     missing = run_steward("report", "model", "nope", "1", "-p", "alpha", "-o", str(out), env=env)
-    assert missing.returncode == 2 and "not_found" in missing.stderr + missing.stdout
+    assert missing.returncode == 3 and "not_found" in missing.stderr + missing.stdout
 
 
 # --- the schedule -----------------------------------------------------------------------------

@@ -61,4 +61,4 @@ def test_apply_list_export_run_backfill(settings: Settings, world: World, tmp_pa
     assert filled.returncode == 0, filled.stderr
     assert "4 windows run, 1 already done" in " ".join(filled.stdout.split())
     missing = steward(settings, "monitor", "run", "nope", "-p", "alpha")
-    assert missing.returncode == 2 and "not_found" in missing.stderr
+    assert missing.returncode == 3 and "not_found" in missing.stderr

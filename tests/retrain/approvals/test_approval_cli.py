@@ -47,7 +47,7 @@ def test_the_local_cli_lists_rejects_and_sets_the_policy(
     assert [a["id"] for a in json.loads(listed.stdout)] == [str(other.id), str(mine.id)]
     # the operator launched ``mine``: it may not approve it
     refused = _steward(settings, "approval", "approve", str(mine.id), "-p", "alpha")
-    assert refused.returncode == 2 and "self_approval" in refused.stderr, refused.stderr
+    assert refused.returncode == 4 and "self_approval" in refused.stderr, refused.stderr
     rejected = _steward(
         settings, "approval", "reject", str(other.id), "-p", "alpha", "--note", "no"
     )
@@ -64,7 +64,7 @@ def test_the_cli_decides_as_the_token_holder_on_a_server(
     asked = _ask(services, "user:owner-user")
     owner = {"STEWARD_URL": server, "STEWARD_TOKEN": world.tokens["owner"]}
     refused = _steward(settings, "approval", "approve", str(asked.id), "-p", "alpha", **owner)
-    assert refused.returncode == 2 and "self_approval" in refused.stderr, refused.stderr
+    assert refused.returncode == 4 and "self_approval" in refused.stderr, refused.stderr
     viewer = {"STEWARD_URL": server, "STEWARD_TOKEN": world.tokens["viewer"]}
     listed = _steward(
         settings, "approval", "list", "-p", "alpha", "--state", "pending", "-o", "json", **viewer
@@ -72,7 +72,7 @@ def test_the_cli_decides_as_the_token_holder_on_a_server(
     assert listed.returncode == 0, listed.stderr
     assert [a["id"] for a in json.loads(listed.stdout)] == [str(asked.id)]
     denied = _steward(settings, "approval", "reject", str(asked.id), "-p", "alpha", **viewer)
-    assert denied.returncode == 2 and "permission_denied" in denied.stderr
+    assert denied.returncode == 4 and "permission_denied" in denied.stderr
     admin = {"STEWARD_URL": server, "STEWARD_TOKEN": world.admin_token}
     done = _steward(settings, "approval", "reject", str(asked.id), "-p", "alpha", **admin)
     assert done.returncode == 0, done.stderr + done.stdout

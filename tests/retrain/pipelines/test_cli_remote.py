@@ -85,11 +85,11 @@ def test_the_cli_follows_logs_and_cancels_on_a_server(
     assert queued.state == "queued"
     developer = {"url": server, "token": world.tokens["app-developer"]}
     denied = steward(settings, "pipeline", "cancel", str(queued.id), "-p", "alpha", **developer)
-    assert denied.returncode == 2 and denied.stdout == ""
+    assert denied.returncode == 4 and denied.stdout == ""
     assert len(denied.stderr.strip().splitlines()) == 1 and "permission_denied" in denied.stderr
     cancelled = steward(settings, "pipeline", "cancel", str(queued.id), "-p", "alpha", **engineer)
     assert f"run {queued.id} cancelled" in _ok(cancelled)
     refused = steward(settings, "pipeline", "list", "-p", "alpha", **developer)
-    assert refused.returncode == 2 and "permission_denied" in refused.stderr
+    assert refused.returncode == 4 and "permission_denied" in refused.stderr
     missing = steward(settings, "pipeline", "show", str(queued.id), "-p", "beta", **engineer)
-    assert missing.returncode == 2 and missing.stderr.count("\n") == 1
+    assert missing.returncode == 3 and missing.stderr.count("\n") == 1

@@ -102,6 +102,6 @@ def test_cli_apply_list_show_fire_delete(
     shown = _cli(settings, "show", "by-hand")
     assert "manual:cli-1" in shown.stdout
     missing = _cli(settings, "show", "nope")
-    assert missing.returncode == 2 and "not_found" in missing.stderr
+    assert missing.returncode == 3 and "not_found" in missing.stderr
     assert _cli(settings, "delete", "by-hand").returncode == 0
     assert "by-hand" not in _cli(settings, "list").stdout

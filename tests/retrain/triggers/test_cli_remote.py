@@ -53,10 +53,10 @@ def test_the_cli_applies_lists_shows_fires_and_deletes_on_a_server(
 
     developer = {"url": server, "token": world.tokens["app-developer"]}
     denied = steward(settings, "trigger", "fire", "by-hand", "-p", "alpha", **developer)
-    assert denied.returncode == 2 and denied.stdout == ""
+    assert denied.returncode == 4 and denied.stdout == ""
     assert len(denied.stderr.strip().splitlines()) == 1 and "permission_denied" in denied.stderr
     owner = {"url": server, "token": world.tokens["owner"]}
     gone = steward(settings, "trigger", "delete", "by-hand", "-p", "alpha", **owner)
     assert "deleted alpha/by-hand" in _ok(gone)
     missing = steward(settings, "trigger", "show", "by-hand", "-p", "alpha", **owner)
-    assert missing.returncode == 2 and "not_found" in missing.stderr
+    assert missing.returncode == 3 and "not_found" in missing.stderr
