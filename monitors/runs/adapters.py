@@ -27,6 +27,7 @@ from monitors.runs.sources import (
     ModelExplainerSource,
     RunEnvironment,
     RunRecord,
+    WindowPartitions,
     WindowReader,
     column_roles,
 )
@@ -265,4 +266,14 @@ def default_environment(
         alerts=AlertsSink(settings, clock=clock, sender=sender),
         lineage=LineageRunSink(clock),
         explainers=explainers,
+        partitions=_partitions(settings),
     )
+
+
+def _partitions(settings: Settings) -> WindowPartitions | None:
+    """Profile mode over capture partitions, when the deployment sets a row threshold."""
+    if settings.monitor_profile_rows is None:
+        return None
+    from monitors.runs.partitioned import CapturePartitions
+
+    return CapturePartitions(settings)

@@ -5,13 +5,14 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
 import pyarrow as pa
 
 from governance.core.errors import StewardError
+from monitors.runs.profiled import compute_profiled
 from monitors.runs.schemas import RunStatus, SignalOutcome
 from monitors.runs.signals import SignalInput, compute_signal, summary_of
 from monitors.runs.sources import (
@@ -20,9 +21,11 @@ from monitors.runs.sources import (
     ModelLookup,
     ProfileCache,
     RunEnvironment,
+    WindowParts,
 )
 from monitors.specs.schemas import Monitor, Signal, SignalKind, TargetKind
 from monitors.specs.windows import WindowPlan
+from monitors.stats.partition import WindowSummary
 
 log = logging.getLogger(__name__)
 LABELLED = frozenset(
@@ -47,6 +50,11 @@ class LoadedWindow:
 def compute_window(monitor: Monitor, plan: WindowPlan, env: RunEnvironment) -> Computed:
     """Load the window and the reference and compute every signal; never raises on data."""
     started = time.perf_counter()
+    parts = _profile_mode(monitor, plan, env, started)
+    if isinstance(parts, Computed):
+        return parts
+    if parts is not None:
+        return compute_summarised(monitor, plan, parts, env, started=started)
     loaded = load_window(monitor, plan, env, started=started)
     if isinstance(loaded, Computed):
         return loaded
@@ -78,6 +86,44 @@ def load_window(
     return LoadedWindow(plan=plan, reference=reference, current=current)
 
 
+def _profile_mode(
+    monitor: Monitor, plan: WindowPlan, env: RunEnvironment, started: float
+) -> WindowParts | Computed | None:
+    """The window's partitions when it runs in profile mode (the failed run if unlisted)."""
+    if env.partitions is None:
+        return None
+    target = monitor.spec.target
+    try:
+        return env.partitions.find(project=monitor.project, target=target, span=plan.production)
+    except StewardError as exc:
+        return _failed(plan, _NO_REFERENCE, f"{exc.code}: {exc.detail}", started)
+
+
+def compute_summarised(
+    monitor: Monitor, plan: WindowPlan, parts: WindowParts, env: RunEnvironment, *, started: float
+) -> Computed:
+    """Every signal of a window summarised partition by partition (never raises on data)."""
+    assert env.partitions is not None
+    spec, reference, summary = monitor.spec, _NO_REFERENCE, None
+    try:
+        reference = env.references.load(
+            project=monitor.project, spec=spec, span=plan.reference, windows=env.windows
+        )
+        profile = env.profiles.profile(reference)
+        summary = env.partitions.summarise(parts, profile)
+    except StewardError as exc:
+        return _failed(plan, reference, f"{exc.code}: {exc.detail}", started)
+    except _DATA_ERRORS as exc:
+        log.exception("monitor %s/%s failed on its window", monitor.project, monitor.name)
+        return _failed(plan, reference, f"internal: {type(exc).__name__}", started)
+    window = LoadedWindow(plan=plan, reference=reference, current=summary.sample)
+    model = _model_lookup(monitor, plan, env)
+    computed = compute_loaded(
+        monitor, window, profiles=env.profiles, model=model, started=started, summary=summary
+    )
+    return replace(computed, rows=summary.profile.row_count)
+
+
 def compute_loaded(
     monitor: Monitor,
     window: LoadedWindow,
@@ -85,8 +131,13 @@ def compute_loaded(
     profiles: ProfileCache,
     model: ModelLookup | None,
     started: float | None = None,
+    summary: WindowSummary | None = None,
 ) -> Computed:
-    """Every signal of a loaded window (in this process, or in a runner's; never raises on data)."""
+    """Every signal of a loaded window (in this process, or in a runner's; never raises on data).
+
+    With ``summary`` the window was summarised partition by partition and ``window.current``
+    is its sample: the signals run in profile mode.
+    """
     started = time.perf_counter() if started is None else started
     reference, rows = window.reference, window.current.num_rows
     outcomes: tuple[SignalOutcome, ...] = ()
@@ -97,7 +148,7 @@ def compute_loaded(
                 profile=profiles.profile(reference), reference=reference.table,
                 current=window.current, roles=reference.roles, model=model,
             )  # fmt: skip
-            outcomes = tuple(_signal(monitor, s, data) for s in monitor.spec.signals)
+            outcomes = tuple(_signal(monitor, s, data, summary) for s in monitor.spec.signals)
     except StewardError as exc:
         error = f"{exc.code}: {exc.detail}"
     except _DATA_ERRORS as exc:
@@ -142,9 +193,13 @@ def _model_lookup(monitor: Monitor, plan: WindowPlan, env: RunEnvironment) -> Mo
     return ModelLookup(source=env.explainers, project=monitor.project, endpoint=target.name, at=at)
 
 
-def _signal(monitor: Monitor, signal: Signal, data: SignalInput) -> SignalOutcome:
+def _signal(
+    monitor: Monitor, signal: Signal, data: SignalInput, summary: WindowSummary | None
+) -> SignalOutcome:
     """One signal's outcome; a signal that raises is a failed outcome, not a failed run."""
     try:
+        if summary is not None:
+            return compute_profiled(signal, data, summary)
         return compute_signal(signal, data)
     except StewardError as exc:
         error = f"{exc.code}: {exc.detail}"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -108,6 +108,11 @@ def _judged(
     return small_window_thresholds(data.profile, data.reference, result, config)
 
 
+# How a drift signal tests a window: the engine on the window's rows (``_judged``), or on a
+# window summarised partition by partition (``monitors.runs.profiled``).
+Judge = Callable[[SignalInput, pa.Table, DriftConfig], tuple[DataDriftResult, LearntThresholds]]
+
+
 def _thresholds(result: DataDriftResult, learnt: LearntThresholds) -> dict[str, Any]:
     """Which thresholds judged the columns: the tests' fixed cut-offs or reference chunks."""
     chunked = chunk_judged(result)
@@ -132,11 +137,11 @@ def _column_metric(column: ColumnDrift) -> Metric:
     )
 
 
-def data_drift(signal: Signal, data: SignalInput) -> SignalOutcome:
+def data_drift(signal: Signal, data: SignalInput, judge: Judge = _judged) -> SignalOutcome:
     """Per-feature drift and the share of drifted features (the signal's breach metric)."""
     columns = feature_columns(data, signal)
     config = _config(signal, columns)
-    result, learnt = _judged(data, data.current, config)
+    result, learnt = judge(data, data.current, config)
     share = Metric(
         metric="share_of_drifted_columns",
         value=result.share_of_drifted_columns,
@@ -169,7 +174,7 @@ def _compared_with(data: SignalInput, column: str) -> tuple[str, str] | None:
     return None if label is None else (label, "reference_labels")
 
 
-def prediction_drift(signal: Signal, data: SignalInput) -> SignalOutcome:
+def prediction_drift(signal: Signal, data: SignalInput, judge: Judge = _judged) -> SignalOutcome:
     """Drift of the window's predictions from the reference's predictions, else its labels."""
     column = signal.options_as(PredictionDriftOptions).column
     against = _compared_with(data, column)
@@ -189,7 +194,7 @@ def prediction_drift(signal: Signal, data: SignalInput) -> SignalOutcome:
     # the same engine as data drift, on one column (one test: nothing to correct); the
     # window's predictions take the reference column's name to be tested against it
     window = data.current.select([column]).rename_columns([reference_column])
-    result, learnt = _judged(data, window, config)
+    result, learnt = judge(data, window, config)
     (drift,) = result.columns
     metric = replace(_column_metric(drift), feature=column)
     return SignalOutcome(

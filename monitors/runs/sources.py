@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 from uuid import UUID
 
 import numpy as np
@@ -27,6 +27,7 @@ from monitors.specs.roles import column_roles as column_roles  # re-exported: it
 from monitors.specs.schemas import Monitor, MonitorSpec, Target
 from monitors.specs.windows import Span, WindowPlan
 from monitors.stats.columns import DEFAULT_ROLES, ColumnRoles
+from monitors.stats.partition import WindowSummary
 from monitors.stats.reference import ReferenceProfile, build_reference_profile
 
 
@@ -190,6 +191,36 @@ class WindowComputer(Protocol):
         ...
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
+class WindowParts:
+    """A window's partitions, found without reading their rows: what profile mode summarises."""
+
+    project: str
+    target: Target
+    span: Span
+    units: tuple[Any, ...]  # the partition source's own handles (file and row group)
+    rows: int  # rows of the partitions (some may fall outside the span)
+
+
+class WindowPartitions(Protocol):
+    """Summarises a window partition by partition (profile mode), where its rows are stored.
+
+    ``find`` returns None when the window is not run in profile mode (not an endpoint, or
+    fewer rows than the deployment's threshold): the run then reads it whole. ``summarise``
+    profiles each partition against ``reference`` and keeps a bounded, seeded, stratified
+    sample, here or on workers, and merges them in partition order; the result is the same
+    however the window is partitioned.
+    """
+
+    def find(self, *, project: str, target: Target, span: Span) -> WindowParts | None:
+        """The window's partitions when it runs in profile mode, else None."""
+        ...
+
+    def summarise(self, parts: WindowParts, reference: ReferenceProfile) -> WindowSummary:
+        """The merged profile and sample of the window's rows."""
+        ...
+
+
 class ProfileCache(BoundedCache[str, ReferenceProfile]):
     """Reference profiles by reference key, computed once per process (LRU, thread-safe)."""
 
@@ -217,6 +248,8 @@ class RunEnvironment:
     explainers: ModelExplainerSource | None = None
     # How a backfill computes its windows; None: in this process, one after the other
     windows_computer: WindowComputer | None = None
+    # Profile mode over partitions for large windows; None: every window is read whole
+    partitions: WindowPartitions | None = None
 
 
 class TableWindowReader:
