@@ -62,7 +62,8 @@ def _column_type(arrow_type: Any) -> ColumnType:
     return ColumnType.str
 
 
-def _columns(schema: Any) -> list[ColumnSpec]:
+def columns_of(schema: Any) -> list[ColumnSpec]:
+    """The column specs of an Arrow schema."""
     return [ColumnSpec(name=f.name, type=_column_type(f.type)) for f in schema]
 
 
@@ -72,9 +73,9 @@ def _parquet_facts(path: Path) -> tuple[list[ColumnSpec], int]:
 
     if path.is_file():  # one file must be Parquet (a folder may hold other files beside its parts)
         meta = pq.read_metadata(str(path))
-        return _columns(meta.schema.to_arrow_schema()), int(meta.num_rows)
+        return columns_of(meta.schema.to_arrow_schema()), int(meta.num_rows)
     dataset = ds.dataset(str(path), format="parquet", exclude_invalid_files=True)
-    return _columns(dataset.schema), int(dataset.count_rows())
+    return columns_of(dataset.schema), int(dataset.count_rows())
 
 
 def _csv_facts(path: Path) -> tuple[list[ColumnSpec], int]:
@@ -82,7 +83,7 @@ def _csv_facts(path: Path) -> tuple[list[ColumnSpec], int]:
 
     delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
     table = pcsv.read_csv(str(path), parse_options=pcsv.ParseOptions(delimiter=delimiter))
-    return _columns(table.schema), int(table.num_rows)
+    return columns_of(table.schema), int(table.num_rows)
 
 
 def inspect_path(path: Path, *, sha256: str | None = None) -> FileFacts:

@@ -14,6 +14,7 @@ from governance.core.errors import Conflict, InvalidInput, NotFound
 from governance.core.paths import confine
 from governance.core.principal import Principal
 from lineage.datafile import FileFacts, inspect_path
+from lineage.objectdata import confine_object, inspect_object
 from lineage.schemas import (
     Dataset,
     DatasetCreate,
@@ -25,6 +26,7 @@ from lineage.schemas import (
     ModelVersion,
     NodeKind,
 )
+from lineage.storage import Location, is_local_uri
 from lineage.stores import LineageStores, sql_stores
 from lineage.stores.registry import RegistryStore
 
@@ -44,9 +46,11 @@ def register_dataset_version(
     description: str = "",
     actor: Principal,
     clock: Clock = _WALL,
+    store: Location | None = None,
 ) -> DatasetVersion:
-    """Register a file or Parquet folder under the project's prefix of ``roots`` as a version."""
-    facts = _inspect(path, roots=roots, project=project)
+    """Register a file or Parquet folder under the project's prefix of ``roots`` (or of the
+    object-store location ``store``, for a URI there) as a version."""
+    facts = _inspect(path, roots=roots, project=project, store=store)
     data = DatasetCreate(
         name=name,
         namespace=namespace,
@@ -69,16 +73,17 @@ def record_dataset_version(
     actor: Principal,
     clock: Clock = _WALL,
     roots: Sequence[Path] = (),
+    store: Location | None = None,
 ) -> DatasetVersion:
     """Register a dataset version described by the caller; the same content twice is a no-op.
 
     A ``uri`` must name a readable file or Parquet folder under the project's prefix of one of
-    ``roots`` (none by default): Steward hashes and inspects it itself, refuses a declared hash
-    that differs, and stores the resolved location. Without a ``uri`` the version is a record
-    only: nothing is read, now or by a monitor run.
+    ``roots`` (none by default) or of the object-store location ``store``: Steward hashes and
+    inspects it itself, refuses a declared hash that differs, and stores the resolved location.
+    Without a ``uri`` the version is a record only: nothing is read, now or by a monitor run.
     """
     if data.uri:
-        facts = _inspect(data.uri, roots=roots, project=project)
+        facts = _inspect(data.uri, roots=roots, project=project, store=store)
         if facts.sha256 != data.sha256:
             raise InvalidInput(
                 "the declared sha256 differs from the content at uri", field="sha256"
@@ -90,9 +95,15 @@ def record_dataset_version(
     return save_dataset_version(db, project=project, data=data, actor=actor, clock=clock)
 
 
-def _inspect(location: Path | str, *, roots: Sequence[Path], project: str) -> FileFacts:
+def _inspect(
+    location: Path | str, *, roots: Sequence[Path], project: str, store: Location | None
+) -> FileFacts:
     # Confinement refuses before anything is opened; the facts are read from the resolved path.
-    return inspect_path(confine(location, roots=roots, project=project))
+    if is_local_uri(location):
+        return inspect_path(confine(location, roots=roots, project=project))
+    path = confine_object(str(location), location=store, project=project)
+    assert store is not None  # confine_object refuses without a location
+    return inspect_object(store, path)
 
 
 def save_dataset_version(

@@ -6,12 +6,24 @@ count), renamed to ``<sha256><suffix>`` (content-addressed: the same bytes are o
 rewritten with others) and registered exactly as a location under the root would be. Every
 refusal (hash mismatch, size, unreadable content, a version holding other content, a full disk)
 leaves no file behind.
+
+With an object-store location (``Settings.dataset_uri``), the bytes are received, checked and
+inspected in the same local temporary file, then uploaded whole (one object, complete or
+absent) to ``<location>/<project>/uploads/<sha256><suffix>`` and registered under that URI; a
+failed registration removes an object this upload created. The lock is per server: uploads of
+the same bytes from two servers at once write the same object twice, which is harmless.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import contextlib
+import functools
+import secrets
+import time
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+
+import pyarrow.fs as pafs
 
 from governance.core.clock import Clock, SystemClock
 from governance.core.db import Database
@@ -29,6 +41,7 @@ from governance.core.principal import Principal
 from lineage.datafile import FileFacts, inspect_path
 from lineage.registry import save_dataset_version
 from lineage.schemas import DatasetCreate, DatasetVersion
+from lineage.storage import Location
 
 UPLOADS = "uploads"
 _LOCK = ".lock"
@@ -38,6 +51,7 @@ OPAQUE = "application/octet-stream"
 # What the bytes are read as: the suffix of the stored file (none: hashed only, never read).
 SUFFIXES = {**dict.fromkeys(PARQUET_TYPES, ".parquet"), CSV: ".csv", OPAQUE: ""}
 _WALL = SystemClock()
+_CHUNK = 1 << 20
 
 
 def upload_dataset_version(
@@ -55,11 +69,13 @@ def upload_dataset_version(
     description: str = "",
     max_bytes: int | None = None,
     clock: Clock = _WALL,
+    store: Location | None = None,
 ) -> DatasetVersion:
     """Store uploaded bytes under the project's dataset prefix and register them as a version.
 
     ``media_type`` says how to read them (Parquet, CSV, or opaque bytes that are only hashed);
-    ``sha256``, when given, must be the hash of what arrived.
+    ``sha256``, when given, must be the hash of what arrived. ``store``: the object-store
+    location to keep them in (``objectdata.dataset_location``) instead of the first root.
     """
     suffix = upload_suffix(media_type)
     folder = upload_folder(roots, project)
@@ -71,14 +87,21 @@ def upload_dataset_version(
             )
         facts = _inspect(temp, digest)
         target = folder / f"{digest}{suffix}"
+        key = None if store is None else store.path(project, UPLOADS, f"{digest}{suffix}")
+        uri = target.as_uri() if key is None or store is None else store.uri_of(key)
         data = DatasetCreate(
-            name=name, namespace=namespace, uri=target.as_uri(), version=version, sha256=digest,
+            name=name, namespace=namespace, uri=uri, version=version, sha256=digest,
             columns=facts.columns, row_count=facts.row_count, description=description,
         )  # fmt: skip
+        register = functools.partial(
+            save_dataset_version, db, project=project, data=data, actor=actor, clock=clock
+        )
         # One publication at a time per project: whether the file existed before decides
         # whether a failed registration may remove it.
         with locked(folder / _LOCK):
-            return _publish(db, temp, target, project=project, data=data, actor=actor, clock=clock)
+            if key is not None and store is not None:
+                return _publish_object(temp, store, key, register)
+            return _publish(temp, target, register)
 
 
 def upload_suffix(media_type: str | None) -> str:
@@ -101,11 +124,32 @@ def upload_folder(roots: Sequence[Path], project: str) -> Path:
     return folder
 
 
-def remove_upload_leftovers(roots: Sequence[Path]) -> int:
-    """Delete temporary upload files whose writer died (a crash); how many."""
-    return remove_leftovers(
+def remove_upload_leftovers(
+    roots: Sequence[Path], store: Location | None = None, *, older_than: float = 3600
+) -> int:
+    """Delete temporary upload files whose writer died (a crash); how many.
+
+    In an object store, where no lock tells a live upload from a dead one, staging objects
+    older than ``older_than`` seconds are the dead ones.
+    """
+    removed = remove_leftovers(
         path for root in roots for path in Path(root).glob(f"*/{UPLOADS}/{TEMP_PREFIX}*")
     )
+    return removed + (0 if store is None else _remove_object_leftovers(store, older_than))
+
+
+def _remove_object_leftovers(store: Location, older_than: float) -> int:
+    fs, cutoff, removed = store.filesystem, time.time() - older_than, 0
+    projects = fs.get_file_info(pafs.FileSelector(store.base, allow_not_found=True))
+    for project in (p for p in projects if p.type == pafs.FileType.Directory):
+        selector = pafs.FileSelector(f"{project.path}/{UPLOADS}", allow_not_found=True)
+        for info in fs.get_file_info(selector):
+            stale = info.mtime is not None and info.mtime.timestamp() < cutoff
+            if info.base_name.startswith(TEMP_PREFIX) and stale:
+                with contextlib.suppress(FileNotFoundError):
+                    fs.delete_file(info.path)
+                removed += 1
+    return removed
 
 
 def _inspect(temp: PrivateTemp, digest: str) -> FileFacts:
@@ -120,24 +164,54 @@ def _inspect(temp: PrivateTemp, digest: str) -> FileFacts:
 
 
 def _publish(
-    db: Database,
-    temp: PrivateTemp,
-    target: Path,
-    *,
-    project: str,
-    data: DatasetCreate,
-    actor: Principal,
-    clock: Clock,
+    temp: PrivateTemp, target: Path, register: Callable[[], DatasetVersion]
 ) -> DatasetVersion:
     existed = target.exists()
     temp.commit(target)
     try:
-        created = save_dataset_version(db, project=project, data=data, actor=actor, clock=clock)
+        created = register()
     except BaseException:
         if not existed:
             target.unlink(missing_ok=True)
         raise
-    if created.uri != data.uri and not existed:
+    if created.uri != target.as_uri() and not existed:
         # The version was registered before, from another location: this copy serves nothing.
         target.unlink(missing_ok=True)
     return created
+
+
+def _publish_object(
+    temp: PrivateTemp, store: Location, key: str, register: Callable[[], DatasetVersion]
+) -> DatasetVersion:
+    fs = store.filesystem
+    existed = fs.get_file_info(key).type == pafs.FileType.File
+    if not existed:
+        temp.file.flush()
+        _upload(temp.path, fs, key)
+    try:
+        created = register()
+    except BaseException:
+        if not existed:
+            fs.delete_file(key)
+        raise
+    if created.uri != store.uri_of(key) and not existed:
+        fs.delete_file(key)  # registered before from another location: this copy serves nothing
+    return created
+
+
+def _upload(path: Path, fs: pafs.FileSystem, key: str) -> None:
+    """Upload a file whole: to a temporary key, then a server-side copy to ``key``.
+
+    A stream cut short may still complete its upload when closed; the final key only ever
+    receives a copy of a finished one.
+    """
+    folder, name = key.rsplit("/", 1)
+    staging = f"{folder}/{TEMP_PREFIX}{secrets.token_hex(8)}-{name}"
+    try:
+        with path.open("rb") as source, fs.open_output_stream(staging) as out:
+            while chunk := source.read(_CHUNK):
+                out.write(chunk)
+        fs.copy_file(staging, key)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            fs.delete_file(staging)

@@ -23,6 +23,7 @@ from governance.core.ids import new_id
 from governance.core.principal import SYSTEM, Principal
 from governance.core.settings import Settings
 from lineage import service as lineage
+from lineage.objectdata import dataset_location
 from monitors.capture import bulk, validate
 from monitors.capture.files import ParquetCaptureStore, cutoff_day, days_between
 from monitors.capture.schemas import (
@@ -50,11 +51,20 @@ Parser = Callable[[bytes, str, ExpectedSchema, datetime], pa.Table]
 
 
 def capture_files(source: Settings | ParquetCaptureStore) -> ParquetCaptureStore:
-    """The Parquet store under ``Settings.data_dir`` (or the store itself)."""
+    """The Parquet store at ``Settings.capture_uri`` (default ``data_dir``), or the store itself."""
     if isinstance(source, ParquetCaptureStore):
         return source
     assert source.data_dir is not None
-    return ParquetCaptureStore(source.data_dir)
+    if source.capture_uri is None:
+        return _store_at(str(source.data_dir.resolve()))  # relative to the cwd of this call
+    return _store_at(source.capture_uri)
+
+
+@functools.lru_cache(maxsize=64)
+def _store_at(uri: str) -> ParquetCaptureStore:
+    # One store per location and process: an object store's filesystem (its connection pool,
+    # its region lookup) and the footers of compact files are set up once, not per request.
+    return ParquetCaptureStore(uri)
 
 
 def ingest_limits(settings: Settings) -> bulk.IngestLimits:
@@ -236,7 +246,7 @@ class _Batch:
         if earlier is not None:
             self.files.discard(self.kind, self.project, self.endpoint, batch_id, days)
             return self._duplicate(earlier, digest)
-        self.files.publish(self.kind, self.project, self.endpoint, batch_id, days)
+        self.files.publish(self.kind, self.project, self.endpoint, batch_id, days, fresh=True)
         return IngestResult(
             batch_id=batch_id, kind=self.kind, rows=batch.rows, duplicate=False, days=days
         )
@@ -417,7 +427,9 @@ def clean_leftovers(db: Database, settings: Settings) -> int:
     their age; staged batches are published or dropped by ``recover_pending``.
     """
     files = capture_files(settings)
-    removed = files.remove_leftovers() + lineage.remove_upload_leftovers(settings.dataset_roots)
+    store = dataset_location(settings.dataset_uri)
+    removed = files.remove_leftovers()
+    removed += lineage.remove_upload_leftovers(settings.dataset_roots, store)
     return removed + recover_pending(db, files=files)
 
 
@@ -429,7 +441,7 @@ def recover_pending(db: Database, *, files: ParquetCaptureStore, older_than: flo
             with db.read() as session:
                 batch = SqlCaptureStore(session).batch(batch_id)
             if batch is None:
-                path.unlink(missing_ok=True)
+                files.remove(path)
             else:
                 files.publish(kind, batch.project, batch.endpoint, batch.id, batch.days)
             handled += 1

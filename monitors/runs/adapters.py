@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -12,11 +11,12 @@ from sqlalchemy.orm import Session
 from governance.core.clock import Clock, SystemClock
 from governance.core.db import Database
 from governance.core.errors import InvalidState, NotFound
-from governance.core.paths import REFUSED, Unconfined, confine
+from governance.core.paths import REFUSED, Unconfined
 from governance.core.principal import SYSTEM
 from governance.core.secrets import SecretBox
 from governance.core.settings import Settings
 from lineage import service as lineage
+from lineage.objectdata import dataset_location, read_dataset_table
 from lineage.schemas import DatasetVersion, ModelVersion, NodeKind, NodeRef, RunState
 from monitors.alerts.schemas import Breach
 from monitors.alerts.service import raise_or_update_alert
@@ -37,23 +37,20 @@ from monitors.specs.windows import Span
 JOB_NAMESPACE = "steward.monitors"
 
 
-def read_dataset_version(found: DatasetVersion, *, roots: Sequence[Path]) -> pa.Table:
-    """Read a dataset version (Parquet file or folder, or CSV) from inside its project's prefix."""
+def read_dataset_version(found: DatasetVersion, *, settings: Settings) -> pa.Table:
+    """Read a dataset version (Parquet file or folder, or CSV) from inside its project's prefix:
+    of a local dataset root, or of the object store ``settings.dataset_uri`` names."""
     # The location was confined at registration; it is checked again here, as a row edited in
     # the database (or a link swapped since) must not make a run read outside the prefix.
     try:
-        path = confine(found.uri, roots=roots, project=found.project)
+        return read_dataset_table(
+            found.uri, project=found.project, roots=settings.dataset_roots,
+            location=dataset_location(settings.dataset_uri),
+        )  # fmt: skip
     except Unconfined:
         raise InvalidState(
             f"dataset {found.name!r} version {found.version!r} cannot be read: {REFUSED}"
         ) from None
-    if path.suffix.lower() == ".csv":
-        import pyarrow.csv as pacsv
-
-        return pacsv.read_csv(path)
-    import pyarrow.parquet as pq
-
-    return pq.read_table(path)
 
 
 class CaptureWindowReader:
@@ -77,7 +74,7 @@ class CaptureWindowReader:
         version = lineage.get_dataset_version(self.db, project=project, name=target.name)
         if not span.start <= version.created_at < span.end:
             return pa.table({})  # no new version of the dataset in this window
-        return read_dataset_version(version, roots=self.settings.dataset_roots)
+        return read_dataset_version(version, settings=self.settings)
 
 
 class LineageReferenceLoader:
@@ -103,7 +100,7 @@ class LineageReferenceLoader:
         if name is None:
             raise NotFound("no reference dataset: name one, or link the model's training data")
         found = lineage.get_dataset_version(self.db, project=project, name=name, version=version)
-        table = read_dataset_version(found, roots=self.settings.dataset_roots)
+        table = read_dataset_version(found, settings=self.settings)
         key = f"dataset:{project}/{found.namespace}/{found.name}@{found.version}"
         return LoadedReference(
             key=key, table=table, dataset=found.name, version=found.version, roles=roles

@@ -80,7 +80,7 @@ class CapturePartitions:
         if self.min_rows is None or target.kind is not TargetKind.endpoint:
             return None
         store = capture_files(self.settings)
-        filesystem = _filesystem(store)
+        filesystem = store.filesystem
         first, last = days_between(span.start, span.end)
         kind = CaptureKind.inference
         days = [d for d in store.days(kind, project, target.name) if first <= d <= last]
@@ -116,7 +116,7 @@ class CapturePartitions:
         return finish(merged, self.sampling)
 
     def _tasks(self, parts: WindowParts) -> list[Task]:
-        filesystem = _filesystem(capture_files(self.settings))
+        filesystem = capture_files(self.settings).filesystem
         start, end = to_utc(parts.span.start), to_utc(parts.span.end)
         return [
             Task(groups=chunk, filesystem=filesystem, start=start, end=end, sampling=self.sampling)
@@ -211,7 +211,3 @@ def _chunks(groups: Sequence[RowGroup], rows: int) -> Iterator[tuple[RowGroup, .
     if chunk:
         yield tuple(chunk)
 
-
-def _filesystem(store: Any) -> pafs.FileSystem:
-    found = getattr(store, "filesystem", None)
-    return found if isinstance(found, pafs.FileSystem) else pafs.LocalFileSystem()

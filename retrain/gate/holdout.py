@@ -169,7 +169,7 @@ def _sample(
 ) -> tuple[pa.Table, dict[str, Any]]:
     """``reference_fraction`` of the version's rows, drawn with ``spec.seed``, in file order."""
     try:
-        table = read_dataset_version(found, roots=settings.dataset_roots)
+        table = read_dataset_version(found, settings=settings)
     except (InvalidInput, InvalidState, OSError) as exc:
         raise InvalidState(f"the reference dataset {found.name!r} cannot be read") from exc
     count = round(spec.reference_fraction * len(table))

@@ -28,6 +28,7 @@ from governance.core.settings import Settings
 from lineage import service as lineage
 from lineage.datafile import sha256_file
 from lineage.schemas import ModelCreate, Signature
+from lineage.storage import is_local_uri
 from monitors.runs.adapters import read_dataset_version
 from retrain.artifacts.formats import check_artifact, flavor_of
 from retrain.artifacts.store import find_artifact, read_verified, save_artifact
@@ -104,17 +105,20 @@ def _place_dataset(scope: StepScope, name: str, version: str, stem: Path) -> Pat
     found = lineage.get_dataset_version(scope.db, project=scope.project, name=name, version=version)
     if not found.uri:
         raise StepFailure(f"dataset {name}@{version} is a record without stored content")
+    import pyarrow.parquet as pq
+
+    target = stem.with_suffix(".parquet")
+    if not is_local_uri(found.uri):  # in the object store: read (confined to the project there)
+        pq.write_table(read_dataset_version(found, settings=scope.settings), target)
+        return target
     roots = scope.settings.dataset_roots
     source = confine(found.uri, roots=roots, project=scope.project)  # this project's data only
-    target = stem.with_suffix(".parquet")
     if source.is_file() and source.suffix.lower() in (".parquet", ".pq"):
         shutil.copyfile(source, target)
         if sha256_file(target) != found.sha256:
             raise StepFailure(f"dataset {name}@{version} changed on disk since it was registered")
         return target
-    import pyarrow.parquet as pq
-
-    pq.write_table(read_dataset_version(found, roots=roots), target)
+    pq.write_table(read_dataset_version(found, settings=scope.settings), target)
     return target
 
 

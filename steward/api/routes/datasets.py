@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
 
 from lineage import service
+from lineage.objectdata import dataset_location
 from lineage.schemas import NAME_RE, Dataset, DatasetCreate, DatasetVersion
 from lineage.upload import SUFFIXES
 from steward.api.deps import Caller, Cursor, Limit, ServicesDep, body_chunks, require
@@ -42,6 +43,7 @@ def register_dataset_version(
         actor=caller.principal,
         clock=svc.clock,
         roots=svc.settings.dataset_roots,
+        store=dataset_location(svc.settings.dataset_uri),
     )
 
 
@@ -102,5 +104,6 @@ def upload_dataset_version(
         svc.db, project=project, name=name, version=version, chunks=body_chunks(request),
         media_type=content_type, sha256=sha256, namespace=namespace, description=description,
         roots=svc.settings.dataset_roots, max_bytes=svc.settings.max_ingest_body_bytes,
+        store=dataset_location(svc.settings.dataset_uri),
         actor=caller.principal, clock=svc.clock,
     )  # fmt: skip

@@ -153,7 +153,7 @@ def _computed(ctx: ReportContext, records: ModelRecords) -> tuple[Importance | N
     if reference is None:
         return None, "no reference or training dataset to explain the version on"
     try:
-        table = read_dataset_version(reference, roots=ctx.settings.dataset_roots)
+        table = read_dataset_version(reference, settings=ctx.settings)
         inputs = list(model.features)
         background = sample(table.select(inputs), BACKGROUND_ROWS, SEED + 1)
         rows = sample(table.select(inputs), SAMPLE_ROWS, SEED)
