@@ -12,23 +12,21 @@ import hashlib
 import json
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
-from governance.access.authorization import authorize
 from governance.access.enforcer import PolicyEngine
-from governance.access.schemas import SYSTEM_PROJECT
-from governance.access.service import list_projects
 from governance.audit.service import record_audit
 from governance.core.clock import Clock, SystemClock, to_utc
 from governance.core.db import Database
-from governance.core.errors import Conflict, InvalidInput, NotFound
-from governance.core.principal import Principal, PrincipalKind
+from governance.core.errors import Conflict, InvalidInput
+from governance.core.principal import Principal
 from lineage import olrestore
 from lineage.olrestore import Flush
+from lineage.olroute import Routing, authorize_restores, route
 from lineage.olschema import EDGE_FACET, IO_FACET, NODE_FACET, validate_event
 from lineage.schemas import (
     TERMINAL_STATES,
@@ -56,84 +54,6 @@ PARENT_EDGE = EdgeKind.parent
 """Kind of the edge from a parent run (or job) to its child, from the ParentRunFacet."""
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
-class Routing:
-    """Where events without an explicit project go: the namespace map, then a default."""
-
-    namespace_map: Mapping[str, str] = field(default_factory=dict)
-    default_project: str | None = None
-
-
-def namespace_of(payload: Mapping[str, Any]) -> str:
-    """The namespace that names an event's project: its job's, or its dataset's."""
-    part = payload.get("job") or payload.get("dataset") or {}
-    return str(part.get("namespace", ""))
-
-
-def project_of(
-    payload: Mapping[str, Any], *, override: str | None, namespace_map: Mapping[str, str]
-) -> str:
-    """The project an event belongs to: explicit, mapped from its namespace, or the namespace."""
-    if override:
-        return override
-    namespace = namespace_of(payload)
-    return namespace_map.get(namespace, namespace)
-
-
-def route(
-    db: Database,
-    payload: Mapping[str, Any],
-    *,
-    actor: Principal,
-    policy: PolicyEngine,
-    override: str | None,
-    routing: Routing,
-) -> str:
-    """Authorise an event's write and return its project; an unmapped namespace that is no
-    project the caller knows goes to the default project, or gets a 404 saying how to map it."""
-    target = project_of(payload, override=override, namespace_map=routing.namespace_map)
-    namespace = namespace_of(payload)
-    unmapped = not override and namespace not in routing.namespace_map
-    if unmapped and routing.default_project and not _known(db, policy, actor, target):
-        target = routing.default_project
-    try:
-        authorize(actor, target, "lineage", "write", db=db, policy=policy)
-    except NotFound as exc:
-        if not unmapped:
-            raise
-        raise NotFound(_how_to_map(namespace, target), field="job.namespace") from exc
-    return target
-
-
-def _known(db: Database, policy: PolicyEngine, actor: Principal, project: str) -> bool:
-    # Known means visible to this caller: a project it cannot see is treated as no project.
-    if actor.kind is PrincipalKind.system:
-        return bool(list_projects(db, names={project}))
-    return project == SYSTEM_PROJECT or bool(policy.roles(actor.name, project))
-
-
-def _how_to_map(namespace: str, project: str) -> str:
-    example = json.dumps({namespace: "<project>"})
-    return (
-        f"OpenLineage namespace {namespace!r} is not mapped to a project, and project "
-        f"{project!r} was not found: map it with STEWARD_LINEAGE_NAMESPACE_MAP='{example}', "
-        "set STEWARD_LINEAGE_DEFAULT_PROJECT=<project>, or post with ?project=<project>"
-    )
-
-
-def _authorize_restores(
-    db: Database,
-    payload: Mapping[str, Any],
-    *,
-    actor: Principal,
-    policy: PolicyEngine,
-    project: str,
-) -> None:
-    # Restoring models, endpoints and deployments is what their registry routes do: same rights.
-    for obj, act in sorted(olrestore.permissions(payload)):
-        authorize(actor, project, obj, act, db=db, policy=policy)
-
-
 def ingest_event(
     db: Database,
     *,
@@ -147,7 +67,7 @@ def ingest_event(
     """Validate, authorise and apply one OpenLineage event; a retried event changes nothing."""
     kind = validate_event(payload)
     target = route(db, payload, actor=actor, policy=policy, override=project, routing=routing)
-    _authorize_restores(db, payload, actor=actor, policy=policy, project=target)
+    authorize_restores(db, payload, actor=actor, policy=policy, project=target)
     return apply_event(db, payload=payload, kind=kind, project=target, actor=actor, clock=clock)
 
 
@@ -172,7 +92,7 @@ def ingest_events(
         target = route(db, payload, actor=actor, policy=policy, override=project, routing=routing)
         batch.append((payload, kind, target))
     for payload, _, target in batch:
-        _authorize_restores(db, payload, actor=actor, policy=policy, project=target)
+        authorize_restores(db, payload, actor=actor, policy=policy, project=target)
     return apply_events(db, events=batch, actor=actor, clock=clock)
 
 

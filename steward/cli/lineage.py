@@ -20,7 +20,7 @@ from governance.access.service import get_project
 from governance.core.db import Database
 from governance.core.errors import InvalidInput, NotFound
 from governance.core.settings import Settings
-from lineage import openlineage, query, service
+from lineage import olroute, openlineage, query, service
 from lineage.export import export_events
 from lineage.graph import Direction
 from lineage.olschema import validate_event
@@ -246,8 +246,8 @@ def _local_target(
     db: Database, config: Settings, payload: dict[str, Any], project: str | None
 ) -> str:
     mapping = config.lineage_namespace_map
-    target = openlineage.project_of(payload, override=project, namespace_map=mapping)
-    unmapped = not project and openlineage.namespace_of(payload) not in mapping
+    target = olroute.project_of(payload, override=project, namespace_map=mapping)
+    unmapped = not project and olroute.namespace_of(payload) not in mapping
     if unmapped and config.lineage_default_project:
         try:
             get_project(db, name=target)

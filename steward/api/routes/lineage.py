@@ -19,7 +19,7 @@ from uuid import UUID
 from fastapi import APIRouter, Body, Depends, Path, Query
 from fastapi.responses import PlainTextResponse, StreamingResponse
 
-from lineage import openlineage, query
+from lineage import olroute, openlineage, query
 from lineage.export import export_events
 from lineage.graph import MAX_DEPTH, Direction
 from lineage.render import Format, render
@@ -59,8 +59,8 @@ NDJSON: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _routing(svc: ServicesDep) -> openlineage.Routing:
-    return openlineage.Routing(
+def _routing(svc: ServicesDep) -> olroute.Routing:
+    return olroute.Routing(
         namespace_map=svc.namespace_map, default_project=svc.settings.lineage_default_project
     )
 
