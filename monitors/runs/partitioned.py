@@ -210,4 +210,3 @@ def _chunks(groups: Sequence[RowGroup], rows: int) -> Iterator[tuple[RowGroup, .
         held += group.rows
     if chunk:
         yield tuple(chunk)
-
