@@ -53,6 +53,7 @@ from steward.api.deps import Services
 from steward.migrations import upgrade
 from steward.reports.document import ReportContext, ReportFormat
 from steward.reports.model_report import build_model_report
+from steward.reports.render import render
 
 PROJECT = "bench"
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
@@ -181,21 +182,8 @@ def _run(services: Services, clock: ManualClock, days: int, repeat: int) -> None
     rows = [("bare SQL SELECT of the values (baseline)", timed(baseline, repeat))]
     rows.append(("build_model_report", timed(
         lambda: build_model_report(ctx, model="scorer", version=1), repeat)))  # fmt: skip
-    rendered = _render_row(report, repeat)
-    if rendered is not None:
-        rows.append(rendered)
+    rows.append(("render HTML", timed(lambda: render(report, ReportFormat.html), repeat)))
     _print(rows, days, values)
-
-
-def _render_row(report: object, repeat: int) -> tuple[str, float] | None:
-    try:
-        from steward.reports.render import render
-
-        render(report, ReportFormat.html)  # type: ignore[arg-type]
-    except (ImportError, NotImplementedError) as exc:
-        Console().print(f"[yellow]HTML rendering skipped: {type(exc).__name__}[/]")
-        return None
-    return ("render HTML", timed(lambda: render(report, ReportFormat.html), repeat))  # type: ignore[arg-type]
 
 
 def _print(rows: list[tuple[str, float]], days: int, values: int) -> None:
