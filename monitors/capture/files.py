@@ -28,6 +28,7 @@ import re
 import shutil
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path, PosixPath, PurePosixPath
@@ -57,7 +58,8 @@ COMPACT = "compact-{}.parquet"
 COMPACTING = ".compacting-{}.parquet"
 REPLACES = b"steward.replaces"
 _PUBLISHED = ("part-", "compact-")
-_READ_ATTEMPTS = 3
+_READ_ATTEMPTS = 5
+_VANISHED = ("NO_SUCH_KEY", "RESOURCE_NOT_FOUND", "NoSuchKey")
 _CACHED_FOOTERS = 4096
 
 
@@ -291,7 +293,8 @@ class ParquetCaptureStore:
         """Names a compact file replaces (read once: a published file never changes)."""
         found = self._footers.get(path)
         if found is None:
-            meta = pq.read_metadata(path, filesystem=self.filesystem).metadata or {}
+            with _vanished_as_missing():
+                meta = pq.read_metadata(path, filesystem=self.filesystem).metadata or {}
             found = frozenset(json.loads(meta.get(REPLACES, b"[]")))
             if len(self._footers) >= _CACHED_FOOTERS:
                 self._footers.clear()
@@ -368,11 +371,29 @@ def read_files(
     where: pc.Expression | None,
 ) -> pa.Table:
     """The rows of Parquet ``paths`` on ``filesystem``, their schemas unified."""
-    schemas = [pq.read_schema(p, filesystem=filesystem) for p in paths]
-    schema = pa.unify_schemas(schemas, promote_options="permissive")
-    dataset = ds.dataset(paths, schema=schema, format="parquet", filesystem=filesystem)
-    wanted = None if columns is None else [c for c in columns if c in schema.names]
-    return dataset.to_table(columns=wanted, filter=where)
+    with _vanished_as_missing():
+        schemas = [pq.read_schema(p, filesystem=filesystem) for p in paths]
+        schema = pa.unify_schemas(schemas, promote_options="permissive")
+        dataset = ds.dataset(paths, schema=schema, format="parquet", filesystem=filesystem)
+        wanted = None if columns is None else [c for c in columns if c in schema.names]
+        return dataset.to_table(columns=wanted, filter=where)
+
+
+@contextmanager
+def _vanished_as_missing() -> Iterator[None]:
+    """Raise an object deleted while it was being read as ``FileNotFoundError``.
+
+    S3 reports an object deleted between its HEAD and its GET as a plain ``OSError``
+    (NO_SUCH_KEY or RESOURCE_NOT_FOUND); callers list again on ``FileNotFoundError``.
+    """
+    try:
+        yield
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        if any(code in str(exc) for code in _VANISHED):
+            raise FileNotFoundError(str(exc)) from exc
+        raise
 
 
 def cutoff_day(today: date, retention_days: int) -> str:
