@@ -35,6 +35,7 @@ from steward.api.middleware import (
 )
 from steward.api.ratelimit import RateLimiter
 from steward.api.routes import all_routers
+from steward.console import install_console
 from steward.environment import run_environment
 from steward.metrics import HttpMetrics
 from steward.migrations import ensure_current
@@ -195,6 +196,7 @@ def create_app(
     app.openapi = openapi  # type: ignore[method-assign]
     for router in all_routers():
         app.include_router(router)
+    install_console(app)  # last: its catch-all must not shadow an API route
     _add_middleware(app, svc.settings)
     return app
 
