@@ -126,7 +126,12 @@ class ColumnSpec(Frozen):
 
 
 class Signature(Frozen):
-    """What a model takes and returns; endpoints validate inference logs against it."""
+    """What a model takes and returns; endpoints validate inference logs against it.
+
+    ``context`` columns come with each request and are captured beside the inputs, but never
+    reach the model: sensitive attributes a fairness monitor groups by although the model must
+    not see them, or segments to slice drift by.
+    """
 
     inputs: list[ColumnSpec] = Field(min_length=1, max_length=5000)
     outputs: list[ColumnSpec] = Field(
@@ -135,14 +140,27 @@ class Signature(Frozen):
     task: TaskType = TaskType.other
     probabilities: bool = False
     classes: list[str] | None = None
+    context: list[ColumnSpec] = Field(default_factory=list, max_length=1000)
 
-    @field_validator("inputs", "outputs")
+    @field_validator("inputs", "outputs", "context")
     @classmethod
     def _unique(cls, value: list[ColumnSpec]) -> list[ColumnSpec]:
         names = [c.name for c in value]
         if len(set(names)) != len(names):
             raise ValueError("column names must be unique")
         return value
+
+    @model_validator(mode="after")
+    def _context_apart(self) -> Signature:
+        taken = {c.name for c in self.inputs} | {c.name for c in self.outputs}
+        clash = sorted(c.name for c in self.context if c.name in taken)
+        if clash:
+            raise ValueError(f"context columns {clash} are already inputs or outputs")
+        return self
+
+    def captured(self) -> list[ColumnSpec]:
+        """The columns a request carries and capture stores: the inputs, then the context."""
+        return [*self.inputs, *self.context]
 
     def input_types(self) -> dict[str, ColumnType]:
         """Input column name -> type."""

@@ -59,7 +59,7 @@ class LineageSchemaSource:
 
 def schema_from_signature(signature: Signature) -> ExpectedSchema:
     """Inputs become feature columns; the output named ``prediction`` (else the first) its type."""
-    features = tuple((c.name, _TYPES[str(c.type)]) for c in signature.inputs)
+    features = tuple((c.name, _TYPES[str(c.type)]) for c in signature.captured())
     clash = sorted({name for name, _ in features} & RESERVED)
     if clash:
         raise InvalidState(f"the signature's inputs use reserved column names {clash}")

@@ -31,7 +31,7 @@ def column_roles(spec: MonitorSpec, signature: Signature | None = None) -> Colum
         return ColumnRoles(predictions=frozenset(predictions), sensitive=tuple(sensitive))
     outputs = [c.name for c in signature.outputs if c.name not in predictions]
     return ColumnRoles(
-        features=tuple(c.name for c in signature.inputs),
+        features=tuple(c.name for c in signature.captured()),
         predictions=frozenset(predictions),
         labels=tuple(dict.fromkeys((LABEL, *outputs, "target"))),
         sensitive=tuple(dict.fromkeys(sensitive)),

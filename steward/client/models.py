@@ -60,6 +60,8 @@ class Signature(Answer):
     task: str = "other"
     probabilities: bool = False
     classes: list[str] | None = None
+    # captured with each request, never passed to the model (e.g. sensitive attributes)
+    context: list[Column] = Field(default_factory=list)
 
 
 class Dataset(Answer):

@@ -32,13 +32,15 @@ def _signature() -> Signature:
     )
 
 
-def register_version(client: TestClient, world: World, model: Any, **extra: Any) -> int:
+def register_version(
+    client: TestClient, world: World, model: Any, signature: Signature | None = None, **extra: Any
+) -> int:
     """Register and upload ``model`` as the next version of 'income' (not deployed)."""
     data = _skops(model)
     eng = world.headers("ml-engineer")
     body = {
         "sha256": hashlib.sha256(data).hexdigest(), "flavor": "sklearn",
-        "signature": _signature().model_dump(mode="json"), **extra,
+        "signature": (signature or _signature()).model_dump(mode="json"), **extra,
     }  # fmt: skip
     r = client.post(f"{P}/models/income/versions", json=body, headers=eng)
     assert r.status_code == 201, r.text
@@ -50,9 +52,11 @@ def register_version(client: TestClient, world: World, model: Any, **extra: Any)
     return version
 
 
-def _publish(client: TestClient, world: World, model: Any) -> int:
+def _publish(
+    client: TestClient, world: World, model: Any, signature: Signature | None = None
+) -> int:
     """Register, upload and deploy ``model`` to endpoint 'income'; its version number."""
-    version = register_version(client, world, model)
+    version = register_version(client, world, model, signature)
     eng = world.headers("ml-engineer")
     if client.get(f"{P}/endpoints/income", headers=eng).status_code == 404:
         created = client.post(f"{P}/endpoints", json={"name": "income"}, headers=eng)
@@ -199,3 +203,45 @@ def test_concurrent_first_requests_share_one_scorer(services: Services) -> None:
     with ThreadPoolExecutor(8) as pool:
         built = list(pool.map(lambda _: scorer(services), range(8)))
     assert all(b is built[0] for b in built) and services.scorer is built[0]
+
+
+def test_context_columns_are_captured_but_never_reach_the_model(
+    client: TestClient, world: World, services: Services, adult: pa.Table
+) -> None:
+    """Sex and race come with each request for the fairness monitors; the model sees neither."""
+    from sklearn.linear_model import LogisticRegression
+
+    train = adult.slice(0, 2000)
+    model = LogisticRegression(max_iter=500).fit(
+        train.select(list(NUMERIC)).to_pandas(), train.column("income").to_pylist()
+    )
+    signature = _signature().model_copy(
+        update={
+            "inputs": [ColumnSpec(name=n, type=ColumnType.int) for n in NUMERIC],
+            "context": [ColumnSpec(name=n, type=ColumnType.str) for n in CATEGORICAL],
+        }
+    )
+    eng = world.headers("ml-engineer")
+    clash = signature.model_dump(mode="json")
+    clash["context"].append({"name": NUMERIC[0], "type": "int"})
+    body = {"sha256": "0" * 64, "flavor": "sklearn", "signature": clash}
+    refused = client.post(f"{P}/models/income/versions", json=body, headers=eng)
+    assert refused.status_code == 422 and "already inputs or outputs" in refused.text
+
+    version = _publish(client, world, model, signature=signature)
+    rows = adult.slice(2000, 40)
+    r = client.post(SCORE, json={"records": _records(rows)}, headers=world.headers("app-developer"))
+    assert r.status_code == 200, r.text
+    assert r.json()["version"] == version
+    assert r.json()["predictions"] == model.predict(rows.select(list(NUMERIC)).to_pandas()).tolist()
+    flipped = [{"features": rec["features"] | {"sex": "Other", "race": None}}
+               for rec in _records(rows)]  # fmt: skip
+    again = client.post(SCORE, json={"records": flipped}, headers=world.headers("app-developer"))
+    assert again.json()["probabilities"] == r.json()["probabilities"]  # the model never saw them
+
+    assert services.scorer is not None
+    services.scorer.capture.flush()
+    window = {"start": "2000-01-01T00:00:00Z", "end": "2200-01-01T00:00:00Z"}
+    logged = client.get(f"{P}/endpoints/income/inferences", params=window, headers=eng).json()
+    sexes = sorted(row["sex"] for row in logged["rows"])
+    assert sexes == sorted([*rows.column("sex").to_pylist(), *["Other"] * rows.num_rows])

@@ -37,6 +37,11 @@ def identity_section(ctx: ReportContext, records: ModelRecords) -> Section:
         Fact(
             label="Outputs", value=", ".join(f"{c.name}: {c.type}" for c in sig.outputs), source=me
         ),
+        Fact(
+            label="Context (captured, not model inputs)",
+            value=", ".join(f"{c.name}: {c.type}" for c in sig.context) or None,
+            source=me,
+        ),
         Fact(label="Classes", value=", ".join(sig.classes or []) or None, source=me),
         Fact(label="Probabilities", value=sig.probabilities, source=me),
         Fact(label="Registered at", value=when(mv.created_at), source=me),
