@@ -19,17 +19,14 @@ from tests.builders import OPERATOR
 from tests.conftest import make_settings
 from tests.retrain.pipelines.inline import InlineRunner
 
-REPO = Path(__file__).resolve().parents[3]
-EXAMPLES = REPO / "examples" / "adult_pipeline"
-
 
 @pytest.fixture
 def settings(tmp_path: Path, db_url: str) -> Settings:
     """Settings whose pipelines may run the test steps and the example."""
+    modules = ["tests.retrain.pipelines", "steward.demo.pipeline"]
     return make_settings(
-        tmp_path / "home", db_url, pipeline_modules=["tests.retrain.pipelines", "adult_pipeline"],
-        pipeline_path=[EXAMPLES], pipeline_step_timeout_seconds=120,
-    )  # fmt: skip
+        tmp_path / "home", db_url, pipeline_modules=modules, pipeline_step_timeout_seconds=120
+    )
 
 
 @pytest.fixture

@@ -124,16 +124,16 @@ def test_the_adult_example_runs_on_local_processes_and_on_a_dask_cluster(
         "inputs": {"training": {"kind": "dataset", "default": "adult-train"},
                    "epochs": {"kind": "parameter", "default": 1}},
         "steps": [
-            {"name": "prepare", "function": "adult_pipeline.steps:prepare",
+            {"name": "prepare", "function": "steward.demo.pipeline.steps:prepare",
              "inputs": {"data": "inputs.training"}, "outputs": {"train": "dataset",
                                                                 "test": "dataset"}},
-            {"name": "train", "function": "adult_pipeline.steps:train",
+            {"name": "train", "function": "steward.demo.pipeline.steps:train",
              "inputs": {"train": "steps.prepare.train", "epochs": "inputs.epochs", "seed": 7,
                         "hidden": 16, "max_rows": 1500},
              "outputs": {"model": {"kind": "model", "name": "income"}}},
-            {"name": "evaluate", "function": "adult_pipeline.steps:evaluate",
+            {"name": "evaluate", "function": "steward.demo.pipeline.steps:evaluate",
              "inputs": {"model": "steps.train.model", "test": "steps.prepare.test"},
-             "outputs": {"metrics": "metrics"}},
+             "outputs": {"metrics": "metrics", "scored": "dataset"}},
         ],
     }  # fmt: skip
     assert apply(client, world, body).status_code == 201

@@ -40,7 +40,7 @@ def task(
         workdir=workdir,
         limits=limits or ResourceLimits(timeout_seconds=60),
         allowed_modules=allowed,
-        python_path=(STEPS, EXAMPLE),
+        python_path=(STEPS,),
     )
 
 

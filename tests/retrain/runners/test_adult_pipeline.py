@@ -20,14 +20,14 @@ from retrain.runners.local import LocalRunner
 from steward.demo.data import FEATURES
 from tests.retrain.runners.conftest import run, task
 
-ALLOWED = ("adult_pipeline",)
+ALLOWED = ("steward.demo.pipeline",)
 LIMITS = ResourceLimits(timeout_seconds=120)
 
 
 def _step(runner: StepRunner, workdir: Path, name: str, arguments: Any, outputs: Any) -> Any:
     run_id = uuid.UUID(int=7)
     step = task(
-        workdir, f"adult_pipeline.steps:{name}", arguments, outputs,
+        workdir, f"steward.demo.pipeline.steps:{name}", arguments, outputs,
         limits=LIMITS, allowed=ALLOWED, run_id=run_id,
     )  # fmt: skip
     outcome, lines = run(runner, step)
@@ -69,7 +69,9 @@ def _chain(
         "model": {**model, "path": _placed(train_dir / model["path"], evaluate_dir, "model.pt")},
         "test": {"kind": "dataset", "path": _placed(test, evaluate_dir, "test.parquet")},
     }
-    evaluated, _ = _step(runner, evaluate_dir, "evaluate", arguments, {"metrics": "metrics"})
+    evaluated, _ = _step(
+        runner, evaluate_dir, "evaluate", arguments, {"metrics": "metrics", "scored": "dataset"}
+    )
     return trained, train_dir / model["path"], test, evaluated.outputs["metrics"]["values"]
 
 

@@ -11,6 +11,10 @@ import torch
 class Income(torch.nn.Module):
     """Log, standardise, the MLP, softmax: raw numeric columns in, class probabilities out."""
 
+    logged: torch.Tensor
+    means: torch.Tensor
+    stds: torch.Tensor
+
     def __init__(
         self, net: torch.nn.Module, logged: torch.Tensor, means: torch.Tensor, stds: torch.Tensor
     ) -> None:
@@ -65,11 +69,11 @@ def fit(
     generator = torch.Generator().manual_seed(seed)
     for epoch in range(epochs):
         total = 0.0
-        for batch in torch.randperm(len(x), generator=generator).split(256):
+        for batch in torch.randperm(len(x), generator=generator).split(256):  # type: ignore[no-untyped-call]
             optimiser.zero_grad()
             probs = model(inputs[batch])
             loss = torch.nn.functional.nll_loss(torch.log(probs + 1e-9), labels[batch])
-            loss.backward()
+            loss.backward()  # type: ignore[no-untyped-call]
             optimiser.step()
             total += loss.item() * len(batch)
         log.info("epoch %d loss %.4f", epoch + 1, total / len(x))

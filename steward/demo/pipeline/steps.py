@@ -4,7 +4,9 @@ The model takes Adult's six numeric columns as they arrive at the ``income`` end
 integers: the log and the standardisation are inside the TorchScript graph) and returns the
 probabilities of ``<=50K`` and ``>50K``. Steward scores TorchScript with one float matrix of the
 signature's inputs, so text columns cannot be model inputs; with the numeric columns alone the
-network reaches about 0.82 accuracy on held-out rows.
+network reaches about 0.82 accuracy on held-out rows. Sex and race are the signature's context:
+each request carries them and capture keeps them for the fairness monitors, the model never
+sees them.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from steward.demo.data import CLASSES, FEATURES, NUMERIC, POSITIVE, TARGET
 
 LABEL = "label"  # what an endpoint's labelled window calls the target
 LOGGED = ("capital-gain", "capital-loss")  # heavy-tailed: log1p before standardising
+CONTEXT = ("sex", "race")  # captured for the fairness monitors, never model inputs
 
 
 def prepare(
@@ -59,7 +62,7 @@ def train(
     max_rows: int | None = None,
 ) -> dict[str, ModelOutput]:
     """Fit the MLP on the CPU (seeded) and save it as TorchScript with its signature."""
-    from adult_pipeline import network
+    from steward.demo.pipeline import network
 
     table = train.read()
     if max_rows is not None:
@@ -76,8 +79,10 @@ def train(
 
 def evaluate(
     ctx: StepContext, model: ModelInput, test: DatasetInput
-) -> dict[str, dict[str, float]]:
-    """Accuracy, ROC AUC and F1 (positive class ``>50K``) of the model on the test rows."""
+) -> dict[str, dict[str, float] | Path]:
+    """Accuracy, ROC AUC and F1 (positive class ``>50K``) of the model on the test rows, and
+    the test rows with the model's predictions (a monitor's reference: a model's answers on
+    rows it never saw, like production's)."""
     table = test.read()
     prediction = model.load().predict(table)
     if prediction.probabilities is None:
@@ -89,7 +94,12 @@ def evaluate(
         prediction.probabilities[:, classes.index(POSITIVE)],
     )
     ctx.log.info("metrics %s", metrics)
-    return {"metrics": metrics}
+    scored = table.append_column("prediction", pa.array(prediction.predictions)).append_column(
+        "probabilities", pa.array(prediction.probabilities.tolist(), type=pa.list_(pa.float64()))
+    )
+    path = ctx.workdir / "scored.parquet"
+    pq.write_table(scored, path)
+    return {"metrics": metrics, "scored": path}
 
 
 def _rows(table: pa.Table) -> pa.Table:
@@ -114,6 +124,7 @@ def signature() -> Signature:
         task=TaskType.binary,
         probabilities=True,
         classes=list(CLASSES),
+        context=[ColumnSpec(name=name, type=ColumnType.str) for name in CONTEXT],
     )
 
 
