@@ -11,10 +11,6 @@ import torch
 class Income(torch.nn.Module):
     """Log, standardise, the MLP, softmax: raw numeric columns in, class probabilities out."""
 
-    logged: torch.Tensor
-    means: torch.Tensor
-    stds: torch.Tensor
-
     def __init__(
         self, net: torch.nn.Module, logged: torch.Tensor, means: torch.Tensor, stds: torch.Tensor
     ) -> None:
@@ -26,8 +22,10 @@ class Income(torch.nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Class probabilities of each row of ``x`` ([rows, features] floats, NaN if missing)."""
-        x = torch.where(self.logged, torch.log1p(torch.clamp(x, min=0.0)), x)
-        x = torch.nan_to_num((x - self.means) / self.stds, nan=0.0)
+        # buffers: torch types them Tensor | Module, and TorchScript refuses class annotations
+        logged = torch.log1p(torch.clamp(x, min=0.0))
+        x = torch.where(self.logged, logged, x)  # type: ignore[arg-type]
+        x = torch.nan_to_num((x - self.means) / self.stds, nan=0.0)  # type: ignore[operator]
         return torch.softmax(self.net(x), dim=1)
 
 
@@ -69,7 +67,8 @@ def fit(
     generator = torch.Generator().manual_seed(seed)
     for epoch in range(epochs):
         total = 0.0
-        for batch in torch.randperm(len(x), generator=generator).split(256):  # type: ignore[no-untyped-call]
+        order = torch.randperm(len(x), generator=generator)
+        for batch in order.split(256):  # type: ignore[no-untyped-call]
             optimiser.zero_grad()
             probs = model(inputs[batch])
             loss = torch.nn.functional.nll_loss(torch.log(probs + 1e-9), labels[batch])
