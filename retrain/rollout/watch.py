@@ -23,7 +23,8 @@ _RECENT: Final = 50  # newest alerts and runs looked at per monitor
 
 
 def breached_monitor(db: Database, rollout: Rollout) -> str | None:
-    """A monitor of the rollout's endpoint (or its shadow) that breached after the start."""
+    """A monitor of the rollout's endpoint (or its shadow) with a signal that breached anew
+    after the start."""
     watched = {rollout.endpoint, rollout.shadow_endpoint}
     for monitor in specs.list_monitors(db, project=rollout.project, skip_refused=True):
         target = monitor.spec.target
@@ -35,13 +36,24 @@ def breached_monitor(db: Database, rollout: Rollout) -> str | None:
 
 
 def _breached_since(db: Database, rollout: Rollout, monitor: str) -> bool:
+    """Whether a signal of ``monitor`` breached after the start that was not already in breach.
+
+    A signal whose alert was open when the rollout started is the condition the release was
+    brought in to fix (a retrain launched by that very alert), or one no model can cause (the
+    inputs drifting): it breaching on would roll back every such release at its first window.
+    """
     start = rollout.started_at
     found = alerts.list_alerts(db, project=rollout.project, monitor=monitor, limit=_RECENT)
-    if any(a.last_breach_at > start for a in found):
+    standing = {
+        a.signal
+        for a in found
+        if a.opened_at <= start and (a.resolved_at is None or a.resolved_at > start)
+    }
+    if any(a.last_breach_at > start and a.signal not in standing for a in found):
         return True
     # a window that ends after the start holds traffic the candidate took part in
-    recent = runs.list_runs(db, project=rollout.project, name=monitor, since=start, limit=_RECENT)
-    return any(r.breached and r.window_end > start for r in recent)
+    page = runs.list_results(db, project=rollout.project, name=monitor, since=start)
+    return any(p.breached and p.window_end > start and p.signal not in standing for p in page.items)
 
 
 def check_rollouts(db: Database, *, settings: Settings, clock: Clock) -> list[Rollout]:
