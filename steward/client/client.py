@@ -92,6 +92,18 @@ class Steward:
         if self._owned:
             self._core.http.close()
 
+    def api(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> Any:
+        """Call a route the SDK has no method for (``path`` under ``/api/v1``), with the same
+        token, retries and typed errors; the decoded JSON answer (None for 204)."""
+        return self._core.json(method, path, json=json, params=params)
+
     def health(self) -> dict[str, Any]:
         """The server's health answer (no authentication needed)."""
         found: dict[str, Any] = self._core.json("GET", "/health")

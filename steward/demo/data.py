@@ -66,19 +66,44 @@ def split(
 
 
 def shift_weights(pool: pa.Table, strength: float) -> np.ndarray:
-    """Sampling weights of a population shift: older people, more women, longer hours."""
+    """Sampling weights of a population shift: older people, more women, shorter hours."""
     age = pool.column("age").to_numpy(zero_copy_only=False).astype(float)
     hours = pool.column("hours-per-week").to_numpy(zero_copy_only=False).astype(float)
     female = pc.equal(pool.column("sex"), "Female").to_numpy(zero_copy_only=False)
-    logits = strength * ((age - 38.0) / 8.0 + (hours - 40.0) / 10.0 + 1.2 * female)
+    logits = strength * ((age - 38.0) / 8.0 - (hours - 40.0) / 10.0 + 2.0 * female)
     weights = np.exp(logits - logits.max())
     normalised: np.ndarray = weights / weights.sum()
     return normalised
 
 
-def day_of_traffic(pool: pa.Table, *, rows: int, day: int, shifted: bool, seed: int) -> pa.Table:
-    """One day of requests sampled from the pool (with the shift when ``shifted``)."""
+def pay_reform(table: pa.Table, *, seed: int, rate: float = 0.8) -> tuple[pa.Table, int]:
+    """The simulated change in the world behind the labels; the table and how many changed.
+
+    A reform lifts the pay of women with some college or more who work part time (15-34 hours)
+    above 50K: ``rate`` of those earning less do. The model never sees sex, and a model trained
+    on the old world under-predicts exactly them, so its true-positive rate for women falls
+    behind men's: a fairness regression, which retraining on labelled recent traffic can mend
+    through the features it does see (education, hours).
+    """
+    rng = np.random.default_rng(seed)
+    female = pc.equal(table.column("sex"), "Female").to_numpy(zero_copy_only=False)
+    education = table.column("education-num").to_numpy(zero_copy_only=False)
+    hours = table.column("hours-per-week").to_numpy(zero_copy_only=False)
+    age = table.column("age").to_numpy(zero_copy_only=False)
+    positive = pc.equal(table.column(TARGET), POSITIVE).to_numpy(zero_copy_only=False)
+    lifted = female & (education >= 10) & (hours >= 15) & (hours <= 34) & (age >= 25)
+    lifted &= ~positive & (rng.random(table.num_rows) < rate)
+    income = pa.array(np.where(lifted | positive, POSITIVE, CLASSES[0]))
+    return table.set_column(table.column_names.index(TARGET), TARGET, income), int(lifted.sum())
+
+
+def day_of_traffic(
+    pool: pa.Table, *, rows: int, day: int, shifted: bool, seed: int
+) -> tuple[pa.Table, int]:
+    """One day of requests with their true labels, sampled from the pool; from the shift on,
+    another population and the pay reform. The rows and how many labels the reform changed."""
     rng = np.random.default_rng(seed + day)
     weights = shift_weights(pool, 0.6) if shifted else None
     index = rng.choice(pool.num_rows, size=rows, replace=True, p=weights)
-    return pool.take(index)
+    table = pool.take(index)
+    return pay_reform(table, seed=seed + 100 * day) if shifted else (table, 0)

@@ -1,95 +1,164 @@
-"""The demo's printed summary: what happened, the key numbers, and how to explore it."""
+"""The demo's printed summary: what happened, the key numbers, where the files are, what next.
+
+Long lines are never wrapped (commands and ids copy cleanly); tables fold their cells instead.
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
 from steward.demo import setup
+from steward.demo.replay import Day
 from steward.demo.scenario import DemoReport
+from steward.demo.setup import DRIFT, FAIRNESS, PEOPLE
+from steward.demo.stack import PROJECT
 
 
-def _days_table(report: DemoReport) -> Table:
-    table = Table(title=f"monitor {setup.MONITOR}: one run per daily window", title_justify="left")
-    for column in ("day", "window", "rows", "drifted features", "share", "pred.", "acc.", "result"):
-        table.add_column(column)
+def _f(value: Any, digits: int = 3) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def _day_row(day: Day) -> list[str]:
+    drift, fair = day.runs[DRIFT], day.runs[FAIRNESS]
+    names = drift.summary.get("data_drift", {}).get("drifted", [])
+    drifted = ", ".join(names[:2]) + (f" +{len(names) - 2}" if len(names) > 2 else "")
+    fairness = fair.summary.get("fairness", {})
+    accuracy = fair.summary.get("performance", {}).get("accuracy")
+    served = ", ".join(f"v{v}: {n}" for v, n in sorted(day.served.items()))
+    alerts = [m for m, run in ((DRIFT, drift), (FAIRNESS, fair)) if run.breached]
+    return [
+        f"{day.number}{'*' if day.shifted else ''}",
+        f"{day.start:%m-%d}",
+        served,
+        drifted or "-",
+        f"{_f(fairness.get('equalized_odds_difference'), 2)} "
+        f"({_f(fairness.get('equalized_odds_difference_reference'), 2)})",
+        _f(accuracy),
+        "[red]" + " ".join(a.removeprefix("income-") for a in alerts) + "[/red]"
+        if alerts
+        else "ok",
+    ]
+
+
+def days_table(report: DemoReport) -> Table:
+    """One row per daily window."""
+    table = Table(title="daily windows (the daemon ran both monitors once a day)",
+                  title_justify="left")  # fmt: skip
+    for column in ("day", "date", "served", "drifted inputs", "EOD (ref.)", "acc.", "alerts"):
+        table.add_column(column, overflow="fold")
     for day in report.days:
-        drift = day.run.summary.get("data_drift", {})
-        prediction = day.run.summary.get("prediction_drift", {})
-        names = drift.get("drifted", [])
-        drifted = ", ".join(names[:3]) + (f" +{len(names) - 3}" if len(names) > 3 else "")
-        share = drift.get("share_of_drifted_columns")
-        accuracy = day.run.summary.get("performance", {}).get("accuracy")
-        table.add_row(
-            f"{day.number}{'*' if day.shifted else ''}",
-            f"{day.run.window_start:%m-%d}..{day.run.window_end:%m-%d}",
-            str(day.run.row_count),
-            drifted or "-",
-            "-" if share is None else f"{share:.2f}",
-            "drift" if prediction.get("breached") else "ok",
-            "-" if accuracy is None else f"{accuracy:.3f}",
-            "[red]ALERT[/red]" if day.run.breached else "ok",
-        )
+        table.add_row(*_day_row(day))
     return table
 
 
-def render(
-    report: DemoReport, console: Console, *, base_url: str = "http://127.0.0.1:8000"
-) -> None:
+def gate_table(report: DemoReport) -> Table:
+    """The gate's numbers: both models on the same holdout, every bound."""
+    details = report.gate.get("details", {})
+    rows = details.get("holdout", {}).get("rows", "?")
+    table = Table(title=f"gate: challenger v{report.gate['challenger']['version']} against "
+                        f"champion v{report.gate['champion']['version']} on {rows} holdout rows",
+                  title_justify="left")  # fmt: skip
+    for column in ("check", "champion", "challenger", "bound", "passed"):
+        table.add_column(column)
+    for m in details.get("metrics", []):
+        bounds = [f">= {_f(c.get('bound'))}" for c in m.get("checks", {}).values()]
+        table.add_row(m["metric"], _f(m.get("champion")), _f(m.get("challenger")),
+                      ", ".join(bounds), "yes" if m["passed"] else "NO")  # fmt: skip
+    for f in details.get("fairness", []):
+        champion, challenger = f.get("champion") or {}, f["challenger"]
+        table.add_row(
+            f"EOD by {f['sensitive_feature']} (upper bound)",
+            f"{_f(champion.get('value'))} ({_f(champion.get('upper_bound'))})",
+            f"{_f(challenger.get('value'))} ({_f(challenger.get('upper_bound'))})",
+            f"<= {f['limit']}", "yes" if f["passed"] else "NO",
+        )  # fmt: skip
+    return table
+
+
+def _story(report: DemoReport) -> list[str]:
+    train, retrain = report.runs["train"], report.runs.get("retrain", {})
+    metrics = train["outputs"].get("evaluate.metrics", {}).get("values", {})
+    window = retrain.get("inputs", {}).get("production", {})
+    refused = report.refused
+    rollout = report.rollout
+    return [
+        f"dan uploaded {setup.DATASET} ({report.dataset['rows']:,} Adult rows) and trained "
+        f"{setup.MODEL} v1 with pipeline run {train['id']} (prepare, train, evaluate): accuracy "
+        f"{_f(metrics.get('accuracy'))}, ROC AUC {_f(metrics.get('roc_auc'))}",
+        f"alice deployed v1 to endpoint {setup.ENDPOINT}, applied monitors {DRIFT} and "
+        f"{FAIRNESS} and trigger {setup.TRIGGER}; olivia set the deploy policy: an owner "
+        "approves",
+        f"scoring-app scored {sum(d.rows for d in report.days):,} requests through the endpoint "
+        "and logged their labels; from day 5 the population shifted (older, more women, shorter "
+        f"hours) and a pay reform lifted {sum(d.relabelled for d in report.days[:7]):,} women's "
+        "incomes the model could not see coming",
+        f"the trigger launched {retrain.get('pipeline')} run {retrain.get('id')} on Adult plus the "
+        f"labelled traffic of {window.get('start', '?')[:10]}..{window.get('end', '?')[:10]}: "
+        f"{setup.MODEL} v{retrain.get('outputs', {}).get('train.model', {}).get('version')}",
+        f"alice, the trigger's owner, tried to approve: {refused.get('status')} "
+        f"{refused.get('code')}; olivia approved ({report.approval.get('state')})",
+        f"canary {rollout.get('percent')}%: v2 took {rollout.get('requests')} requests "
+        f"({rollout.get('errors')} failed); alice promoted it: {rollout.get('state')}",
+    ]
+
+
+def render(report: DemoReport, console: Console) -> None:
     """Print the summary."""
     console.rule("[bold]steward demo: summary")
-    people = ", ".join(f"{name} ({role})" for name, role in report.people.items())
-    console.print(f"project [bold]{report.project}[/bold] with {people}")
-    trained = "trained now" if report.trained else "already registered, reused"
+    people = ", ".join(f"{name} ({role})" for name, (role, _) in PEOPLE.items())
+    console.print(f"project {PROJECT}: {people}", soft_wrap=True)
+    for number, line in enumerate(_story(report), 1):
+        console.print(f"{number}. {line}", soft_wrap=True)
+    console.print(days_table(report))
     console.print(
-        f"training data: {report.reference_rows} Adult rows as dataset {setup.DATASET}@"
-        f"{report.dataset_version}; monitor reference: {report.validation_rows} held-out rows "
-        f"scored by the model ({setup.VALIDATION}); model {setup.MODEL} "
-        f"v{report.model_version} ({trained}, "
-        f"held-out accuracy {report.accuracy:.3f}) serving endpoint {setup.ENDPOINT}"
+        "* shifted population and pay reform; EOD = equalized odds difference", soft_wrap=True
     )
-    console.print(_days_table(report))
-    console.print("* population shifted: older people, more women, longer hours")
-    opened = list(report.alerts)
-    for alert in opened:
+    if report.gate:
+        console.print(gate_table(report))
+    for alert in report.alerts:
         console.print(
-            f"alert [red]{alert.severity}[/red] {alert.monitor}/{alert.signal}: {alert.state}, "
-            f"opened {alert.opened_at:%Y-%m-%d %H:%M} (simulated), {alert.breach_count} "
-            f"breach(es), latest value {_rounded(alert.value)} vs threshold {alert.threshold}"
+            f"alert {alert['monitor']}/{alert['signal']}: {alert['state']}, opened "
+            f"{alert['opened_at'][:16]}, {alert['breach_count']} breached window(s)",
+            soft_wrap=True,
         )
-    if not opened:
-        console.print("no alert was raised")
-    valid = sum(1 for w in report.webhooks if w.valid)
-    console.print(
-        f"webhooks received by the local receiver: {len(report.webhooks)} "
-        f"({valid} with a valid HMAC-SHA256 signature)"
-        + ("" if report.webhooks else " - alerts were already open from an earlier run")
-    )
     audit = report.audit
-    ok = bool(audit and audit.ok)
+    state = "[green]verified[/green]" if audit.get("ok") else "[red]FAILED[/red]"
     console.print(
-        f"audit chain: {'[green]verified[/green]' if ok else '[red]FAILED[/red]'} "
-        f"({audit.entries if audit else '?'} entries, {audit.checkpoints if audit else 0} "
-        "signed checkpoint(s))"
+        f"audit chain {state} by audrey: {audit.get('entries')} entries, "
+        f"{audit.get('checkpoints')} signed checkpoint(s), witnessed through entry "
+        f"{audit.get('witnessed_through')}",
+        soft_wrap=True,
     )
-    console.print(f"wall time {report.seconds:.1f} s")
-    _explore(report, console, base_url)
+    for name, path in report.files.items():
+        console.print(f"{name}: {path.resolve()}", soft_wrap=True)
+    console.print(f"wall time {report.seconds:.0f} s", soft_wrap=True)
 
 
-def _explore(report: DemoReport, console: Console, base_url: str) -> None:
-    first = report.days[0].run.window_start if report.days else None
-    since = f"?since={first:%Y-%m-%dT%H:%M:%SZ}" if first else ""
+def explore(report: DemoReport, console: Console, *, kept: bool) -> None:
+    """How to look around: the kept home with a server and the console, or how to keep it."""
     console.rule("explore")
-    console.print("  steward serve            # in another terminal (same STEWARD_HOME)")
-    console.print(f"  export TOKEN={report.token}   # alice, ml-engineer (shown once)")
-    url = f"{base_url}/api/v1/projects/{report.project}/monitors/{setup.MONITOR}/results{since}"
-    console.print(f'  curl -H "Authorization: Bearer $TOKEN" "{url}"')
-    alerts = f"{base_url}/api/v1/projects/{report.project}/alerts"
-    console.print(f'  curl -H "Authorization: Bearer $TOKEN" {alerts}')
-    console.print(f'  curl -H "Authorization: Bearer $TOKEN" {base_url}/metrics')
-    console.print(f"  steward monitor results {setup.MONITOR} -p {report.project}")
-    console.print("  steward audit verify")
-
-
-def _rounded(value: float | None) -> str:
-    return "-" if value is None else f"{value:.3f}"
+    report_file, key = report.files.get("report"), report.files.get("public key")
+    if report_file is not None and key is not None:
+        console.print(
+            f"steward report verify {report_file.resolve()} --key {key.resolve()}", soft_wrap=True
+        )
+    if not kept:
+        console.print(
+            "run `steward demo --keep` to keep the demo's home and explore it", soft_wrap=True
+        )
+        return
+    lines = [
+        f"export STEWARD_HOME={report.home.resolve()}",
+        "steward serve   # then open http://127.0.0.1:8000/ (the console) or /api/docs",
+        f"export STEWARD_URL=http://127.0.0.1:8000 STEWARD_TOKEN={report.tokens['alice']}",
+        f"steward lineage history {setup.ENDPOINT} -p {PROJECT}",
+        f"steward lineage show endpoint:{setup.ENDPOINT} -p {PROJECT} --format mermaid",
+        f"steward monitor results {FAIRNESS} -p {PROJECT}",
+        f'curl -s -H "Authorization: Bearer $STEWARD_TOKEN" '
+        f"$STEWARD_URL/api/v1/projects/{PROJECT}/alerts",
+    ]
+    for line in lines:
+        console.print(line, soft_wrap=True, highlight=False)

@@ -33,9 +33,15 @@ def prepare(
     recent: DatasetInput | None = None,
     test_share: float = 0.2,
     seed: int = 7,
+    recent_weight: int = 1,
 ) -> dict[str, Path]:
-    """Join the training data with recent labelled traffic, split it seeded into train/test."""
+    """Join the training data with recent labelled traffic, split it seeded into train/test.
+
+    ``recent_weight`` repeats the recent rows of the train split that many times: the world
+    they come from is the one the model will serve. The test split holds each row once.
+    """
     table = _rows(data.read())
+    old = table.num_rows
     if recent is not None:
         window = recent.read()
         if TARGET not in window.column_names and LABEL in window.column_names:
@@ -43,13 +49,16 @@ def prepare(
             window = window.rename_columns(names)
         table = pa.concat_tables([table, _aligned(window, table.schema)])
         ctx.log.info("added %d labelled production rows", len(window))
-    table = table.filter(pc.is_valid(table.column(TARGET)))
-    order = np.random.default_rng(seed).permutation(table.num_rows)
-    cut = int(table.num_rows * (1.0 - test_share))
+    valid = np.asarray(pc.is_valid(table.column(TARGET)).to_numpy(zero_copy_only=False))
+    order = np.random.default_rng(seed).permutation(np.flatnonzero(valid))
+    cut = int(len(order) * (1.0 - test_share))
+    chosen = order[:cut]
+    if recent_weight > 1:
+        chosen = np.concatenate([chosen, *[chosen[chosen >= old]] * (recent_weight - 1)])
     train, test = ctx.workdir / "train.parquet", ctx.workdir / "test.parquet"
-    pq.write_table(table.take(order[:cut]), train)
+    pq.write_table(table.take(chosen), train)
     pq.write_table(table.take(order[cut:]), test)
-    ctx.log.info("train %d rows, test %d rows", cut, table.num_rows - cut)
+    ctx.log.info("train %d rows, test %d rows", len(chosen), len(order) - cut)
     return {"train": train, "test": test}
 
 
