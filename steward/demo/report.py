@@ -35,7 +35,8 @@ def _day_row(day: Day) -> list[str]:
         served,
         drifted or "-",
         f"{_f(fairness.get('equalized_odds_difference'), 2)} "
-        f"({_f(fairness.get('equalized_odds_difference_reference'), 2)})",
+        f"({_f(fairness.get('equalized_odds_difference_reference'), 2)}) "
+        f"z {_f(fairness.get('equalized_odds_difference_z'), 1)}",
         _f(accuracy),
         "[red]" + " ".join(a.removeprefix("income-") for a in alerts) + "[/red]"
         if alerts
@@ -47,7 +48,7 @@ def days_table(report: DemoReport) -> Table:
     """One row per daily window."""
     table = Table(title="daily windows (the daemon ran both monitors once a day)",
                   title_justify="left")  # fmt: skip
-    for column in ("day", "date", "served", "drifted inputs", "EOD (ref.)", "acc.", "alerts"):
+    for column in ("day", "date", "served", "drifted inputs", "EOD (ref.) z", "acc.", "alerts"):
         table.add_column(column, overflow="fold")
     for day in report.days:
         table.add_row(*_day_row(day))
@@ -82,9 +83,8 @@ def _story(report: DemoReport) -> list[str]:
     train, retrain = report.runs["train"], report.runs.get("retrain", {})
     metrics = train["outputs"].get("evaluate.metrics", {}).get("values", {})
     window = retrain.get("inputs", {}).get("production", {})
-    refused = report.refused
-    rollout = report.rollout
-    return [
+    refused, rollout = report.refused, report.rollout
+    lines = [
         f"dan uploaded {setup.DATASET} ({report.dataset['rows']:,} Adult rows) and trained "
         f"{setup.MODEL} v1 with pipeline run {train['id']} (prepare, train, evaluate): accuracy "
         f"{_f(metrics.get('accuracy'))}, ROC AUC {_f(metrics.get('roc_auc'))}",
@@ -93,11 +93,17 @@ def _story(report: DemoReport) -> list[str]:
         "approves",
         f"scoring-app scored {sum(d.rows for d in report.days):,} requests through the endpoint "
         "and logged their labels; from day 5 the population shifted (older, more women, shorter "
-        f"hours) and a pay reform lifted {sum(d.relabelled for d in report.days[:7]):,} women's "
-        "incomes the model could not see coming",
+        f"hours) and a pay reform lifted {sum(d.relabelled for d in report.days):,} women's "
+        "incomes, which a model that never sees sex could not see coming",
         f"the trigger launched {retrain.get('pipeline')} run {retrain.get('id')} on Adult plus the "
         f"labelled traffic of {window.get('start', '?')[:10]}..{window.get('end', '?')[:10]}: "
         f"{setup.MODEL} v{retrain.get('outputs', {}).get('train.model', {}).get('version')}",
+    ]
+    if not report.gate.get("passed"):
+        return [*lines, "the gate refused the challenger: " + "; ".join(report.gate["reasons"])
+                + "; nothing was deployed"]  # fmt: skip
+    return [
+        *lines,
         f"alice, the trigger's owner, tried to approve: {refused.get('status')} "
         f"{refused.get('code')}; olivia approved ({report.approval.get('state')})",
         f"canary {rollout.get('percent')}%: v2 took {rollout.get('requests')} requests "
@@ -114,7 +120,10 @@ def render(report: DemoReport, console: Console) -> None:
         console.print(f"{number}. {line}", soft_wrap=True)
     console.print(days_table(report))
     console.print(
-        "* shifted population and pay reform; EOD = equalized odds difference", soft_wrap=True
+        "* shifted population and pay reform. EOD: equalized odds difference by sex of the "
+        "window (of the monitor's reference); z: how many standard errors the window is worse "
+        "than the reference (the monitor alerts above 1.645: one-sided 5%)",
+        soft_wrap=True,
     )
     if report.gate:
         console.print(gate_table(report))

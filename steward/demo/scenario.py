@@ -172,8 +172,9 @@ class _Demo:
             self.report.days.append(replay.day(number))
             self.progress.advance(task)
 
-    def release(self) -> None:
-        """The trigger's run, its gate, alice refused as approver, olivia's approval."""
+    def release(self) -> bool:
+        """The trigger's run, its gate, alice refused as approver, olivia's approval; whether
+        the challenger passed the gate (a refused one is the end of its story)."""
         alice, olivia = self.people["alice"], self.people["olivia"]
         task = self.progress.add_task("retrain, gate, approval", total=3)
         launches = _until(
@@ -192,7 +193,7 @@ class _Demo:
         self.report.gate = gates[0]
         self.progress.advance(task)
         if not self.report.gate["passed"]:
-            raise Unavailable("the gate refused the challenger: " + "; ".join(gates[0]["reasons"]))
+            return False
         pending = _until(
             "the approval request",
             lambda: olivia.api("GET", self.p("/approvals"), params={"state": "pending"}),
@@ -206,6 +207,7 @@ class _Demo:
         note = {"note": "gate passed on accuracy and fairness; canary first"}
         self.report.approval = olivia.api("POST", approve, json=note)
         self.progress.advance(task)
+        return True
 
     def canary(self, replay: Replay) -> None:
         """A day with the canary taking its share, alice promotes it, a day on the new model."""
@@ -290,8 +292,8 @@ def run_demo(operator: Principal, console: Console, options: DemoOptions) -> Dem
             first_day=first, rows_per_day=options.rows_per_day, shift_from=options.shift_from,
         )  # fmt: skip
         demo.week(replay)
-        demo.release()
-        demo.canary(replay)
+        if demo.release():
+            demo.canary(replay)
         demo.close()
         report.alerts = [
             a.model_dump(mode="json") for a in list_alerts(stack.services.db, project=PROJECT)

@@ -11,6 +11,7 @@ from steward.api.routes import (
     alerts,
     approvals,
     audit,
+    console,
     datasets,
     endpoints,
     gates,
@@ -54,6 +55,7 @@ ROUTE_MODULES = (
     rollouts,
     runs,
     triggers,
+    console,
 )
 
 
