@@ -2,8 +2,9 @@
 
 Dataset ``train-data``; pipeline ``retrain`` whose first run trains ``scorer`` v1 (deployed to
 endpoint ``scorer`` by the ml-engineer); drifted, labelled traffic; monitor ``drift`` run on two
-windows (the second breaches: an open alert); a second run launched by the ml-engineer with a
-release plan, whose model v2 is gated and waits for an owner's approval.
+windows (the second breaches: an open alert); a deploy policy naming ml-engineers as approvers;
+a second run launched by the owner with a release plan, whose model v2 is gated and waits for
+an ml-engineer's approval.
 """
 
 from __future__ import annotations
@@ -110,8 +111,11 @@ def seed(http: httpx.Client, world: World, services: Services, clock: ManualCloc
     deploy = {"model": "scorer", "version": 1}
     _ok(http.post(f"{P}/endpoints/scorer/deployments", json=deploy, headers=eng))
     alert_id = _monitor(http, world, services, clock)
+    # ml-engineers approve here; the owner launches the challenger (a launcher never approves)
+    policy = {"mode": "approval", "approver_role": "ml-engineer"}
+    _ok(http.put(f"{P}/deploy-policy", json=policy, headers=world.headers("owner")))
     plan = {"endpoint": "scorer", "gate": GATE}
-    _launch(http, world, "ml-engineer", inputs={"rows": 2000}, plan=plan)
+    _launch(http, world, "owner", inputs={"rows": 2000}, plan=plan)
 
     def pending() -> list[Any]:
         return list(_ok(http.get(f"{P}/approvals?state=pending", headers=eng)))

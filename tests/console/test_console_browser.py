@@ -99,7 +99,7 @@ def test_only_approvers_see_approve_a_forged_approval_is_refused_and_a_report_op
     browser: Any, live: Live, artefacts: Path
 ) -> None:
     approve = "button[data-approval]"
-    for role in ("ml-engineer", "viewer"):  # the built-in policy: only owners decide approvals
+    for role in ("data-scientist", "viewer"):  # the built-in policy: they never decide
         tab = open_console(browser, live, role)
         visit(tab, live, "models")
         assert tab.locator("table").first.is_visible()
@@ -118,17 +118,19 @@ def test_only_approvers_see_approve_a_forged_approval_is_refused_and_a_report_op
     )
     assert forged == [403, "permission_denied"]
 
-    owner = open_console(browser, live, "owner")
-    visit(owner, live, "models")
-    assert owner.locator("text=gate passed").count() == 1
-    assert owner.locator("td:text('accuracy')").count() >= 1
-    owner.locator(approve).click()
-    owner.wait_for_selector("text=approved")
+    engineer = open_console(browser, live, "ml-engineer")  # the project's approver role
+    visit(engineer, live, "models")
+    assert engineer.locator("text=gate passed").count() == 1
+    assert engineer.locator("td:text('accuracy')").count() >= 1
+    engineer.locator(approve).click()
+    engineer.wait_for_selector("text=approved")
     auth = {"Authorization": f"Bearer {live.world.tokens['viewer']}"}
     done = httpx.get(f"{live.url}{P}/approvals/{live.seeded.approval_id}", headers=auth).json()
-    assert done["state"] == "approved" and done["decided_by"] == "user:owner-user"
+    assert done["state"] == "approved" and done["decided_by"] == "user:ml-engineer-user"
     assert done["rollout_id"]
-    shot(owner, artefacts, "models")
+    shot(engineer, artefacts, "models")
+    owner = open_console(browser, live, "owner")
+    visit(owner, live, "models")
 
     auditor = open_console(browser, live, "auditor")  # the forged request is on the trail
     visit(auditor, live, "audit")

@@ -49,7 +49,7 @@ ALLOWED: dict[tuple[str, str], frozenset[str]] = {
     ("trigger", "write"): ENGINEERS,
     ("trigger", "run"): ENGINEERS,
     ("approval", "read"): READERS,
-    ("approval", "decide"): OWNER,
+    ("approval", "decide"): ENGINEERS,
     ("report", "read"): READERS,
     ("inference", "read"): frozenset({"owner", "ml-engineer", "data-scientist", "auditor"}),
     ("inference", "write"): frozenset({"owner", "ml-engineer", "app-developer"}),

@@ -7,6 +7,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Body, Depends, Path, Query
 
+from governance.core.errors import InvalidInput
 from retrain.approvals import service
 from retrain.approvals.schemas import (
     Approval,
@@ -25,6 +26,7 @@ Note = Annotated[DecisionNote | None, Body()]
 _POLICY = "/projects/{project}/deploy-policy"
 _BASE = "/projects/{project}/approvals"
 _ONE = _BASE + "/{approval_id}"
+DECIDE = ("approval", "decide")
 
 
 @router.get(_POLICY, response_model=DeployPolicy)
@@ -44,7 +46,15 @@ def set_deploy_policy(
     caller: Annotated[Caller, Depends(require("project", "write"))],
     svc: ServicesDep,
 ) -> DeployPolicy:
-    """Replace the project's deploy policy."""
+    """Replace the project's deploy policy (its approver role must be one that may decide
+    approvals under the loaded policy: any other could never approve)."""
+    deciders = sorted({r for o, a, r in svc.policy.policy_lines() if (o, a) == DECIDE})
+    if body.approver_role not in deciders:
+        raise InvalidInput(
+            f"role {body.approver_role!r} may not decide approvals under the policy; "
+            f"one of {', '.join(deciders)}",
+            field="approver_role", code="approver_cannot_decide",
+        )  # fmt: skip
     return service.set_deploy_policy(
         svc.db, project=project, data=body, actor=caller.principal, clock=svc.clock
     )

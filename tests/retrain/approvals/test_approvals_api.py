@@ -93,9 +93,12 @@ def test_roles_without_approval_decide_are_refused_by_policy(
 ) -> None:
     asked = _ask(services, world)
     url = f"{P}/approvals/{asked.id}/approve"
-    for role in ("app-developer", "ml-engineer", "viewer"):
+    for role in ("app-developer", "data-scientist", "viewer"):
         r = client.post(url, headers=world.headers(role))
         assert r.status_code == 403 and r.json()["code"] == "permission_denied", (role, r.text)
+    # ml-engineers may decide approvals, but the project's deploy policy names owners
+    r = client.post(url, headers=world.headers("ml-engineer"))
+    assert r.status_code == 403 and r.json()["code"] == "approver_role", r.text
     # app developers may not even read approvals
     assert client.get(f"{P}/approvals", headers=world.headers("app-developer")).status_code == 403
     assert client.get(f"{P}/approvals", headers=world.headers("auditor")).status_code == 200
@@ -104,15 +107,24 @@ def test_roles_without_approval_decide_are_refused_by_policy(
 def test_an_approver_needs_the_policy_role(
     client: TestClient, world: World, services: Services
 ) -> None:
-    body = {"mode": "approval", "approver_role": "auditor"}
-    assert (
-        client.put(f"{P}/deploy-policy", json=body, headers=world.headers("owner")).status_code
-        == 200
-    )
-    asked = _ask(services, world, launcher="ml-engineer")
-    r = client.post(f"{P}/approvals/{asked.id}/approve", headers=world.headers("admin"))
+    url = f"{P}/deploy-policy"
+    owner = world.headers("owner")
+    # a role that may never decide approvals would leave every release waiting forever
+    refused = client.put(url, json={"mode": "approval", "approver_role": "auditor"}, headers=owner)
+    assert refused.status_code == 422 and refused.json()["code"] == "approver_cannot_decide"
+    assert "ml-engineer" in refused.json()["detail"]
+    body = {"mode": "approval", "approver_role": "ml-engineer"}
+    assert client.put(url, json=body, headers=owner).status_code == 200
+    asked = _ask(services, world, launcher="owner")
+    approve = f"{P}/approvals/{asked.id}/approve"
+    r = client.post(approve, headers=world.headers("admin"))
     assert r.status_code == 403 and r.json()["code"] == "approver_role", r.text
-    assert "auditor" in r.json()["detail"]
+    assert "ml-engineer" in r.json()["detail"]
+    assert [d["details"]["reason"] for d in _denials(services)] == ["approver_role"]
+    # an ml-engineer passes both checks (the rollout of this run-less challenger then finds no
+    # endpoint: 404, and the approval is reopened; the loop tests deploy for real)
+    done = client.post(approve, headers=world.headers("ml-engineer"))
+    assert done.status_code == 404, done.text
     assert [d["details"]["reason"] for d in _denials(services)] == ["approver_role"]
 
 
