@@ -61,7 +61,7 @@ def test_the_demo_runs_the_loop_and_prints_what_happened(ran: Ran) -> None:
     out, err = ran.proc.stdout, ran.proc.stderr
     assert ran.proc.returncode == 0, out[-3000:] + err[-3000:]
     assert "Traceback" not in err
-    for needle in ("steward demo: summary", "403 permission_denied", "olivia approved",
+    for needle in ("steward demo: summary", "403 self_approval", "olivia approved",
                    "promoted", "verified by audrey"):  # fmt: skip
         assert needle in out, needle
     assert not (ran.work / "someone-elses-home").exists()
