@@ -126,12 +126,7 @@ class ColumnSpec(Frozen):
 
 
 class Signature(Frozen):
-    """What a model takes and returns; endpoints validate inference logs against it.
-
-    ``context`` columns come with each request and are captured beside the inputs, but never
-    reach the model: sensitive attributes a fairness monitor groups by although the model must
-    not see them, or segments to slice drift by.
-    """
+    """What a model takes and returns; endpoints validate inference logs against it."""
 
     inputs: list[ColumnSpec] = Field(min_length=1, max_length=5000)
     outputs: list[ColumnSpec] = Field(
@@ -140,7 +135,13 @@ class Signature(Frozen):
     task: TaskType = TaskType.other
     probabilities: bool = False
     classes: list[str] | None = None
-    context: list[ColumnSpec] = Field(default_factory=list, max_length=1000)
+    context: list[ColumnSpec] = Field(
+        default_factory=list,
+        max_length=1000,
+        description="Columns each request carries and capture keeps, never passed to the model: "
+        "sensitive attributes a fairness monitor groups by although the model must not see "
+        "them, or segments to slice drift by.",
+    )
 
     @field_validator("inputs", "outputs", "context")
     @classmethod
