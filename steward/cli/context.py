@@ -7,13 +7,14 @@ import os
 from functools import lru_cache
 from pathlib import Path
 
+from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 
 from governance.access.authorization import authorize
 from governance.audit.runtime import open_audit
 from governance.audit.sealer import Sealer
 from governance.core.db import Database
-from governance.core.errors import NotFound
+from governance.core.errors import InvalidInput, NotFound
 from governance.core.files import private_sqlite
 from governance.core.principal import Principal, PrincipalKind
 from governance.core.settings import Settings
@@ -25,8 +26,20 @@ __all__ = ["console", "database", "is_remote", "read_database", "remote", "remot
 
 @lru_cache(maxsize=1)
 def settings() -> Settings:
-    """Settings from the environment."""
-    return Settings()
+    """Settings from the environment; a bad ``STEWARD_*`` value is invalid input (exit 2)."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise InvalidInput(f"invalid setting: {_problems(exc)}") from None
+
+
+def _problems(exc: ValidationError) -> str:
+    """Each bad value, named as its environment variable when the field is known."""
+    lines = []
+    for error in exc.errors():
+        name = "_".join(str(part) for part in error["loc"][:1]).upper()
+        lines.append(f"STEWARD_{name}: {error['msg']}" if name else str(error["msg"]))
+    return "; ".join(lines)
 
 
 # Databases this command opened for writing: sealed when the command ends (``seal_opened``), so

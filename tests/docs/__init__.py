@@ -1,0 +1,1 @@
+"""The docs test: every example in README.md and docs/*.md runs against a real server."""
