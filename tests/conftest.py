@@ -196,9 +196,9 @@ def client(app) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
         yield c
 
 
-@pytest.fixture
-def server(app) -> Iterator[str]:  # type: ignore[no-untyped-def]
-    """The real app served by uvicorn on a free local port, in a background thread."""
+def serve(app: Any) -> tuple[str, Any, threading.Thread]:
+    """Serve ``app`` with uvicorn on a free local port in a background thread: its URL, the
+    server (set ``should_exit`` to stop it) and the thread."""
     import uvicorn
 
     with socket.socket() as sock:
@@ -211,7 +211,14 @@ def server(app) -> Iterator[str]:  # type: ignore[no-untyped-def]
     while not srv.started:
         assert time.monotonic() < deadline, "uvicorn did not start"
         time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
+    return f"http://127.0.0.1:{port}", srv, thread
+
+
+@pytest.fixture
+def server(app) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """The real app served by uvicorn on a free local port, in a background thread."""
+    url, srv, thread = serve(app)
+    yield url
     srv.should_exit = True
     thread.join(timeout=10)
 

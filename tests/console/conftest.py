@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,16 +14,14 @@ from typing import Any
 import httpx
 import jwt
 import pytest
-import uvicorn
 from cryptography.hazmat.primitives.asymmetric import ec
-from fastapi import FastAPI
 from jwt.algorithms import ECAlgorithm
 
 from governance.core.clock import ManualClock
 from steward.api.app import build_services, create_app
 from steward.api.deps import Services
 from tests.builders import World
-from tests.conftest import DatabaseFactory, make_settings
+from tests.conftest import DatabaseFactory, make_settings, serve
 from tests.console.seed import T0, Seeded, seed
 from tests.retrain.pipelines.inline import InlineRunner
 
@@ -42,21 +38,6 @@ class Live:
     services: Services
     seeded: Seeded
     oidc_token: str  # a JWT from the configured OIDC provider, for the viewer
-
-
-def serve(app: FastAPI) -> tuple[str, uvicorn.Server, threading.Thread]:
-    """Serve ``app`` with uvicorn on a free local port in a background thread."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    return f"http://127.0.0.1:{port}", srv, thread
 
 
 @pytest.fixture(scope="module")

@@ -22,20 +22,11 @@ from steward.api.deps import Services
 from tests.builders import World
 from tests.retrain.approvals.test_closed_loop import SPEC, _until
 from tests.retrain.pipelines.conftest import register_dataset
+from tests.retrain.test_closed_loop_e2e import GATE, MONITOR
 
 P = "/api/v1/projects/alpha"
 T0 = datetime(2026, 6, 1, tzinfo=UTC)
 HOUR = timedelta(hours=1)
-MONITOR = """
-name: drift
-target: {name: scorer}
-reference: {dataset: train-data}
-schedule: {interval: PT1H, start: "2026-06-01T00:00:00Z"}
-signals:
-  - {kind: data_drift}
-"""
-GATE = {"min_rows": 100, "reference_fraction": 0, "bootstrap": 50,
-        "metrics": [{"metric": "accuracy", "threshold": 0.7}]}  # fmt: skip
 
 
 @dataclass(frozen=True, kw_only=True)
