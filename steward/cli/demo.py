@@ -31,9 +31,7 @@ def demo(
 
     if shift_from > days:
         raise typer.BadParameter("the shift must start within the days", param_hint="--shift-from")
-    options = DemoOptions(
-        out=out, days=days, shift_from=shift_from, rows_per_day=rows_per_day, keep=keep
-    )
+    options = DemoOptions(out=out, days=days, shift_from=shift_from, rows_per_day=rows_per_day)
     report = run_demo(operator(), console, options)
     chart = render_chart(report.days, out / "demo-week.png")
     if chart is not None:

@@ -52,7 +52,6 @@ class DemoOptions:
     shift_from: int = 5
     rows_per_day: int = 2000
     canary_percent: int = 25
-    keep: bool = False
 
 
 @dataclass(kw_only=True)
