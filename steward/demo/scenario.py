@@ -221,12 +221,10 @@ class _Demo:
         active = [r for r in alice.api("GET", rollouts) if r["state"] == "active"]
         if not active:
             raise Unavailable("no canary is active (the watch rolled it back?)")
-        seen = active[0]
-        reason = {"reason": f"a day of canary: no signal breached anew, {seen['errors']} of "
-                            f"{seen['requests']} requests failed"}  # fmt: skip
-        self.report.rollout = alice.api(
-            "POST", f"{rollouts}/{active[0]['id']}/promote", json=reason
-        )
+        canary = active[0]
+        reason = {"reason": f"a day of canary: no signal breached anew, {canary['errors']} of "
+                            f"{canary['requests']} requests failed"}  # fmt: skip
+        self.report.rollout = alice.api("POST", f"{rollouts}/{canary['id']}/promote", json=reason)
         self.progress.advance(task)
         self.report.days.append(replay.day(base + 2))
         self.progress.advance(task)

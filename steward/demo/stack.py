@@ -22,7 +22,7 @@ from monitors.scheduler.daemon import Daemon, DaemonOptions, LeaderJob
 from retrain.loop import release_missed
 from retrain.rollout.watch import check_rollouts
 from retrain.runners.local import LocalRunner
-from retrain.triggers.evaluate import evaluate_triggers
+from retrain.triggers.evaluate import trigger_leader_job
 from steward.api.app import build_services, create_app
 from steward.api.deps import Services
 from steward.client import Steward
@@ -54,11 +54,7 @@ class Stack:
 def _leader_jobs(services: Services, clock: ManualClock) -> list[LeaderJob]:
     db, settings = services.db, services.settings
     return [
-        LeaderJob(
-            name="retrain-triggers",
-            every=JOB_EVERY,
-            run=lambda: evaluate_triggers(db, settings=settings, clock=clock),
-        ),
+        trigger_leader_job(db, settings, clock, every=JOB_EVERY),
         LeaderJob(
             name="rollout-watch",
             every=JOB_EVERY,
