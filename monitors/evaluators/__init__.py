@@ -1,0 +1,1 @@
+"""Evaluators of LLM answers: deterministic text metrics and judges behind an OpenAI-compatible API."""
