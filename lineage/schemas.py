@@ -49,6 +49,8 @@ class NodeKind(StrEnum):
     model = "model"
     model_version = "model_version"
     endpoint = "endpoint"
+    prompt = "prompt"
+    prompt_version = "prompt_version"
 
 
 class EdgeKind(StrEnum):
@@ -59,6 +61,8 @@ class EdgeKind(StrEnum):
     deployed = "deployed"
     derived_from = "derived_from"
     parent = "parent"  # a run (or job) started by another: OpenLineage's parent-run facet
+    calls = "calls"  # a prompt version calls a model version
+    prompt_deployed = "prompt_deployed"  # a prompt version served an endpoint, over a period
 
 
 class RunState(StrEnum):
@@ -367,11 +371,19 @@ class ModelCardUpdate(Incoming):
         return value
 
 
+class EndpointKind(StrEnum):
+    """What an endpoint serves: a registered model version, or an LLM application's traces."""
+
+    model = "model"
+    llm = "llm"
+
+
 class EndpointCreate(Incoming):
     """Create an endpoint."""
 
     name: str = Field(pattern=NAME_RE.pattern, max_length=200)
     description: str = Field(default="", max_length=4000)
+    kind: EndpointKind = EndpointKind.model
 
 
 class DeployRequest(Incoming):
@@ -406,6 +418,7 @@ class Endpoint(Frozen):
     created_at: datetime
     model_version: ModelVersion | None = None
     deployed_at: datetime | None = None
+    kind: EndpointKind = EndpointKind.model
 
     @property
     def signature(self) -> Signature | None:

@@ -8,10 +8,18 @@ from uuid import UUID
 from governance.audit.service import record_audit
 from governance.core.clock import Clock, SystemClock, to_utc
 from governance.core.db import Database
-from governance.core.errors import Conflict, NotFound
+from governance.core.errors import Conflict, InvalidInput, NotFound
 from governance.core.principal import Principal
 from lineage.registry import resolve_model_version
-from lineage.schemas import Deployment, Endpoint, EndpointCreate, ModelVersion, Node, NodeKind
+from lineage.schemas import (
+    Deployment,
+    Endpoint,
+    EndpointCreate,
+    EndpointKind,
+    ModelVersion,
+    Node,
+    NodeKind,
+)
 from lineage.stores import sql_stores
 from lineage.stores.endpoints import EndpointStore
 from lineage.stores.nodes import NodeStore
@@ -28,14 +36,16 @@ def create_endpoint(
         if store.find(project, data.name) is not None:
             raise Conflict(f"endpoint {data.name!r} already exists")
         created = store.add(
-            project=project, name=data.name, description=data.description, at=clock.now()
-        )
+            project=project, name=data.name, description=data.description, at=clock.now(),
+            kind=data.kind,
+        )  # fmt: skip
         record_audit(
             session,
             actor=actor,
             action="endpoint.create",
             project=project,
             target=f"endpoint:{data.name}",
+            details={"kind": str(data.kind)},
         )
         return created
 
@@ -114,6 +124,12 @@ def deploy(
     with db.transaction() as session:
         stores = sql_stores(session)
         target = endpoint_node(stores.nodes, project, endpoint)
+        if target.attrs.get("kind") == EndpointKind.llm:
+            raise InvalidInput(
+                f"endpoint {endpoint!r} is an LLM endpoint: it records traces and serves no "
+                "model version",
+                code="llm_endpoint",
+            )
         served = resolve_model_version(stores.registry, project, model, version, alias)
         deployment = stores.endpoints.record_deployment(
             endpoint=target.id, version=served.id, actor=actor.ref, note=note, at=clock.now()

@@ -27,7 +27,7 @@ from governance.core.clock import Clock
 from governance.core.db import Database
 from governance.core.errors import InvalidInput, InvalidState, StewardError
 from lineage import service as lineage
-from lineage.schemas import ModelVersion
+from lineage.schemas import EndpointKind, ModelVersion
 from monitors.capture import bulk, validate
 from monitors.capture.buffer import CaptureBuffer
 from monitors.capture.schemas import (
@@ -260,6 +260,13 @@ class Scorer:
             else:
                 self._served[key] = (now + self.served_ttl, found)
         if found is None:
+            served = lineage.find_endpoint(self.db, project=project, name=endpoint)
+            if served is not None and served.kind is EndpointKind.llm:
+                raise InvalidInput(
+                    f"endpoint {endpoint!r} is an LLM endpoint: it records traces (POST "
+                    "/v1/traces) and serves no model version",
+                    code="llm_endpoint",
+                )
             raise InvalidState(
                 f"endpoint {endpoint!r} serves no model version", code="not_deployed"
             )

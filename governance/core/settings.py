@@ -133,6 +133,10 @@ class Settings(BaseSettings):
     # -- CLI, SDK, OpenLineage (issue 14): helpers add their fields below --
     # Project that OpenLineage events land in when their namespace is neither mapped nor a project.
     lineage_default_project: str | None = Field(default=None, max_length=64)
+    # -- LLM evaluators (issue 16) --
+    # Folders searched for WordNet 3.0 dict files (Debian's wordnet-base) that METEOR needs;
+    # an NLTK "wordnet" corpus on nltk.data.path also serves. None found: METEOR is refused.
+    wordnet_dirs: list[Path] = Field(default_factory=lambda: [Path("/usr/share/wordnet")])
 
     @model_validator(mode="after")
     def _derive_paths(self) -> Settings:

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from governance.core.ids import new_id
 from lineage.models import EdgeRow, NodeRow
-from lineage.schemas import Deployment, EdgeKind, Endpoint, NodeKind
+from lineage.schemas import Deployment, EdgeKind, Endpoint, EndpointKind, NodeKind
 from lineage.stores.registry import SqlRegistryStore
 from lineage.stores.rows import GraphCache, NodeRows
 
@@ -29,7 +29,15 @@ class EndpointStore(Protocol):
         """The endpoint with the model version it serves now."""
         ...
 
-    def add(self, *, project: str, name: str, description: str, at: datetime) -> Endpoint:
+    def add(
+        self,
+        *,
+        project: str,
+        name: str,
+        description: str,
+        at: datetime,
+        kind: EndpointKind = EndpointKind.model,
+    ) -> Endpoint:
         """Insert an endpoint (its name must be new); it serves nothing yet."""
         ...
 
@@ -76,6 +84,7 @@ class SqlEndpointStore:
             created_at=row.created_at,
             model_version=version,
             deployed_at=live[-1].valid_from if live else None,
+            kind=EndpointKind(row.attrs.get("kind", EndpointKind.model)),
         )
 
     def find(self, project: str, name: str) -> Endpoint | None:
@@ -83,14 +92,26 @@ class SqlEndpointStore:
         row = self.rows.get(project, NodeKind.endpoint, project, name)
         return None if row is None else self._serve(row)
 
-    def add(self, *, project: str, name: str, description: str, at: datetime) -> Endpoint:
+    def add(
+        self,
+        *,
+        project: str,
+        name: str,
+        description: str,
+        at: datetime,
+        kind: EndpointKind = EndpointKind.model,
+    ) -> Endpoint:
         """Insert an endpoint (its name must be new); it serves nothing yet."""
+        # The kind lives with the description in the node's attributes (absent: a model).
+        attrs = {"description": description}
+        if kind is not EndpointKind.model:
+            attrs["kind"] = str(kind)
         row = self.rows.add(
             project=project,
             kind=NodeKind.endpoint,
             namespace=project,
             name=name,
-            attrs={"description": description},
+            attrs=attrs,
             at=at,
         )
         return self._serve(row)

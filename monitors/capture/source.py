@@ -6,9 +6,9 @@ from collections.abc import Mapping
 from typing import Protocol
 
 from governance.core.db import Database
-from governance.core.errors import InvalidState, NotFound
+from governance.core.errors import InvalidInput, InvalidState, NotFound
 from lineage import service as lineage
-from lineage.schemas import Signature
+from lineage.schemas import EndpointKind, Signature
 from monitors.capture.schemas import PREDICTION, RESERVED, ColumnType, ExpectedSchema
 
 _TYPES = {
@@ -47,11 +47,27 @@ class StaticSchemaSource:
 
 
 class LineageSchemaSource:
-    """The signature of the model version deployed at the endpoint, from ``lineage.service``."""
+    """The signature of the model version deployed at the endpoint, from ``lineage.service``.
+
+    ``kinds`` gives the fixed schema of endpoint kinds that serve no model version (an LLM
+    endpoint's trace records); an endpoint of a kind not given is refused with 422.
+    """
+
+    def __init__(self, *, kinds: Mapping[EndpointKind, ExpectedSchema] | None = None) -> None:
+        self._kinds = dict(kinds or {})
 
     def expected_schema(self, db: Database, *, project: str, endpoint: str) -> ExpectedSchema:
-        """The deployed version's signature as an expected schema."""
+        """The deployed version's signature (or the kind's fixed schema) as an expected schema."""
         found = lineage.get_endpoint(db, project=project, name=endpoint)
+        if found.kind is not EndpointKind.model:
+            fixed = self._kinds.get(found.kind)
+            if fixed is None:
+                raise InvalidInput(
+                    f"endpoint {endpoint!r} is an {found.kind} endpoint: it takes traces "
+                    "(POST /v1/traces), not scoring requests or inference rows",
+                    code=f"{found.kind}_endpoint",
+                )
+            return fixed
         if found.signature is None:
             raise InvalidState(f"endpoint {endpoint!r} serves no model version yet")
         return schema_from_signature(found.signature)

@@ -1,1 +1,1 @@
-"""Evaluators of LLM answers: deterministic text metrics and judges behind an OpenAI-compatible API."""
+"""Evaluators of LLM answers: deterministic text metrics, and judges behind OpenAI-style APIs."""

@@ -21,6 +21,7 @@ from lineage.schemas import DatasetVersion, ModelVersion, NodeKind, NodeRef, Run
 from monitors.alerts.schemas import Breach
 from monitors.alerts.service import raise_or_update_alert
 from monitors.capture.service import read_window
+from monitors.runs.llm_judge import EvaluatorJudge
 from monitors.runs.schemas import RunStatus
 from monitors.runs.sources import (
     LoadedReference,
@@ -264,6 +265,7 @@ def default_environment(
         lineage=LineageRunSink(clock),
         explainers=explainers,
         partitions=_partitions(settings),
+        judge=EvaluatorJudge(db, settings, clock=clock),
     )
 
 

@@ -16,6 +16,7 @@ from monitors.runs.profiled import compute_profiled
 from monitors.runs.schemas import RunStatus, SignalOutcome
 from monitors.runs.signals import SignalInput, compute_signal, summary_of
 from monitors.runs.sources import (
+    CaseJudge,
     Computed,
     LoadedReference,
     ModelLookup,
@@ -23,13 +24,20 @@ from monitors.runs.sources import (
     RunEnvironment,
     WindowParts,
 )
+from monitors.specs.options import LLM_KINDS
 from monitors.specs.schemas import Monitor, Signal, SignalKind, TargetKind
 from monitors.specs.windows import WindowPlan
 from monitors.stats.partition import WindowSummary
 
 log = logging.getLogger(__name__)
+# llm_quality reads the labels as the answers' ground truth (the evaluators that need one).
 LABELLED = frozenset(
-    {SignalKind.performance, SignalKind.fairness, SignalKind.estimated_performance}
+    {
+        SignalKind.performance,
+        SignalKind.fairness,
+        SignalKind.estimated_performance,
+        SignalKind.llm_quality,
+    }
 )
 # Data the statistics cannot digest: fails the window (or the one signal) it happens in only.
 _DATA_ERRORS = (ArithmeticError, LookupError, TypeError, ValueError, pa.ArrowException)
@@ -59,7 +67,9 @@ def compute_window(monitor: Monitor, plan: WindowPlan, env: RunEnvironment) -> C
     if isinstance(loaded, Computed):
         return loaded
     model = _model_lookup(monitor, plan, env)
-    return compute_loaded(monitor, loaded, profiles=env.profiles, model=model, started=started)
+    return compute_loaded(
+        monitor, loaded, profiles=env.profiles, model=model, started=started, judge=env.judge
+    )
 
 
 def load_window(
@@ -90,7 +100,8 @@ def _profile_mode(
     monitor: Monitor, plan: WindowPlan, env: RunEnvironment, started: float
 ) -> WindowParts | Computed | None:
     """The window's partitions when it runs in profile mode (the failed run if unlisted)."""
-    if env.partitions is None:
+    # LLM signals total and sample every row of their window: never summarised by partition
+    if env.partitions is None or any(s.kind in LLM_KINDS for s in monitor.spec.signals):
         return None
     target = monitor.spec.target
     try:
@@ -132,11 +143,12 @@ def compute_loaded(
     model: ModelLookup | None,
     started: float | None = None,
     summary: WindowSummary | None = None,
+    judge: CaseJudge | None = None,
 ) -> Computed:
     """Every signal of a loaded window (in this process, or in a runner's; never raises on data).
 
     With ``summary`` the window was summarised partition by partition and ``window.current``
-    is its sample: the signals run in profile mode.
+    is its sample: the signals run in profile mode. ``judge`` scores LLM answers.
     """
     started = time.perf_counter() if started is None else started
     reference, rows = window.reference, window.current.num_rows
@@ -147,6 +159,7 @@ def compute_loaded(
             data = SignalInput(
                 profile=profiles.profile(reference), reference=reference.table,
                 current=window.current, roles=reference.roles, model=model,
+                project=monitor.project, plan=window.plan, judge=judge,
             )  # fmt: skip
             outcomes = tuple(_signal(monitor, s, data, summary) for s in monitor.spec.signals)
     except StewardError as exc:

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from monitors.runs.schemas import SignalOutcome
-from monitors.runs.sources import ModelLookup
+from monitors.runs.sources import CaseJudge, ModelLookup
 from monitors.specs.schemas import Signal
+from monitors.specs.windows import WindowPlan
 from monitors.stats.columns import DEFAULT_ROLES, ColumnRoles
 from monitors.stats.reference import ReferenceProfile
 
@@ -28,6 +29,10 @@ class SignalInput:
     roles: ColumnRoles = DEFAULT_ROLES
     # the endpoint's model, when the run can look it up (attribution drift explains it)
     model: ModelLookup | None = None
+    # LLM signals: the project, the window's spans (samples are seeded by them), the judge
+    project: str = ""
+    plan: WindowPlan | None = None
+    judge: CaseJudge | None = None
 
 
 Computer = Callable[[Signal, SignalInput], SignalOutcome]

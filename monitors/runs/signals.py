@@ -12,6 +12,9 @@ from monitors.runs import attribution, quality
 from monitors.runs.estimation import estimated_performance
 from monitors.runs.inputs import Computer, feature_columns
 from monitors.runs.inputs import SignalInput as SignalInput  # re-exported: its home before
+from monitors.runs.llm_drift import llm_prompt_drift
+from monitors.runs.llm_quality import llm_quality
+from monitors.runs.llm_signals import llm_errors, llm_latency, llm_usage
 from monitors.runs.multivariate import multivariate_drift
 from monitors.runs.schemas import Metric, SignalOutcome
 from monitors.specs.options import DataDriftOptions, PredictionDriftOptions
@@ -265,6 +268,11 @@ COMPUTERS: dict[SignalKind, Computer] = {
     SignalKind.attribution_drift: attribution_drift,
     SignalKind.estimated_performance: estimated_performance,
     SignalKind.multivariate_drift: multivariate_drift,
+    SignalKind.llm_quality: llm_quality,
+    SignalKind.llm_usage: llm_usage,
+    SignalKind.llm_latency: llm_latency,
+    SignalKind.llm_errors: llm_errors,
+    SignalKind.llm_prompt_drift: llm_prompt_drift,
 }
 
 

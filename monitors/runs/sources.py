@@ -22,6 +22,7 @@ from governance.core.cache import BoundedCache
 from governance.core.db import Database
 from governance.core.errors import NotFound
 from lineage.schemas import Signature
+from monitors.evaluators.schemas import EvalCase, EvaluatorName, Score
 from monitors.runs.schemas import RunStatus, SignalOutcome
 from monitors.specs.roles import column_roles as column_roles  # re-exported: its home before
 from monitors.specs.schemas import Monitor, MonitorSpec, Target
@@ -177,6 +178,17 @@ class ModelLookup:
         return self.source.find(project=self.project, endpoint=self.endpoint, at=self.at)
 
 
+class CaseJudge(Protocol):
+    """Scores LLM answers with evaluators (judges through a project's connection)."""
+
+    def score(
+        self, *, project: str, evaluators: Sequence[EvaluatorName], cases: Sequence[EvalCase],
+        connection: str | None,
+    ) -> list[list[Score]]:  # fmt: skip
+        """One list of scores per case, in ``evaluators`` order (a value None: unscorable)."""
+        ...
+
+
 class WindowComputer(Protocol):
     """Computes a chunk of a backfill's windows (here, or in the pipeline runner's processes)."""
 
@@ -250,6 +262,8 @@ class RunEnvironment:
     windows_computer: WindowComputer | None = None
     # Profile mode over partitions for large windows; None: every window is read whole
     partitions: WindowPartitions | None = None
+    # Scores LLM answers (llm_quality); None: that signal fails, saying why
+    judge: CaseJudge | None = None
 
 
 class TableWindowReader:

@@ -143,6 +143,9 @@ def compute_on_worker(monitor: Monitor, window: LoadedWindow) -> Computed:
 
 
 def _explains_stored_model(monitor: Monitor, env: RunEnvironment) -> bool:
+    # an LLM quality signal calls the project's judge, which only the leader's process reaches
+    if any(s.kind is SignalKind.llm_quality for s in monitor.spec.signals):
+        return True
     explains = any(s.kind is SignalKind.attribution_drift for s in monitor.spec.signals)
     return (
         explains and env.explainers is not None and monitor.spec.target.kind is TargetKind.endpoint

@@ -14,6 +14,14 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from monitors.specs.llm_options import (
+    LlmErrorsOptions,
+    LlmLatencyOptions,
+    LlmPromptDriftOptions,
+    LlmQualityOptions,
+    LlmUsageOptions,
+)
+
 MAX_NAME = 256  # a column name or a label value
 # Groups are the intersections of the sensitive features: their number is a product.
 MAX_SENSITIVE_FEATURES = 8
@@ -33,6 +41,11 @@ class SignalKind(StrEnum):
     attribution_drift = "attribution_drift"
     estimated_performance = "estimated_performance"
     multivariate_drift = "multivariate_drift"
+    llm_quality = "llm_quality"
+    llm_usage = "llm_usage"
+    llm_latency = "llm_latency"
+    llm_errors = "llm_errors"
+    llm_prompt_drift = "llm_prompt_drift"
 
 
 def _label(value: Any) -> Any:
@@ -282,8 +295,13 @@ SignalOptions = (
     | AttributionDriftOptions
     | EstimatedPerformanceOptions
     | MultivariateDriftOptions
+    | LlmQualityOptions
+    | LlmUsageOptions
+    | LlmLatencyOptions
+    | LlmErrorsOptions
+    | LlmPromptDriftOptions
 )
-OPTIONS: dict[SignalKind, type[_Options]] = {
+OPTIONS: dict[SignalKind, type[BaseModel]] = {
     SignalKind.data_drift: DataDriftOptions,
     SignalKind.prediction_drift: PredictionDriftOptions,
     SignalKind.data_quality: DataQualityOptions,
@@ -292,7 +310,22 @@ OPTIONS: dict[SignalKind, type[_Options]] = {
     SignalKind.attribution_drift: AttributionDriftOptions,
     SignalKind.estimated_performance: EstimatedPerformanceOptions,
     SignalKind.multivariate_drift: MultivariateDriftOptions,
+    SignalKind.llm_quality: LlmQualityOptions,
+    SignalKind.llm_usage: LlmUsageOptions,
+    SignalKind.llm_latency: LlmLatencyOptions,
+    SignalKind.llm_errors: LlmErrorsOptions,
+    SignalKind.llm_prompt_drift: LlmPromptDriftOptions,
 }
+# Signals of an LLM endpoint's traces (monitors.traces): only on LLM endpoints, and only they.
+LLM_KINDS = frozenset(
+    {
+        SignalKind.llm_quality,
+        SignalKind.llm_usage,
+        SignalKind.llm_latency,
+        SignalKind.llm_errors,
+        SignalKind.llm_prompt_drift,
+    }
+)
 # The signal's own fields (beside name and severity) that each kind's run reads.
 SETTINGS_USED: dict[SignalKind, frozenset[str]] = {
     SignalKind.data_drift: frozenset(
@@ -305,6 +338,11 @@ SETTINGS_USED: dict[SignalKind, frozenset[str]] = {
     SignalKind.attribution_drift: frozenset({"threshold", "features"}),
     SignalKind.estimated_performance: frozenset({"threshold", "features"}),
     SignalKind.multivariate_drift: frozenset({"threshold", "features"}),
+    SignalKind.llm_quality: frozenset({"threshold"}),
+    SignalKind.llm_usage: frozenset(),
+    SignalKind.llm_latency: frozenset(),
+    SignalKind.llm_errors: frozenset(),
+    SignalKind.llm_prompt_drift: frozenset(),
 }
 
 

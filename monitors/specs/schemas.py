@@ -22,7 +22,9 @@ from pydantic_core import InitErrorDetails
 from governance.core.durations import WholeSeconds, iso_duration, whole_seconds
 from monitors.alerts.schemas import AlertRule, Severity
 from monitors.specs.cron import crontab_trigger, known_zone
+from monitors.specs.llm_options import LlmQualityOptions
 from monitors.specs.options import (
+    LLM_KINDS,
     LOWER_IS_BETTER,
     MAX_CLASSIFIER_CHUNKS,
     OPTIONS,
@@ -231,7 +233,18 @@ def signal_problems(signal: Signal) -> list[InitErrorDetails]:
         found += _attribution_problems(signal)
     if signal.kind is SignalKind.multivariate_drift:
         found += _multivariate_problems(signal, signal.options_as(MultivariateDriftOptions))
+    if signal.kind in LLM_KINDS:
+        found += _llm_problems(signal)
     return found
+
+
+def _llm_problems(signal: Signal) -> list[InitErrorDetails]:
+    options = signal.options
+    if isinstance(options, LlmQualityOptions):
+        found = options.problems(signal.threshold)
+    else:
+        found = options.problems() if hasattr(options, "problems") else []
+    return [problem(("options", *loc), text, None) for loc, text in found]
 
 
 def _unused(kind: SignalKind, name: str) -> str:
@@ -362,7 +375,29 @@ class MonitorSpec(_Frozen):
             raise ValueError("signal names must be unique (name repeated kinds)")
         if not value:
             raise ValueError("a monitor needs at least one signal")
+        llm = {s.kind in LLM_KINDS for s in value}
+        if len(llm) > 1:
+            raise ValueError(
+                "LLM signals (llm_*) watch LLM endpoints and the others model endpoints: "
+                "a monitor has signals of one sort only"
+            )
         return value
+
+    @model_validator(mode="after")
+    def _llm_target(self) -> MonitorSpec:
+        """LLM signals read an endpoint's traces, against past windows or a named dataset."""
+        if not any(s.kind in LLM_KINDS for s in self.signals):
+            return self
+        if self.target.kind is not TargetKind.endpoint:
+            raise ValueError("LLM signals watch an LLM endpoint: target.kind endpoint")
+        reference = self.reference
+        if reference.kind is ReferenceKind.dataset and reference.dataset is None:
+            raise ValueError(
+                "an LLM endpoint serves no model with training data: compare with past "
+                "windows (reference.kind production_window; lookback N periods and offset one "
+                "period is the previous N windows) or name a dataset of LLM records"
+            )
+        return self
 
 
 class MonitorUpdate(_Frozen):

@@ -15,8 +15,9 @@ from governance.core.db import Database
 from governance.core.errors import Conflict, InvalidInput, NotFound
 from governance.core.principal import Principal
 from lineage import service as lineage
-from lineage.schemas import Signature
+from lineage.schemas import EndpointKind, Signature
 from monitors.alerts.service import list_channels
+from monitors.specs.options import LLM_KINDS
 from monitors.specs.roles import named_not_features
 from monitors.specs.schemas import Monitor, MonitorSpec, MonitorUpdate, TargetKind
 from monitors.specs.store import MonitorStore, SqlMonitorStore, StoredSpecRefused
@@ -87,10 +88,34 @@ def _signature(db: Database, project: str, spec: MonitorSpec) -> Signature | Non
     return None if endpoint is None else endpoint.signature
 
 
+def _check_endpoint_kind(db: Database, project: str, specs: list[MonitorSpec]) -> None:
+    """Refuse LLM signals on a model endpoint, and model signals on an LLM endpoint.
+
+    Only where the endpoint exists at apply; a run on the wrong sort fails its signals.
+    """
+    for spec in specs:
+        if spec.target.kind is not TargetKind.endpoint:
+            continue
+        endpoint = lineage.find_endpoint(db, project=project, name=spec.target.name)
+        if endpoint is None:
+            continue
+        llm = any(s.kind in LLM_KINDS for s in spec.signals)
+        if llm == (endpoint.kind is EndpointKind.llm):
+            continue
+        wanted = "LLM signals (llm_*)" if endpoint.kind is EndpointKind.llm else "model signals"
+        raise InvalidInput(
+            f"monitor {spec.name!r}: endpoint {spec.target.name!r} is a {endpoint.kind} "
+            f"endpoint: its monitors take {wanted} only",
+            field="signals",
+            code="signal_endpoint_kind",
+        )
+
+
 def _check(db: Database, project: str, specs: list[MonitorSpec]) -> None:
-    """The checks of a spec against the project: its channels, its features."""
+    """The checks of a spec against the project: its channels, its features, its endpoint."""
     _check_channels(db, project, specs)
     _check_features(db, project, specs)
+    _check_endpoint_kind(db, project, specs)
 
 
 def _audit(session: Session, actor: Principal, action: str, monitor: Monitor) -> None:
@@ -179,6 +204,7 @@ def update_monitor(
         _check_channels(db, project, [spec])
         if spec.signals != current.spec.signals:  # the stored signals are not re-judged
             _check_features(db, project, [spec])
+            _check_endpoint_kind(db, project, [spec])
         if spec == current.spec:
             return current
         monitor = store.replace(current.id, spec, when=clock.now())

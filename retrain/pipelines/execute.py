@@ -31,7 +31,7 @@ from lineage.schemas import NodeRef
 from lineage.schemas import RunState as LineageState
 from retrain.pipelines.schemas import PipelineRun, RunState, StepRun, StepState
 from retrain.pipelines.service import get_pipeline, launcher, log_path, run_root, step_workdir
-from retrain.pipelines.spec import StepSpec, validate_spec
+from retrain.pipelines.spec import StepSpec, allowed_modules, validate_spec
 from retrain.pipelines.store import SqlPipelineStore
 from retrain.pipelines.workspace import (
     Produced,
@@ -133,7 +133,9 @@ def execute_run(
         pipeline = get_pipeline(
             db, project=run.project, name=run.pipeline, version=run.pipeline_version
         )
-        order = validate_spec(pipeline.spec, allowed_modules=settings.pipeline_modules)
+        order = validate_spec(
+            pipeline.spec, allowed_modules=allowed_modules(settings.pipeline_modules)
+        )
     except StewardError as exc:
         return _finish(db, run, worker, clock, RunState.failed, exc.detail, run.steps, {})
     with Heartbeat(db, run.id, worker, clock, beat_every) as beat:
@@ -224,7 +226,7 @@ def _run_task(
         run_id=state.run.id, step=step.name, function=step.function, arguments=arguments,
         outputs={k: v.kind.value for k, v in step.outputs.items()}, workdir=workdir,
         limits=ResourceLimits(timeout_seconds=timeout, memory_bytes=memory),
-        allowed_modules=tuple(settings.pipeline_modules),
+        allowed_modules=allowed_modules(settings.pipeline_modules),
         python_path=tuple(Path(p) for p in settings.pipeline_path),
     )  # fmt: skip
     with _log_file(log_path(settings, state.run.id, step.name)) as write:

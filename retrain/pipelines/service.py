@@ -29,7 +29,7 @@ from retrain.pipelines.schemas import (
     PipelineRunPage,
     RunState,
 )
-from retrain.pipelines.spec import PipelineSpec, spec_digest, validate_spec
+from retrain.pipelines.spec import PipelineSpec, allowed_modules, spec_digest, validate_spec
 from retrain.pipelines.store import RunCreate, SqlPipelineStore
 from retrain.plan import ReleasePlan
 
@@ -66,7 +66,7 @@ def apply_pipeline(
     clock: Clock = _WALL,
 ) -> AppliedPipeline:
     """Store ``spec`` as the next version of its pipeline, unless it equals the newest one."""
-    validate_spec(spec, allowed_modules=settings.pipeline_modules)
+    validate_spec(spec, allowed_modules=allowed_modules(settings.pipeline_modules))
     digest = spec_digest(spec)
     try:
         with db.transaction() as session:
@@ -133,7 +133,9 @@ def launch_run(
     if launch_key is not None and (taken := _by_key(db, launch_key, project)) is not None:
         return Launch(run=taken, created=False)
     found = get_pipeline(db, project=project, name=pipeline, version=version)
-    validate_spec(found.spec, allowed_modules=settings.pipeline_modules)  # settings may change
+    validate_spec(
+        found.spec, allowed_modules=allowed_modules(settings.pipeline_modules)
+    )  # settings may change
     resolved = resolve_inputs(
         db, settings=settings, project=project, spec=found.spec, given=inputs, actor=actor,
         clock=clock,

@@ -149,6 +149,16 @@ def model_spec(data: Any) -> PipelineSpec:
                            errors=problems) from exc  # fmt: skip
 
 
+# Steward's own step modules: always allowed, whatever STEWARD_PIPELINE_MODULES says (evaluation
+# runs compare their variants in one; refusing it would make a shipped feature a setting).
+BUILTIN_MODULES = ("retrain.evaluation.step",)
+
+
+def allowed_modules(configured: Sequence[str]) -> tuple[str, ...]:
+    """The step modules a pipeline may use: Steward's own and the configured ones."""
+    return (*BUILTIN_MODULES, *configured)
+
+
 def module_allowed(function: str, allowed: Sequence[str]) -> bool:
     """Whether ``function``'s module is one of ``allowed`` or inside one of them."""
     module = function.partition(":")[0]

@@ -17,12 +17,15 @@ from steward.cli import (
     admin,
     approval,
     audit,
+    catalog,
     daemon,
     demo,
+    evaluation,
     lineage,
     monitor,
     pipeline,
     project,
+    prompt,
     report,
     rollout,
     server,
@@ -56,10 +59,13 @@ demo.register(app)
 lineage.register(app)
 monitor.register(app)
 pipeline.register(app)
+evaluation.register(app)
+prompt.register(app)
 trigger.register(app)
 approval.register(app)
 rollout.register(app)
 report.register(app)
+catalog.register(app)
 
 # Commands that act on this host's home whatever server is configured (``steward --help`` lists
 # every other command as a client of the REST API when a server is set). ``audit verify

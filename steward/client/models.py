@@ -131,6 +131,7 @@ class Endpoint(Answer):
     description: str = ""
     model_version: ModelVersion | None = None
     deployed_at: datetime | None = None
+    kind: str = "model"  # or "llm": an LLM application's traces, no model version
 
 
 class Deployment(Answer):

@@ -230,11 +230,10 @@ class Models(Resource):
 class Endpoints(Resource):
     """Endpoints, what they serve, and their deployment history."""
 
-    def create(self, name: str, *, description: str = "") -> Endpoint:
-        """Create an endpoint."""
-        return self._send(
-            Endpoint, "POST", "/endpoints", {"name": name, "description": description}
-        )
+    def create(self, name: str, *, description: str = "", kind: str = "model") -> Endpoint:
+        """Create an endpoint: ``kind`` ``model`` serves model versions, ``llm`` records traces."""
+        body = {"name": name, "description": description, "kind": kind}
+        return self._send(Endpoint, "POST", "/endpoints", body)
 
     def list(self) -> builtins.list[Endpoint]:
         """Every endpoint of the project with what it serves now."""

@@ -22,8 +22,12 @@ MODEL_MODULES = (
     "governance.access.models",
     "governance.audit.models",
     "lineage.models",
+    "lineage.catalog.models",
+    "lineage.prompts.models",
     "monitors.capture.models",
+    "monitors.traces.models",
     "monitors.alerts.models",
+    "monitors.evaluators.models",
     "monitors.specs.models",
     "monitors.runs.models",
     "monitors.scheduler.models",
@@ -32,6 +36,7 @@ MODEL_MODULES = (
     "retrain.gate.models",
     "retrain.approvals.models",
     "retrain.rollout.models",
+    "retrain.evaluation.models",
     "steward.reports.models",
 )
 

@@ -14,11 +14,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pytest
 import yaml
 from fastapi.testclient import TestClient
 
 from governance.core.settings import Settings
+from monitors.evaluators import service as evaluators
+from monitors.evaluators.schemas import ConnectionSet
 from retrain.approvals.service import request_approval
 from retrain.gate.schemas import ModelRef
 from retrain.loop import LOOP
@@ -40,6 +43,18 @@ monitors:
     schedule: {interval: PT1H, start: "2026-04-01T00:00:00Z"}
 """
 TRIGGER = "name: by-hand\npipeline: retrain\non: {kind: manual}\n"
+PROMPT = "name: qa\nmessages: [{role: user, content: 'Answer {{ question }}'}]\n"
+# Variants of prompt qa over dataset 'questions', generated through connection 'gen' (nothing
+# listens there: launched with --no-wait, the run fails at generation, which show reports).
+EVALUATION = {
+    "dataset": "questions",
+    "evaluators": ["f1_score"],
+    "query_column": "question",
+    "variants": [
+        {"name": "A", "prompt": "qa@1", "connection": "gen", "model": "m"},
+        {"name": "B", "prompt": "qa@production", "connection": "gen", "model": "m"},
+    ],
+}
 EVENT = {
     "eventType": "COMPLETE", "eventTime": "2026-04-01T00:00:00Z",
     "run": {"runId": str(uuid.UUID(int=7))}, "job": {"namespace": "alpha", "name": "cli-job"},
@@ -61,7 +76,7 @@ def settings(tmp_path: Path, db_url: str) -> Settings:
     """Settings allowing the test pipeline's steps; no worker runs launched runs (they queue)."""
     return make_settings(
         tmp_path / "home", db_url, pipeline_modules=["tests.retrain.pipelines"],
-        pipeline_worker=False,
+        pipeline_worker=False, webhook_allowlist=["127.0.0.1"],
     )  # fmt: skip
 
 
@@ -81,11 +96,15 @@ def _files(folder: Path) -> dict[str, Path]:
         "trigger": folder / "trigger.yaml",
         "pipeline": folder / "pipeline.yaml",
         "events": folder / "events.jsonl",
+        "prompt": folder / "prompt.yaml",
+        "evaluation": folder / "evaluation.yaml",
     }
     files["monitors"].write_text(MONITORS)
     files["trigger"].write_text(TRIGGER)
     files["pipeline"].write_text(yaml.safe_dump(spec()))
     files["events"].write_text(json.dumps(EVENT) + "\n")
+    files["prompt"].write_text(PROMPT)
+    files["evaluation"].write_text(yaml.safe_dump(EVALUATION))
     return files
 
 
@@ -147,6 +166,18 @@ def _walk(files: dict[str, Path], approvals: list[str]) -> list[tuple[str, Args]
         ("approval policy", _fixed("approval", "policy", *p)),
         ("approval approve", _fixed("approval", "approve", approvals[0], *p)),
         ("approval reject", _fixed("approval", "reject", approvals[1], *p)),
+        ("catalog publish", _fixed("catalog", "publish", "income", "--licence", "MIT", *p)),
+        ("catalog search", _fixed("catalog", "search", "income")),
+        ("catalog show", lambda s: ["catalog", "show", s["catalog publish"]["id"]]),
+        ("catalog use",
+         lambda s: ["catalog", "use", s["catalog publish"]["id"], "--model", "income-copy", *p]),
+        ("prompt push", _fixed("prompt", "push", str(files["prompt"]), *p)),
+        ("prompt list", _fixed("prompt", "list", *p)),
+        ("prompt alias", _fixed("prompt", "alias", "qa", "1", "production", *p)),
+        ("prompt show", _fixed("prompt", "show", "qa@production", *p)),
+        ("prompt deploy", _fixed("prompt", "deploy", "qa@production", "-e", "income", *p)),
+        ("eval run", _fixed("eval", "run", str(files["evaluation"]), "--no-wait", *p)),
+        ("eval show", lambda s: ["eval", "show", s["eval run"]["id"], *p]),
         ("report model", _fixed("report", "model", "income", "1", *p)),
         ("report project", _fixed("report", "project", "--store", *p)),
         ("report list", _fixed("report", "list", *p)),
@@ -160,6 +191,11 @@ def _prepare(client: TestClient, world: World, services: Services) -> list[str]:
     _publish(client, world, _pipeline(adult))
     register(client, world, _pipeline(adult.slice(0, 400)))
     register_dataset(services, "alpha", "train-data", table())
+    questions = pa.table({"question": ["What is 2 + 2?"], "ground_truth": ["4"]})
+    register_dataset(services, "alpha", "questions", questions)
+    connection = ConnectionSet(base_url="http://127.0.0.1:9/v1", model="gen-model")
+    evaluators.put_connection(services.db, settings=services.settings, project="alpha",
+                              name="gen", data=connection, actor=LOOP)  # fmt: skip
     return [
         str(request_approval(
             services.db, project="alpha", endpoint="income",
@@ -198,5 +234,7 @@ def test_every_command_but_the_admin_ones_works_remotely_and_prints_json(
         "active", "promoted",
     )  # fmt: skip
     assert outputs["approval approve"]["decided_by"] == "user:admin"
+    assert outputs["eval show"]["id"] == outputs["eval run"]["id"]
+    assert outputs["eval run"]["variants"][1]["prompt_version"] == 1  # the alias, pinned
     assert outputs["report get"] == outputs["report project"]  # the stored one, downloaded
     assert {"meta", "sections", "signature"} <= set(outputs["report model"])

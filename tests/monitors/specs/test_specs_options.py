@@ -95,11 +95,60 @@ SAMPLES: dict[SignalKind, tuple[dict[str, Any], dict[str, Any]]] = {
             "max_reference_rows": 1000,
         },
     ),
+    SignalKind.llm_quality: (
+        {"threshold": 3.5},
+        {
+            "evaluators": ["relevance", "f1_score"],
+            "connection": "judge",
+            "sample_size": 40,
+            "min_scored": 20,
+            "baseline": False,
+            "min_effect": 0.3,
+            "significance": 0.05,
+        },
+    ),
+    SignalKind.llm_usage: (
+        {},
+        {
+            "prices": {"gpt-small": {"input_per_1k": 0.5, "output_per_1k": 1.5}},
+            "max_input_tokens_per_request": 2000,
+            "max_output_tokens_per_request": 500,
+            "max_total_tokens": 1000000,
+            "max_cost": 50,
+            "max_cost_per_request": 0.1,
+        },
+    ),
+    SignalKind.llm_latency: (
+        {},
+        {"max_p50_ms": 800, "max_p95_ms": 2000, "max_p99_ms": 5000, "significance": 0.05},
+    ),
+    SignalKind.llm_errors: (
+        {},
+        {
+            "max_error_rate": 0.05,
+            "max_refusal_rate": 0.1,
+            "refusal_phrases": ["cannot comply"],
+            "significance": 0.05,
+        },
+    ),
+    SignalKind.llm_prompt_drift: (
+        {},
+        {
+            "length": "tokens",
+            "top_terms": 30,
+            "bigrams": True,
+            "min_window_rows": 50,
+            "embeddings": None,
+        },
+    ),
 }
 
 
 def _monitor(signal: dict[str, Any], name: str = "m") -> dict[str, Any]:
-    return {"name": name, "target": {"name": "income"}, "signals": [signal]}
+    spec = {"name": name, "target": {"name": "income"}, "signals": [signal]}
+    if str(signal.get("kind", "")).startswith("llm_"):  # they compare with past windows
+        spec["reference"] = {"kind": "production_window"}
+    return spec
 
 
 def _create(client: TestClient, world: World, signal: dict[str, Any]) -> Any:

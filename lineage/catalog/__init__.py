@@ -1,0 +1,2 @@
+"""The organisation-wide model catalogue: published and external models, search, use in a
+project."""

@@ -1,0 +1,1 @@
+"""Evaluation runs: prompt variants over a dataset, scored, aggregated and compared."""
