@@ -14,6 +14,9 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
+import pyarrow as pa
+
 from governance.audit.service import record_audit
 from governance.core.clock import Clock, SystemClock
 from governance.core.db import Database
@@ -85,6 +88,15 @@ def execute_evaluation(
         return read_evaluation(db, project, evaluation_id)
 
 
+def _sampled(table: pa.Table, evaluation: Evaluation) -> pa.Table:
+    """At most ``sample`` rows, drawn at random (seeded by the run, so a rerun draws the same)."""
+    if table.num_rows <= evaluation.sample:
+        return table
+    rng = np.random.default_rng(evaluation.id.int % 2**63)
+    picked = np.sort(rng.choice(table.num_rows, size=evaluation.sample, replace=False))
+    return table.take(pa.array(picked))
+
+
 def _generate_and_queue(
     db: Database, settings: Settings, evaluation: Evaluation, actor: Principal,
     generate: Generator | None, clock: Clock,
@@ -95,7 +107,7 @@ def _generate_and_queue(
     found = lineage.get_dataset_version(
         db, project=project, name=evaluation.dataset, version=evaluation.dataset_version
     )
-    rows = read_dataset_version(found, settings=settings).slice(0, evaluation.sample).to_pylist()
+    rows = _sampled(read_dataset_version(found, settings=settings), evaluation).to_pylist()
     records = results(
         rows, evaluation=evaluation, prompts=pinned_prompts(db, evaluation),
         generate=generate or connection_generator(db, settings=settings, project=project),

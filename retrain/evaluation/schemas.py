@@ -57,6 +57,7 @@ class EvaluationCreate(_Request):
     variants: list[VariantSpec] = Field(min_length=2, max_length=MAX_VARIANTS)
     evaluators: list[EvaluatorName] = Field(min_length=1, max_length=len(EvaluatorName))
     judge_connection: str | None = Field(default=None, min_length=1, max_length=100)
+    # rows drawn at random from the dataset when it has more (seeded by the run)
     sample: int = Field(default=200, ge=2, le=MAX_SAMPLE)
     alpha: float = Field(default=0.05, gt=0, lt=0.5)
     query_column: str = Field(default="query", min_length=1, max_length=200)

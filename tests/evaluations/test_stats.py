@@ -130,3 +130,25 @@ def test_summarize_rows_aggregates_per_variant_and_evaluator() -> None:
     assert (aggregates["B"]["n"], aggregates["B"]["failures"]) == (5, 1)
     [comparison] = out["comparisons"]
     assert comparison["n"] == 5 and comparison["winner"] == "B"
+
+
+def test_a_sample_is_drawn_at_random_and_the_same_for_the_same_run() -> None:
+    import uuid
+    from types import SimpleNamespace
+
+    import pyarrow as pa
+
+    from retrain.evaluation.execute import _sampled
+
+    table = pa.table({"i": list(range(1000))})
+    run = SimpleNamespace(id=uuid.UUID(int=12345), sample=50)
+    picked = _sampled(table, run).column("i").to_pylist()  # type: ignore[arg-type]
+    assert len(picked) == 50 == len(set(picked))
+    assert picked == sorted(picked) and picked != list(range(50))  # in order, not the first 50
+    assert max(picked) > 500
+    again = _sampled(table, run).column("i").to_pylist()  # type: ignore[arg-type]
+    assert again == picked
+    other = SimpleNamespace(id=uuid.UUID(int=54321), sample=50)
+    assert _sampled(table, other).column("i").to_pylist() != picked  # type: ignore[arg-type]
+    small = SimpleNamespace(id=run.id, sample=2000)
+    assert _sampled(table, small).num_rows == 1000  # type: ignore[arg-type]

@@ -59,7 +59,6 @@ ALLOWED: dict[tuple[str, str], frozenset[str]] = {
     ("metrics", "read"): READERS,
     ("prompt", "read"): ALL,
     ("prompt", "write"): BUILDERS,
-    ("prompt", "delete"): OWNER,
     ("evaluation", "read"): READERS,
     ("evaluation", "write"): BUILDERS,
     ("evaluation", "run"): BUILDERS,
