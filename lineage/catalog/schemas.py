@@ -133,7 +133,9 @@ class PublishRequest(Incoming):
     model_config = ConfigDict(extra="forbid")
 
     model: str = Field(pattern=NAME_RE.pattern, max_length=200)
-    versions: list[Annotated[int, Field(ge=1)]] = Field(default_factory=list, max_length=100)
+    versions: list[Annotated[int, Field(ge=1, le=2**31 - 1)]] = Field(
+        default_factory=list, max_length=100
+    )
     name: str | None = Field(default=None, pattern=NAME_RE.pattern, max_length=200)
     visibility: Visibility = Visibility.project
     description: Text = ""

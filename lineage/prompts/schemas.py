@@ -117,7 +117,7 @@ class Prompt(Frozen):
 class PromptAliasSet(Incoming):
     """Point an alias at a version."""
 
-    version: int = Field(ge=1, le=2**31)
+    version: int = Field(ge=1, le=2**31 - 1)
 
 
 class PromptAlias(Frozen):

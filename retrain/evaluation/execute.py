@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import io
 import logging
+import threading
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -26,15 +27,17 @@ from governance.core.principal import Principal
 from governance.core.settings import Settings
 from lineage import service as lineage
 from lineage.schemas import RunState as LineageState
+from monitors.evaluators.schemas import EvalCase, Score
 from retrain.evaluation.generate import (
     Completion,
     Generator,
+    Scorer,
     results,
     results_table,
     scorer,
 )
 from retrain.evaluation.schemas import Evaluation, EvaluationState
-from retrain.evaluation.service import pinned_prompts, read_evaluation, target
+from retrain.evaluation.service import HEARTBEAT_EVERY, pinned_prompts, read_evaluation, target
 from retrain.evaluation.step import STEP_FUNCTION
 from retrain.evaluation.store import SqlEvaluationStore
 from retrain.pipelines import service as pipelines
@@ -45,6 +48,7 @@ _WALL = SystemClock()
 PIPELINE = "llm-evaluation"
 NAMESPACE = "steward.evaluations"
 PARQUET = "application/vnd.apache.parquet"
+SCORE_CHUNK = 20  # cases scored between two heartbeats
 
 
 def pipeline_spec() -> PipelineSpec:
@@ -71,10 +75,12 @@ def execute_evaluation(
 ) -> Evaluation:  # fmt: skip
     """Generate and score a queued evaluation's rows, then queue its pipeline run."""
     with db.transaction() as session:
-        if not SqlEvaluationStore(session).move(
+        store = SqlEvaluationStore(session)
+        if not store.move(
             evaluation_id, frm=(EvaluationState.queued,), to=EvaluationState.generating
         ):
             return read_evaluation(db, project, evaluation_id)  # taken, cancelled or done already
+        store.beat(evaluation_id, at=clock.now())
         record_audit(session, actor=actor, action="evaluation.generate", project=project,
                      target=target(evaluation_id))  # fmt: skip
     evaluation = read_evaluation(db, project, evaluation_id)
@@ -97,6 +103,51 @@ def _sampled(table: pa.Table, evaluation: Evaluation) -> pa.Table:
     return table.take(pa.array(picked))
 
 
+class _Heartbeat:
+    """Refreshes a generating evaluation's heartbeat as answers and scores arrive.
+
+    A run whose server stops (killed, redeployed) mid-generation is then found stale by the
+    leader's sweep and failed, instead of staying ``generating`` forever.
+    """
+
+    def __init__(self, db: Database, evaluation_id: uuid.UUID, clock: Clock) -> None:
+        self.db, self.evaluation_id, self.clock = db, evaluation_id, clock
+        self._lock = threading.Lock()
+        self._last = clock.now()
+
+    def beat(self) -> None:
+        """Write the heartbeat if the last one is older than ``HEARTBEAT_EVERY``."""
+        now = self.clock.now()
+        with self._lock:
+            if now - self._last < HEARTBEAT_EVERY:
+                return
+            self._last = now
+        with self.db.transaction() as session:
+            SqlEvaluationStore(session).beat(self.evaluation_id, at=now)
+
+    def generating(self, generate: Generator) -> Generator:
+        """``generate``, beating after each answer."""
+
+        def call(**kwargs: Any) -> Completion:
+            done = generate(**kwargs)
+            self.beat()
+            return done
+
+        return call
+
+    def scoring(self, score: Scorer) -> Scorer:
+        """``score`` in chunks, beating after each (judges answer one case at a time)."""
+
+        def call(cases: Sequence[EvalCase], connection: str | None) -> list[list[Score]]:
+            out: list[list[Score]] = []
+            for start in range(0, len(cases), SCORE_CHUNK):
+                out += score(cases[start : start + SCORE_CHUNK], connection)
+                self.beat()
+            return out
+
+        return call
+
+
 def _generate_and_queue(
     db: Database, settings: Settings, evaluation: Evaluation, actor: Principal,
     generate: Generator | None, clock: Clock,
@@ -108,11 +159,15 @@ def _generate_and_queue(
         db, project=project, name=evaluation.dataset, version=evaluation.dataset_version
     )
     rows = _sampled(read_dataset_version(found, settings=settings), evaluation).to_pylist()
+    alive = _Heartbeat(db, evaluation.id, clock)
     records = results(
         rows, evaluation=evaluation, prompts=pinned_prompts(db, evaluation),
-        generate=generate or connection_generator(db, settings=settings, project=project),
-        score=scorer(db, settings=settings, project=project, evaluators=evaluation.evaluators,
-                     clock=clock),
+        generate=alive.generating(
+            generate or connection_generator(db, settings=settings, project=project)
+        ),
+        score=alive.scoring(scorer(
+            db, settings=settings, project=project, evaluators=evaluation.evaluators, clock=clock,
+        )),
     )  # fmt: skip
     stored = _store_rows(db, settings, evaluation, records, actor, clock)
     if read_evaluation(db, project, evaluation.id).state is not EvaluationState.generating:

@@ -54,3 +54,19 @@ class EvaluationAggregateRow(Base):
     ci_high: Mapped[float | None] = mapped_column(Float)
     bootstrap_low: Mapped[float | None] = mapped_column(Float)
     bootstrap_high: Mapped[float | None] = mapped_column(Float)
+
+
+class EvaluationHeartbeatRow(Base):
+    """When the server generating an evaluation's answers last showed it was alive.
+
+    Bookkeeping, not governed state (as a pipeline run's heartbeat): the beats are not audited;
+    the start of generation and a run failed for a stale heartbeat are.
+    """
+
+    __tablename__ = "retrain_evaluation_heartbeats"
+    __table_args__ = ({"info": {"governed": False}},)
+
+    evaluation_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("retrain_evaluations.id", ondelete="CASCADE"), primary_key=True
+    )
+    beat_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -10,7 +10,8 @@ evaluation whose pipeline run has ended keeps the run's results (once, audited).
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 from governance.audit.service import record_audit
@@ -25,6 +26,7 @@ from lineage import service as lineage
 from lineage.prompts.schemas import PromptVersion
 from lineage.prompts.service import get_prompt_version
 from monitors.evaluators.service import get_connection
+from monitors.scheduler.daemon import LeaderJob
 from retrain.evaluation.schemas import (
     Aggregate,
     Comparison,
@@ -37,11 +39,14 @@ from retrain.evaluation.schemas import (
 )
 from retrain.evaluation.store import SqlEvaluationStore
 from retrain.pipelines import service as pipelines
-from retrain.pipelines.schemas import RunState
+from retrain.pipelines.schemas import PipelineRun, RunState
 
 _WALL = SystemClock()
 MAX_LIST = 200
 MAX_ROWS_PAGE = 500
+# A generating run writes a heartbeat this often; one silent for STALE_AFTER has lost its server.
+HEARTBEAT_EVERY = timedelta(seconds=30)
+STALE_AFTER = timedelta(minutes=10)
 ACTIVE = (EvaluationState.queued, EvaluationState.generating, EvaluationState.running)
 
 
@@ -130,6 +135,50 @@ def read_evaluation(db: Database, project: str, evaluation_id: uuid.UUID) -> Eva
     if found is None or found.project != project:
         raise NotFound("evaluation not found")
     return found
+
+
+def detect_interrupted(
+    db: Database, *, clock: Clock = _WALL, stale_after: timedelta = STALE_AFTER
+) -> list[uuid.UUID]:
+    """Fail generating evaluations whose server went silent (no heartbeat for ``stale_after``)."""
+    now = clock.now()
+    before = now - stale_after
+    with db.read() as session:  # a plain read first: an idle sweep takes no write lock
+        stale = SqlEvaluationStore(session).stale_generating(before=before, limit=100)
+    failed = []
+    for evaluation_id in stale:
+        with db.transaction() as session:
+            store = SqlEvaluationStore(session)
+            if not store.interrupt(evaluation_id, before=before, now=now):
+                continue  # it beat meanwhile
+            found = store.get(evaluation_id)
+            assert found is not None
+            record_audit(session, actor=pipelines.SYSTEM, action="evaluation.interrupt",
+                         project=found.project, target=target(evaluation_id),
+                         details={"error": found.error})  # fmt: skip
+        failed.append(evaluation_id)
+    return failed
+
+
+def evaluation_leader_job(db: Database, *, clock: Clock | None = None) -> LeaderJob:
+    """The leader's sweep failing evaluations whose generating server stopped."""
+    wall = clock or _WALL
+    return LeaderJob(
+        name="evaluation-interrupted", every=STALE_AFTER.total_seconds() / 4,
+        run=lambda: detect_interrupted(db, clock=wall),
+    )  # fmt: skip
+
+
+def finished_callback(db: Database, *, clock: Clock = _WALL) -> Callable[[PipelineRun], None]:
+    """A pipeline worker's ``on_finished``: an evaluation keeps its results when its run ends."""
+
+    def callback(run: PipelineRun) -> None:
+        with db.read() as session:
+            found = SqlEvaluationStore(session).by_pipeline_run(run.id)
+        if found is not None and found.state is EvaluationState.running:
+            sync_evaluation(db, evaluation=found, clock=clock)
+
+    return callback
 
 
 def sync_evaluation(db: Database, *, evaluation: Evaluation, clock: Clock = _WALL) -> Evaluation:

@@ -10,7 +10,11 @@ from sqlalchemy import select, tuple_, update
 from sqlalchemy.orm import Session
 
 from monitors.evaluators.schemas import EvaluatorName
-from retrain.evaluation.models import EvaluationAggregateRow, EvaluationRow
+from retrain.evaluation.models import (
+    EvaluationAggregateRow,
+    EvaluationHeartbeatRow,
+    EvaluationRow,
+)
 from retrain.evaluation.schemas import (
     Aggregate,
     Comparison,
@@ -42,6 +46,22 @@ class EvaluationStore(Protocol):
         to: EvaluationState, **changes: Any,
     ) -> bool:  # fmt: skip
         """Change the state (and columns) when it is one of ``frm``; False otherwise."""
+        ...
+
+    def beat(self, evaluation_id: uuid.UUID, *, at: datetime) -> None:
+        """The generating server is alive."""
+        ...
+
+    def stale_generating(self, *, before: datetime, limit: int) -> list[uuid.UUID]:
+        """Generating runs whose heartbeat is older than ``before``."""
+        ...
+
+    def interrupt(self, evaluation_id: uuid.UUID, *, before: datetime, now: datetime) -> bool:
+        """Fail a generating run whose heartbeat is still older than ``before``."""
+        ...
+
+    def by_pipeline_run(self, run_id: uuid.UUID) -> Evaluation | None:
+        """The evaluation whose statistics pipeline run is ``run_id``."""
         ...
 
     def complete(
@@ -99,6 +119,49 @@ class SqlEvaluationStore:
             .values(state=to.value, **changes)
         )  # fmt: skip
         return bool(getattr(result, "rowcount", 0))
+
+    def beat(self, evaluation_id: uuid.UUID, *, at: datetime) -> None:
+        """The generating server is alive."""
+        row = self.session.get(EvaluationHeartbeatRow, evaluation_id)
+        if row is None:
+            self.session.add(EvaluationHeartbeatRow(evaluation_id=evaluation_id, beat_at=at))
+        else:
+            row.beat_at = max(row.beat_at, at)
+        self.session.flush()
+
+    def stale_generating(self, *, before: datetime, limit: int) -> list[uuid.UUID]:
+        """Generating runs whose heartbeat is older than ``before``."""
+        query = (
+            select(EvaluationRow.id)
+            .join(EvaluationHeartbeatRow,
+                  EvaluationHeartbeatRow.evaluation_id == EvaluationRow.id)
+            .where(EvaluationRow.state == EvaluationState.generating.value,
+                   EvaluationHeartbeatRow.beat_at < before)
+        )  # fmt: skip
+        return list(self.session.scalars(query.limit(limit)))
+
+    def interrupt(self, evaluation_id: uuid.UUID, *, before: datetime, now: datetime) -> bool:
+        """Fail a generating run whose heartbeat is still older than ``before``."""
+        stale = select(EvaluationHeartbeatRow.evaluation_id).where(
+            EvaluationHeartbeatRow.evaluation_id == evaluation_id,
+            EvaluationHeartbeatRow.beat_at < before,
+        )
+        result = self.session.execute(
+            update(EvaluationRow)
+            .where(EvaluationRow.id == evaluation_id,
+                   EvaluationRow.state == EvaluationState.generating.value,
+                   EvaluationRow.id.in_(stale))
+            .values(state=EvaluationState.failed.value, ended_at=now,
+                    error="interrupted: the server generating the answers stopped")
+        )  # fmt: skip
+        return bool(getattr(result, "rowcount", 0))
+
+    def by_pipeline_run(self, run_id: uuid.UUID) -> Evaluation | None:
+        """The evaluation whose statistics pipeline run is ``run_id``."""
+        row = self.session.scalars(
+            select(EvaluationRow).where(EvaluationRow.pipeline_run_id == run_id)
+        ).first()
+        return None if row is None else self._schema(row)
 
     def complete(
         self, evaluation_id: uuid.UUID, *, aggregates: list[Aggregate],

@@ -21,6 +21,7 @@ from monitors.capture.service import clean_leftovers
 from monitors.runs.sources import RunEnvironment
 from monitors.runs.worker import BackfillWorker
 from retrain.artifacts.store import remove_incoming_leftovers
+from retrain.evaluation.service import finished_callback
 from retrain.loop import release_callback
 from retrain.pipelines.schemas import PipelineRun
 from retrain.pipelines.worker import PipelineWorker
@@ -167,7 +168,8 @@ def create_app(
     svc = services or build_services(settings or Settings())
     if pipeline_callbacks is None:
         release = release_callback(svc.db, settings=svc.settings, clock=svc.clock)
-        pipeline_callbacks = [release, lambda run: _released(svc, run)]
+        evaluation = finished_callback(svc.db, clock=svc.clock)
+        pipeline_callbacks = [release, lambda run: _released(svc, run), evaluation]
     app = FastAPI(
         title="Steward",
         version="0.1.0",

@@ -69,11 +69,13 @@ def daemon(
 
 def _leader_jobs(db: Database, clock: Clock) -> list[LeaderJob]:
     """Beside monitors the leader evaluates triggers, watches rollouts, sweeps runs (orphaned,
-    or ended without their release) and stores the scheduled reports."""
+    or ended without their release; evaluations whose server stopped generating) and stores the
+    scheduled reports."""
     from governance.audit.keys import load_signer
     from governance.audit.runtime import log_is_empty
     from monitors.capture.compaction import compact_due
     from monitors.scheduler.daemon import LeaderJob
+    from retrain.evaluation.service import evaluation_leader_job
     from retrain.loop import release_leader_job
     from retrain.pipelines.worker import pipeline_leader_job
     from retrain.rollout.watch import rollout_leader_job
@@ -92,6 +94,7 @@ def _leader_jobs(db: Database, clock: Clock) -> list[LeaderJob]:
         trigger_leader_job(db, config, clock),
         rollout_leader_job(db, config, clock),
         pipeline_leader_job(db),
+        evaluation_leader_job(db),
         release_leader_job(db, config, SystemClock()),
         *([reports] if reports is not None else []),
     ]
@@ -118,6 +121,7 @@ def monitor_dispatch(settings: Settings) -> WindowDispatch:
 
 def _pipeline_worker(db: Database) -> PipelineWorker:
     """Every daemon, leader or not, executes queued pipeline runs and releases their models."""
+    from retrain.evaluation.service import finished_callback
     from retrain.loop import release_callback
     from retrain.pipelines.worker import pipeline_worker
     from retrain.runners.select import runner_for
@@ -125,5 +129,7 @@ def _pipeline_worker(db: Database) -> PipelineWorker:
     config = settings()
     return pipeline_worker(
         db, settings=config, runner=runner_for(config),
-        on_finished=[release_callback(db, settings=config, clock=SystemClock())],
+        on_finished=[
+            release_callback(db, settings=config, clock=SystemClock()), finished_callback(db)
+        ],
     )  # fmt: skip

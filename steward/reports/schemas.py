@@ -36,7 +36,7 @@ class ReportCreate(BaseModel):
 
     kind: ReportKind
     model: str | None = Field(default=None, max_length=200)
-    version: int | None = Field(default=None, ge=1, le=2**31)
+    version: int | None = Field(default=None, ge=1, le=2**31 - 1)
     format: ReportFormat = ReportFormat.html
     period_start: datetime | None = None
     period_end: datetime | None = None

@@ -337,3 +337,19 @@ def test_a_locked_database_is_503_without_the_statement(failing_app: FastAPI) ->
         _assert_error(r, 503, "unavailable")
         assert int(r.headers["retry-after"]) >= 1
         assert "secret_table" not in r.text and "locked" not in r.text
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/projects/alpha/pipelines/p?version=2147483648",
+        "/api/v1/projects/alpha/models/m/versions/2147483648",
+        "/api/v1/projects/alpha/prompts/p/versions/2147483648",
+        "/api/v1/projects/alpha/reports?version=2147483648",
+    ],
+)
+def test_a_version_past_32_bits_is_refused_not_a_database_error(
+    client: TestClient, world: World, path: str
+) -> None:
+    response = client.get(path, headers=world.headers("owner"))
+    assert response.status_code == 422, response.text  # PostgreSQL's integer ends at 2**31 - 1

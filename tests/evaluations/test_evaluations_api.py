@@ -23,7 +23,9 @@ def _run(client: TestClient, world: World, body: dict[str, Any]) -> dict[str, An
     url = f"{P}/evaluations/{launched.json()['id']}"
     deadline = time.monotonic() + 180
     while True:
-        found = client.get(url, headers=headers).json()
+        response = client.get(url, headers=headers)
+        assert response.status_code == 200, response.text
+        found = response.json()
         if found["state"] in ("succeeded", "failed", "cancelled"):
             return dict(found)
         assert time.monotonic() < deadline, found

@@ -28,7 +28,7 @@ router = APIRouter(prefix="/api/v1", tags=["models"], responses=ERROR_RESPONSES)
 
 ProjectName = Annotated[str, Path(max_length=64)]
 ModelName = Annotated[str, Path(max_length=200, pattern=NAME_RE.pattern)]
-Version = Annotated[int, Path(ge=1, le=2**31)]
+Version = Annotated[int, Path(ge=1, le=2**31 - 1)]
 Alias = Annotated[str, Path(pattern=ALIAS_RE.pattern)]
 Reader = Annotated[Caller, Depends(require("model", "read"))]
 Writer = Annotated[Caller, Depends(require("model", "write"))]

@@ -70,7 +70,7 @@ def get_pipeline(
     name: PipelineName,
     caller: Annotated[Caller, Depends(require("job", "read"))],
     svc: ServicesDep,
-    version: Annotated[int | None, Query(ge=1)] = None,
+    version: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
 ) -> Pipeline:
     """One version of a pipeline (the newest by default)."""
     return service.get_pipeline(svc.db, project=project, name=name, version=version)

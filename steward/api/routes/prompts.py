@@ -29,7 +29,7 @@ router = APIRouter(prefix="/api/v1", tags=["prompts"], responses=ERROR_RESPONSES
 ProjectName = Annotated[str, Path(max_length=64)]
 PromptName = Annotated[str, Path(max_length=128, pattern=PROMPT_NAME_RE.pattern)]
 EndpointName = Annotated[str, Path(max_length=200)]
-Version = Annotated[int, Path(ge=1, le=2**31)]
+Version = Annotated[int, Path(ge=1, le=2**31 - 1)]
 Alias = Annotated[str, Path(pattern=ALIAS_RE.pattern)]
 Reader = Annotated[Caller, Depends(require("prompt", "read"))]
 Writer = Annotated[Caller, Depends(require("prompt", "write"))]

@@ -19,7 +19,7 @@ router = APIRouter(prefix="/api/v1", tags=["reports"], responses=ERROR_RESPONSES
 
 ProjectName = Annotated[str, Path(max_length=64)]
 ModelName = Annotated[str, Path(max_length=200, pattern=NAME_RE.pattern)]
-Version = Annotated[int, Path(ge=1, le=2**31)]
+Version = Annotated[int, Path(ge=1, le=2**31 - 1)]
 Format = Annotated[ReportFormat, Query(description="html, md, json or pdf")]
 Start = Annotated[datetime | None, Query(description="default: the period's length before end")]
 End = Annotated[datetime | None, Query(description="default: now")]
@@ -86,7 +86,7 @@ def list_reports(
     svc: ServicesDep,
     kind: ReportKind | None = None,
     model: Annotated[str | None, Query(max_length=200)] = None,
-    version: Annotated[int | None, Query(ge=1)] = None,
+    version: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
     origin: ReportOrigin | None = None,
     limit: Limit = 100,
 ) -> list[StoredReport]:

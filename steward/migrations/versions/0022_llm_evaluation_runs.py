@@ -24,6 +24,7 @@ UTC = governance.core.db.UTCDateTime()
 JSON = governance.core.db.CanonicalJSON()
 _RUNS = "retrain_evaluations"
 _AGGREGATES = "retrain_evaluation_aggregates"
+_BEATS = "retrain_evaluation_heartbeats"
 
 
 def upgrade() -> None:
@@ -65,9 +66,21 @@ def upgrade() -> None:
             "evaluation_id", "variant", "evaluator", name=op.f("pk_retrain_evaluation_aggregates")
         ),
     )  # fmt: skip
+    op.create_table(
+        _BEATS,
+        sa.Column("evaluation_id", sa.Uuid(), nullable=False),
+        sa.Column("beat_at", UTC, nullable=False),
+        sa.ForeignKeyConstraint(
+            ["evaluation_id"], [f"{_RUNS}.id"],
+            name=op.f("fk_retrain_evaluation_heartbeats_evaluation_id_retrain_evaluations"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("evaluation_id", name=op.f("pk_retrain_evaluation_heartbeats")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table(_BEATS)
     op.drop_table(_AGGREGATES)
     op.drop_index("ix_retrain_evaluations_project", table_name=_RUNS)
     op.drop_table(_RUNS)
