@@ -5,7 +5,10 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import uuid
+from datetime import datetime
 
+from governance.core.clock import isoformat, to_utc
 from governance.core.errors import InvalidInput
 
 
@@ -29,3 +32,19 @@ def decode_cursor(cursor: str, *, arity: int) -> tuple[str, ...]:
     ):
         raise InvalidInput("malformed cursor", field="cursor")
     return tuple(parts)
+
+
+def encode_time_cursor(when: datetime, ident: uuid.UUID) -> str:
+    """The cursor after an item sorted by (time, id), newest first."""
+    return encode_cursor(isoformat(when), str(ident))
+
+
+def decode_time_cursor(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
+    """The (time, id) a cursor of ``encode_time_cursor`` carries; None for no cursor."""
+    if not cursor:
+        return None
+    when, ident = decode_cursor(cursor, arity=2)
+    try:
+        return to_utc(datetime.fromisoformat(when)), uuid.UUID(ident)
+    except ValueError as exc:
+        raise InvalidInput("malformed cursor", field="cursor") from exc

@@ -15,8 +15,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from governance.audit.service import record_audit
-from governance.core.clock import Clock, SystemClock, isoformat, to_utc
-from governance.core.cursor import decode_cursor, encode_cursor
+from governance.core.clock import Clock, SystemClock
+from governance.core.cursor import decode_time_cursor, encode_time_cursor
 from governance.core.db import Database
 from governance.core.errors import InvalidInput, InvalidState, NotFound
 from governance.core.ids import new_id
@@ -229,22 +229,12 @@ def list_evaluations(
     limit = max(1, min(limit, MAX_LIST))
     with db.read() as session:
         found = SqlEvaluationStore(session).list_for(
-            project, before=_decode(cursor), limit=limit + 1
+            project, before=decode_time_cursor(cursor), limit=limit + 1
         )
     more = len(found) > limit
     found = found[:limit]
-    nxt = encode_cursor(isoformat(found[-1].created_at), str(found[-1].id)) if more else None
+    nxt = encode_time_cursor(found[-1].created_at, found[-1].id) if more else None
     return EvaluationPage(items=found, next_cursor=nxt)
-
-
-def _decode(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
-    if not cursor:
-        return None
-    when, ident = decode_cursor(cursor, arity=2)
-    try:
-        return to_utc(datetime.fromisoformat(when)), uuid.UUID(ident)
-    except ValueError as exc:
-        raise InvalidInput("malformed cursor", field="cursor") from exc
 
 
 def read_rows(

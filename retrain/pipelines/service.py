@@ -5,17 +5,17 @@ from __future__ import annotations
 
 import os
 import uuid
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
 from governance.audit.service import record_audit
-from governance.core.clock import Clock, SystemClock, isoformat, to_utc
-from governance.core.cursor import decode_cursor, encode_cursor
+from governance.core.clock import Clock, SystemClock
+from governance.core.cursor import decode_time_cursor, encode_time_cursor
 from governance.core.db import Database
-from governance.core.errors import Conflict, InvalidInput, InvalidState, NotFound
+from governance.core.errors import Conflict, InvalidState, NotFound
 from governance.core.ids import new_id
 from governance.core.principal import Principal, PrincipalKind
 from governance.core.settings import Settings
@@ -198,22 +198,16 @@ def list_runs(
     limit = max(1, min(limit, MAX_LIST))
     with db.read() as session:
         runs = SqlPipelineStore(session).list_runs(
-            project, pipeline=pipeline, state=state, before=_decode(cursor), limit=limit + 1
+            project,
+            pipeline=pipeline,
+            state=state,
+            before=decode_time_cursor(cursor),
+            limit=limit + 1,
         )
     more = len(runs) > limit
     runs = runs[:limit]
-    nxt = encode_cursor(isoformat(runs[-1].created_at), str(runs[-1].id)) if more else None
+    nxt = encode_time_cursor(runs[-1].created_at, runs[-1].id) if more else None
     return PipelineRunPage(items=runs, next_cursor=nxt)
-
-
-def _decode(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
-    if not cursor:
-        return None
-    when, ident = decode_cursor(cursor, arity=2)
-    try:
-        return to_utc(datetime.fromisoformat(when)), uuid.UUID(ident)
-    except ValueError as exc:
-        raise InvalidInput("malformed cursor", field="cursor") from exc
 
 
 def cancel_run(
