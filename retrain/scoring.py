@@ -49,6 +49,30 @@ log = logging.getLogger(__name__)
 DEFAULT_MAX_MODELS = 8
 
 
+class Pace:
+    """How long scoring takes per body byte, per (project, endpoint, media type): a moving
+    average over recent requests of at least ``min_bytes``, whose fixed costs (the model's
+    per-call overhead, the checks) no longer dominate, so that a caller can tell a quick large
+    request from a slow one before it runs. Only scored requests are noted (real endpoints)."""
+
+    def __init__(self, *, min_bytes: int, weight: float = 0.2) -> None:
+        self.min_bytes, self.weight = min_bytes, weight
+        self._per_byte: dict[tuple[str, str, str], float] = {}
+
+    def expected(self, key: tuple[str, str, str], size: int) -> float | None:
+        """Seconds a body of ``size`` bytes should take (None: not known yet, or too small)."""
+        per_byte = self._per_byte.get(key) if size >= self.min_bytes else None
+        return None if per_byte is None else per_byte * size
+
+    def note(self, key: tuple[str, str, str], size: int, seconds: float) -> None:
+        """Count one request's time in (small ones say nothing about the time per byte)."""
+        if size < self.min_bytes:
+            return
+        seen = seconds / size
+        before = self._per_byte.get(key)
+        self._per_byte[key] = seen if before is None else before + self.weight * (seen - before)
+
+
 class ModelCache(BoundedCache[Any, LoadedModel]):
     """Loaded models by version, the least recently used evicted beyond ``max_models``."""
 
@@ -110,6 +134,8 @@ class Scorer:
     )
     # active rollouts and their counts; None: every request goes to the deployed version
     rollouts: RolloutTraffic | None = None
+    # bodies of at least 16 KiB: a few dozen JSON rows or a few hundred Arrow ones
+    pace: Pace = field(default_factory=lambda: Pace(min_bytes=16 * 1024))
     # Which version an endpoint serves is looked up again after ``served_ttl`` seconds, at once
     # after ``forget`` (a change through this server), and on every request during a rollout.
     served_ttl: float = 1.0
@@ -151,7 +177,7 @@ class Scorer:
         schema: ExpectedSchema, endpoint: str,
     ) -> ScoreResult:  # fmt: skip
         captured = _captured(request, prediction, schema, self.clock.now())
-        self.capture.add(version.project, endpoint, captured)
+        self.capture.add(version.project, endpoint, captured, schema)
         answer = [CORRELATION_ID, PREDICTION, *([PROBABILITIES] if schema.probabilities else [])]
         return ScoreResult(
             model=version.model, version=version.version, table=captured.select(answer),
@@ -219,9 +245,8 @@ class Scorer:
             copy = _as_schema(request, schema)
             prediction = _predict(self._model(candidate), copy)
             stream = rollout.shadow_endpoint or shadow_endpoint_of(rollout.endpoint)
-            self.capture.add(
-                rollout.project, stream, _captured(copy, prediction, schema, self.clock.now())
-            )
+            captured = _captured(copy, prediction, schema, self.clock.now())
+            self.capture.add(rollout.project, stream, captured, schema)
         except (StewardError, ValueError, TypeError, KeyError, pa.ArrowException) as exc:
             log.warning("shadow %s failed: %s", rollout.id, exc)
             failed = True
@@ -325,7 +350,12 @@ def _captured(request: pa.Table, prediction: Prediction, schema: Any, now: datet
     }
     if schema.probabilities:
         columns[PROBABILITIES] = _probability_lists(prediction.probabilities, rows)
-    return pa.table(columns).cast(schema.inference_arrow())
+    target = schema.inference_arrow()
+    if [(name, column.type) for name, column in columns.items()] == [
+        (f.name, f.type) for f in target
+    ]:  # the usual case: every column has its stored type already (a cast copies them all)
+        return pa.Table.from_arrays(list(columns.values()), schema=target)
+    return pa.table(columns).cast(target)
 
 
 def _probability_lists(probs: np.ndarray | None, rows: int) -> pa.Array:

@@ -135,12 +135,16 @@ def ingest_scored(
     actor: Principal,
     clock: Clock = _WALL,
     limits: bulk.IngestLimits = bulk.DEFAULT_LIMITS,
+    scored: ExpectedSchema | None = None,
 ) -> IngestResult:
     """Store rows the server scored itself: checked like a bulk table, never encoded to bytes.
 
     The rows already have types; encoding them to an Arrow stream only to parse it back cost a
     third of writing them. Their digest (the idempotency point of a retried write) covers the
-    correlation ids, unique per scored row.
+    correlation ids, unique per scored row. ``scored`` is the schema the rows were checked
+    against when they were scored, request by request: they are stored under it, whichever
+    version the endpoint serves by now, and two requests may repeat a correlation id (a client
+    retrying one) where one batch may not.
     """
     batch = _Batch(db, files, project, endpoint, CaptureKind.inference, actor, clock)
     ids = table.column(CORRELATION_ID).combine_chunks()
@@ -148,15 +152,17 @@ def ingest_scored(
     for buffer in ids.buffers():
         if buffer is not None:
             digest.update(buffer)
-    parse = functools.partial(_scored_rows, table=table, limits=limits)
+    parse = functools.partial(_scored_rows, table=table, limits=limits, scored=scored)
     return batch.ingest(schemas, digest.digest(), bulk.ARROW_STREAM, None, parse)
 
 
 def _scored_rows(
     _body: bytes, _media: str, schema: ExpectedSchema, now: datetime, *, table: pa.Table,
-    limits: bulk.IngestLimits,
+    limits: bulk.IngestLimits, scored: ExpectedSchema | None,
 ) -> pa.Table:  # fmt: skip
-    return validate.inferences_from_table(table, schema, now=now, limits=limits)
+    if scored is None:
+        return validate.inferences_from_table(table, schema, now=now, limits=limits)
+    return validate.inferences_from_table(table, scored, now=now, limits=limits, unique_keys=False)
 
 
 def ingest_labels(

@@ -301,7 +301,7 @@ def _cut_to_micros(
 
 
 def _conform(
-    table: pa.Table, target: pa.Schema, *, extra_ok: bool, what: str
+    table: pa.Table, target: pa.Schema, *, extra_ok: bool, what: str, unique_keys: bool = True
 ) -> tuple[pa.Table, Problems]:
     problems = Problems()
     names = set(table.column_names)
@@ -313,21 +313,32 @@ def _conform(
         problems.add(["columns"], f"unknown columns {extra}")
     problems.raise_if_any(what)
     conformed = pa.Table.from_arrays(list(_cast(table, target, problems)), schema=target)
-    _check_keys(conformed, problems)
+    if unique_keys:
+        _check_keys(conformed, problems)
+    elif conformed.column(CORRELATION_ID).null_count:
+        problems.add([CORRELATION_ID], "rows without a correlation id")
     problems.raise_if_any(what)
     return conformed, problems
 
 
 def inferences_from_table(
-    table: pa.Table, schema: ExpectedSchema, *, now: datetime, limits: IngestLimits = DEFAULT_LIMITS
+    table: pa.Table,
+    schema: ExpectedSchema,
+    *,
+    now: datetime,
+    limits: IngestLimits = DEFAULT_LIMITS,
+    unique_keys: bool = True,
 ) -> pa.Table:
-    """Check a bulk inference table against the endpoint's schema and conform its types."""
+    """Check a bulk inference table against the endpoint's schema and conform its types
+    (``unique_keys``: refuse a correlation id that two rows share)."""
     if TIMESTAMP not in table.column_names:
         table = table.append_column(TIMESTAMP, pa.repeat(pa.scalar(now, type=_UTC_US), len(table)))
     if not schema.probabilities and PROBABILITIES in table.column_names:
         table = table.drop_columns([PROBABILITIES])
     target = schema.inference_arrow()
-    conformed, problems = _conform(table, target, extra_ok=schema.allow_extra, what="batch")
+    conformed, problems = _conform(
+        table, target, extra_ok=schema.allow_extra, what="batch", unique_keys=unique_keys
+    )
     _check_times(conformed, problems)
     check_days(conformed, TIMESTAMP, problems, limits)
     problems.raise_if_any("batch")
@@ -386,9 +397,11 @@ def requests_from_table(
     table: pa.Table, schema: ExpectedSchema, *, new_ids: Callable[[int], pa.Array]
 ) -> pa.Table:
     """A scoring request sent as Arrow or Parquet, checked like ``requests_from_json``."""
-    if CORRELATION_ID not in table.column_names:
+    given = CORRELATION_ID in table.column_names
+    if not given:
         table = table.append_column(CORRELATION_ID, new_ids(len(table)))
     conformed, _ = _conform(
-        table, schema.request_arrow(), extra_ok=schema.allow_extra, what="request"
-    )
+        table, schema.request_arrow(), extra_ok=schema.allow_extra, what="request",
+        unique_keys=given,  # ids made here are unique by construction
+    )  # fmt: skip
     return conformed

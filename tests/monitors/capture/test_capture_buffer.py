@@ -3,24 +3,40 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pyarrow as pa
+import pytest
 
+from governance.core.errors import NotFound
 from monitors.capture.buffer import CaptureBuffer
+from monitors.capture.schemas import ColumnType, ExpectedSchema
 
 
 class Disk:
-    """A writer that fails while ``broken`` and remembers what it wrote."""
+    """A writer that raises ``failure`` while it is set and remembers what it wrote."""
 
     def __init__(self) -> None:
-        self.broken = False
+        self.failure: Exception | None = None
         self.written: list[tuple[str, str, list[int]]] = []
+        self.schemas: list[ExpectedSchema | None] = []
         self.wrote = threading.Event()
 
-    def __call__(self, project: str, endpoint: str, table: pa.Table) -> None:
-        if self.broken:
-            raise OSError("disk full")
+    @property
+    def broken(self) -> bool:
+        return self.failure is not None
+
+    @broken.setter
+    def broken(self, value: bool) -> None:
+        self.failure = OSError("disk full") if value else None
+
+    def __call__(
+        self, project: str, endpoint: str, table: pa.Table, schema: ExpectedSchema | None
+    ) -> None:
+        if self.failure is not None:
+            raise self.failure
         self.written.append((project, endpoint, table.column("n").to_pylist()))
+        self.schemas.append(schema)
         self.wrote.set()
 
 
@@ -64,3 +80,50 @@ def test_failed_writes_are_retried_and_the_oldest_rows_dropped_beyond_the_bound(
     disk.broken = False
     buffer.stop()
     assert disk.written == [("alpha", "a", [2, 3, 4, 5])]
+
+
+def test_a_refused_write_is_dropped_and_counted_not_retried_forever() -> None:
+    """A refusal would come again at every retry, holding back every row behind it."""
+    disk = Disk()
+    buffer = CaptureBuffer(disk, max_delay=60)
+    disk.failure = NotFound("endpoint 'a' not found")
+    buffer.add("alpha", "a", _rows(1, 2))
+    buffer.add("alpha", "b", _rows(3))
+    buffer.flush()
+    assert buffer.stats.refused_rows == 3 and buffer.stats.pending == {}
+    disk.failure = None
+    buffer.add("alpha", "a", _rows(4))
+    buffer.stop()
+    assert disk.written == [("alpha", "a", [4])] and buffer.stats.written_rows == 1
+
+
+@pytest.mark.parametrize("failure", [RuntimeError("bug"), ConnectionError("database gone")])
+def test_the_writer_thread_outlives_any_failure_and_keeps_the_rows(failure: Exception) -> None:
+    disk = Disk()
+    buffer = CaptureBuffer(disk, max_rows=2, max_delay=0.05)
+    disk.failure = failure
+    buffer.add("alpha", "a", _rows(1, 2))  # wakes the thread, whose write fails
+    deadline = time.monotonic() + 10
+    while buffer.stats.failed_writes == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert buffer.stats.failed_writes >= 1 and buffer._thread is not None
+    assert buffer._thread.is_alive()
+    disk.failure = None
+    assert disk.wrote.wait(10)  # the same thread writes them once the writer works again
+    buffer.stop()
+    assert disk.written == [("alpha", "a", [1, 2])] and buffer.stats.refused_rows == 0
+
+
+def test_rows_scored_under_different_schemas_are_written_apart() -> None:
+    """A version with another signature deployed meanwhile: each part under its own schema."""
+    old = ExpectedSchema(features=(("x", ColumnType.integer),), prediction=ColumnType.string)
+    new = ExpectedSchema(features=(("y", ColumnType.float),), prediction=ColumnType.string)
+    disk = Disk()
+    buffer = CaptureBuffer(disk, max_delay=60)
+    buffer.add("alpha", "a", _rows(1), old)
+    buffer.add("alpha", "a", _rows(2), new)
+    buffer.add("alpha", "a", _rows(3), old)
+    assert buffer.stats.pending == {("alpha", "a"): 3}
+    buffer.stop()
+    assert disk.written == [("alpha", "a", [1, 3]), ("alpha", "a", [2])]
+    assert disk.schemas == [old, new]
