@@ -25,6 +25,7 @@ from prometheus_client.registry import Collector
 from governance.core.clock import utcnow
 from governance.core.db import Database
 from monitors.alerts.service import count_open_alerts
+from monitors.capture.buffer import BufferStats
 from monitors.capture.service import ingest_counts
 from monitors.runs.service import latest_values, run_stats
 from monitors.runs.telemetry import last_successes, run_durations
@@ -206,14 +207,18 @@ def _le(bound: float) -> str:
 
 
 class ProcessCollector(Collector):
-    """Series about the service rather than a project: build, daemon leader, HTTP requests."""
+    """Series about the service rather than a project: build, daemon leader, HTTP requests,
+    the capture buffer of scored rows (totals of the process: no project is named)."""
 
-    def __init__(self, db: Database, *, http: HttpMetrics | None) -> None:
+    def __init__(
+        self, db: Database, *, http: HttpMetrics | None, capture: BufferStats | None = None
+    ) -> None:
         self.db = db
         self.http = http
+        self.capture = capture
 
     def collect(self) -> Iterator[Metric]:
-        """Yield the build info, the leader gauge and this app's HTTP series."""
+        """Yield the build info, the leader gauge and this app's HTTP and capture series."""
         info = GaugeMetricFamily(
             "steward_build_info", "Steward's version (the value is always 1).", labels=["version"]
         )
@@ -225,6 +230,8 @@ class ProcessCollector(Collector):
                 # ``_created`` samples would show as extra gauge families in the 0.0.4 format.
                 family.samples = [s for s in family.samples if not s.name.endswith("_created")]
                 yield family
+        if self.capture is not None:
+            yield from _capture_buffer(self.capture)
 
     def _leader(self) -> Metric:
         # Labelled by lease (one per fleet of daemons), not by holder: a holder id names a host
@@ -242,13 +249,38 @@ class ProcessCollector(Collector):
         return family
 
 
+def _capture_buffer(stats: BufferStats) -> Iterator[Metric]:
+    rows = CounterMetricFamily(
+        "steward_capture_buffer_rows",
+        "Scored rows the capture buffer wrote, dropped (over its bound while writes failed) "
+        "or lost to a refused write.",
+        labels=["outcome"],
+    )
+    for outcome, count in (("written", stats.written_rows), ("dropped", stats.dropped_rows),
+                           ("refused", stats.refused_rows)):  # fmt: skip
+        rows.add_metric([outcome], count)
+    yield rows
+    yield CounterMetricFamily(
+        "steward_capture_buffer_failed_writes", "Writes that failed and were kept for retry.",
+        value=stats.failed_writes,
+    )  # fmt: skip
+    yield GaugeMetricFamily(
+        "steward_capture_buffer_pending_rows", "Scored rows waiting to be written.",
+        value=sum(stats.pending.values()),
+    )  # fmt: skip
+
+
 def exposition(
-    db: Database, *, projects: Collection[str], http: HttpMetrics | None = None
+    db: Database,
+    *,
+    projects: Collection[str],
+    http: HttpMetrics | None = None,
+    capture: BufferStats | None = None,
 ) -> bytes:
     """The ``/metrics`` body for a caller allowed to see ``projects`` (process series if any)."""
     # A registry per scrape: the series depend on who scrapes, and nothing is kept in memory.
     registry = CollectorRegistry()
     registry.register(StewardCollector(db, projects=projects))
     if projects:
-        registry.register(ProcessCollector(db, http=http))
+        registry.register(ProcessCollector(db, http=http, capture=capture))
     return generate_latest(registry)

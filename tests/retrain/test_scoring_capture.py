@@ -50,6 +50,10 @@ def test_a_retried_request_is_captured_with_the_rows_of_everyone_else(
     assert (stats.written_rows, stats.refused_rows, stats.failed_writes) == (13, 0, 0)
     ids = [row["correlation_id"] for row in _stored(client, world)]
     assert sorted(ids).count("order-0") == 2 and len(ids) == 13
+    scrape = client.get("/metrics", headers=world.headers("viewer")).text
+    assert 'steward_capture_buffer_rows_total{outcome="written"} 13.0' in scrape
+    assert 'steward_capture_buffer_rows_total{outcome="refused"} 0.0' in scrape
+    assert "steward_capture_buffer_pending_rows 0.0" in scrape
 
 
 def test_rows_scored_before_a_new_signature_are_stored_under_the_old_one(

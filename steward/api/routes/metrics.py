@@ -28,5 +28,6 @@ def scrape(
         p for p in svc.policy.projects(name) if svc.policy.enforce(name, p, "metrics", "read")
     }
     http = getattr(request.app.state, "http_metrics", None)
-    body = metrics.exposition(svc.db, projects=projects, http=http)
+    capture = None if svc.scorer is None else svc.scorer.capture.stats
+    body = metrics.exposition(svc.db, projects=projects, http=http, capture=capture)
     return Response(body, media_type=metrics.CONTENT_TYPE)
