@@ -278,6 +278,9 @@ def _check_keys(table: pa.Table, problems: Problems) -> None:
 def _cast(table: pa.Table, target: pa.Schema, problems: Problems) -> Iterator[pa.ChunkedArray]:
     for field in target:
         column = table.column(field.name)
+        if column.type == field.type:  # already stored as it is (a cast would copy it)
+            yield column
+            continue
         if pa.types.is_timestamp(column.type) and column.type.tz is None:
             column = pc.assume_timezone(column, "UTC")
         try:
