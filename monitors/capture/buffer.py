@@ -110,8 +110,8 @@ class CaptureBuffer:
             self._failed(key, table, exc)
             return
         except StewardError as exc:
-            self.stats.refused_rows += len(table)
             rows = len(table)
+            self.stats.refused_rows += rows
             log.error("capture of %s/%s refused, %d rows lost: %s", project, endpoint, rows, exc)
             return
         except Exception as exc:  # the database's own errors, a bug: the thread must go on
@@ -135,8 +135,9 @@ class CaptureBuffer:
                 self.stats.dropped_rows += dropped
                 log.error("capture of %s/%s dropped %d rows", project, endpoint, dropped)
             self._tables[key] = parts
-            held = self.stats.pending.get((project, endpoint), 0) + min(rows, self.max_pending)
-            self.stats.pending[(project, endpoint)] = held
+            # every schema's rows of the endpoint, those added since the failed write included
+            held = (t for (p, e, _), ts in self._tables.items() if (p, e) == key[:2] for t in ts)
+            self.stats.pending[(project, endpoint)] = sum(len(t) for t in held)
 
     def start(self) -> None:
         """Write in the background until ``stop``."""

@@ -127,3 +127,22 @@ def test_rows_scored_under_different_schemas_are_written_apart() -> None:
     buffer.stop()
     assert disk.written == [("alpha", "a", [1, 3]), ("alpha", "a", [2])]
     assert disk.schemas == [old, new]
+
+
+def test_rows_added_while_a_write_fails_are_counted_once() -> None:
+    """The failing write's rows go back before those queued meanwhile, each counted once."""
+    disk = Disk()
+    buffer = CaptureBuffer(disk, max_delay=60)
+
+    class Slow:
+        def __call__(self, project: str, endpoint: str, table: pa.Table, schema: object) -> None:
+            buffer.add("alpha", "a", _rows(9))  # a request scored while the write runs
+            raise OSError("disk full")
+
+    buffer.write = Slow()
+    buffer.add("alpha", "a", _rows(1, 2))
+    buffer.flush()
+    assert buffer.stats.pending == {("alpha", "a"): 3} and buffer.stats.failed_writes == 1
+    buffer.write = disk
+    buffer.stop()
+    assert disk.written == [("alpha", "a", [1, 2, 9])]
