@@ -15,7 +15,7 @@ server. The rows per second one sequential client sees (its work, the socket and
 the capture's next write included) are printed beside it. Single-row requests report the
 median time a client waits beyond the model call.
 
-    python benchmarks/scoring_throughput.py [--calls 100] [--rounds 3] [--singles 300]
+    python benchmarks/scoring_throughput.py [--calls 100] [--rounds 5] [--singles 300]
 """
 
 from __future__ import annotations
@@ -263,7 +263,7 @@ def main() -> None:
     """Score the same rows directly and through a server; print the ratios."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--calls", type=int, default=100, help="1,000-row calls per block")
-    parser.add_argument("--rounds", type=int, default=3, help="blocks per case")
+    parser.add_argument("--rounds", type=int, default=5, help="blocks per case")
     parser.add_argument("--singles", type=int, default=300, help="single-row calls per case")
     args = parser.parse_args()
     adult = load_adult()
