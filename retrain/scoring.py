@@ -64,6 +64,14 @@ class Pace:
         per_byte = self._per_byte.get(key) if size >= self.min_bytes else None
         return None if per_byte is None else per_byte * size
 
+    def quick(self, key: tuple[str, str, str], size: int, *, within: float) -> bool:
+        """Whether a body of ``size`` bytes should score within ``within`` seconds: small ones
+        always, larger ones once their pace is known to allow it."""
+        if size < self.min_bytes:
+            return True
+        expected = self.expected(key, size)
+        return expected is not None and expected <= within
+
     def note(self, key: tuple[str, str, str], size: int, seconds: float) -> None:
         """Count one request's time in (small ones say nothing about the time per byte)."""
         if size < self.min_bytes:

@@ -16,9 +16,14 @@ PARQUET = "application/x-parquet"
 MEDIA_TYPES = (JSON, ARROW_STREAM, PARQUET)
 
 
+def bare_media_type(content_type: str | None) -> str:
+    """A Content-Type header without its parameters, lower case; JSON when absent (unchecked)."""
+    return (content_type or JSON).split(";", 1)[0].strip().lower()
+
+
 def media_type(content_type: str | None) -> str:
     """The bare media type of a Content-Type header; JSON when absent."""
-    value = (content_type or JSON).split(";", 1)[0].strip().lower()
+    value = bare_media_type(content_type)
     if value not in MEDIA_TYPES:
         raise InvalidInput(f"unsupported content type {value!r}; use one of {list(MEDIA_TYPES)}")
     return value

@@ -160,9 +160,9 @@ def _scored_rows(
     _body: bytes, _media: str, schema: ExpectedSchema, now: datetime, *, table: pa.Table,
     limits: bulk.IngestLimits, scored: ExpectedSchema | None,
 ) -> pa.Table:  # fmt: skip
-    if scored is None:
-        return validate.inferences_from_table(table, schema, now=now, limits=limits)
-    return validate.inferences_from_table(table, scored, now=now, limits=limits, unique_keys=False)
+    return validate.inferences_from_table(
+        table, scored or schema, now=now, limits=limits, unique_keys=scored is None
+    )
 
 
 def ingest_labels(

@@ -94,8 +94,10 @@ def test_the_pace_of_large_bodies_decides_which_score_on_the_event_loop() -> Non
     key = ("alpha", "income", "application/json")
     pace.note(key, 10, 0.010)  # a single row: 1 ms per byte, were it counted
     assert pace.expected(key, 100_000) is None and pace.expected(key, 10) is None
+    assert pace.quick(key, 10, within=0.001) and not pace.quick(key, 100_000, within=1.0)
     pace.note(key, 10_000, 0.010)
     assert pace.expected(key, 20_000) == pytest.approx(0.020)
     pace.note(key, 10_000, 0.030)  # slower now: the average moves half way
     assert pace.expected(key, 10_000) == pytest.approx(0.020)
+    assert pace.quick(key, 10_000, within=0.025) and not pace.quick(key, 20_000, within=0.025)
     assert pace.expected(("alpha", "income", "application/vnd.apache.arrow.stream"), 10**6) is None

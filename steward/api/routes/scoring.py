@@ -126,11 +126,8 @@ async def score(
         content_type=content_type, request_key=request_key,
     )  # fmt: skip
     # only requests that were scored are noted: their content types are the few supported ones
-    pace = (project, endpoint, (content_type or "").split(";", 1)[0].strip().lower())
-    expected = scoring.pace.expected(pace, len(body))
-    inline = len(body) < scoring.pace.min_bytes or (
-        expected is not None and expected <= INLINE_SECONDS
-    )
+    pace = (project, endpoint, bulk.bare_media_type(content_type))
+    inline = scoring.pace.quick(pace, len(body), within=INLINE_SECONDS)
     started = time.perf_counter()
     result = call() if inline else await run_in_threadpool(call)
     scoring.pace.note(pace, len(body), time.perf_counter() - started)
