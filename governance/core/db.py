@@ -117,7 +117,9 @@ def _governed(table_name: str) -> bool:
 
 def _track_writes(conn: Connection, cursor: Any, statement: str, *args: Any) -> None:
     match = _DML.match(statement)
-    if match is None:
+    # After the statement: one that changed no row wrote nothing to audit (a guarded UPDATE
+    # that lost a race to another writer, which audited its own change).
+    if match is None or getattr(cursor, "rowcount", -1) == 0:
         return
     table = match.group(1).lower()
     if table == "audit_entries":
@@ -175,7 +177,7 @@ class Database:
         self.url = normalise_url(url)
         self.is_sqlite = self.url.startswith("sqlite")
         self.engine = self._make_engine(echo=echo, pool_size=pool_size)
-        event.listen(self.engine, "before_cursor_execute", _track_writes)
+        event.listen(self.engine, "after_cursor_execute", _track_writes)
         event.listen(self.engine, "before_cursor_execute", _refuse_nul)
         event.listen(self.engine, "begin", self._on_begin)
         # Set by ``governance.audit.service.configure_audit``; None leaves the log unsealed.
